@@ -1,0 +1,51 @@
+# pagemove: make lab | make test | make figures | make bench | make present
+# Every target creates .venv on first use and installs the package from this repository's own files,
+# with the versions pinned in constraints.txt.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+# Keep Jupyter, IPython and matplotlib state out of $HOME.
+STATE  := $(CURDIR)/.jupyter-state
+export JUPYTER_CONFIG_DIR  := $(STATE)/config
+export JUPYTER_DATA_DIR    := $(STATE)/data
+export JUPYTER_RUNTIME_DIR := $(STATE)/runtime
+export IPYTHONDIR          := $(STATE)/ipython
+export MPLCONFIGDIR        := $(STATE)/matplotlib
+export MPLBACKEND          := Agg
+export PYTHONHASHSEED      := 0
+
+.PHONY: install test lab figures bench present notebooks clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[lab,test,browser]'
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (pagemove)" >/dev/null
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+present: $(STAMP)
+	$(VENV)/bin/voila notebooks/dashboard.ipynb --Voila.ip=127.0.0.1 --port=8866
+
+figures: $(STAMP)
+	$(PY) -m pagemove.figures figures/
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench.py
+
+# Re-execute every notebook in place, so the committed outputs match the code.
+notebooks: $(STAMP)
+	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+	    --ExecutePreprocessor.record_timing=False --ExecutePreprocessor.timeout=600 notebooks/*.ipynb
+
+clean:
+	rm -rf $(VENV) $(STATE) .pytest_cache .hypothesis

@@ -1,0 +1,121 @@
+"""Page-table geometry: how a virtual address splits into table indices.
+
+Levels are numbered from the bottom, as the sizes grow:
+
+    level 0  PTE table   each entry maps one page        (PAGE_SIZE)
+    level 1  PMD table   each entry points to a PTE table (PMD_SIZE)
+    level 2  PUD table   each entry points to a PMD table (PUD_SIZE)
+    level 3  PGD (or P4D, then PGD at level 4)
+
+With three levels the PUD is folded into the PGD, as in Linux: level 2 is then
+the root, and a "PUD move" moves a PGD entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Page size, entries per table and number of levels of one MMU configuration."""
+
+    page_shift: int = 12
+    bits_per_level: int = 9
+    levels: int = 4
+    va_bits: int | None = None  # user address bits; None = page_shift + levels * bits_per_level
+    name: str = field(default="custom", compare=False)
+
+    def __post_init__(self):
+        if not 8 <= self.page_shift <= 20:
+            raise ValueError(f"page_shift must be between 8 and 20, got {self.page_shift}")
+        if not 1 <= self.bits_per_level <= 13:
+            raise ValueError(f"bits_per_level must be between 1 and 13, got {self.bits_per_level}")
+        if not 3 <= self.levels <= 5:
+            raise ValueError(f"levels must be 3, 4 or 5 (PGD..PTE with a PMD and a PUD), got {self.levels}")
+        full = self.page_shift + self.levels * self.bits_per_level
+        bits = full if self.va_bits is None else self.va_bits
+        low = self.page_shift + (self.levels - 1) * self.bits_per_level
+        if not low < bits <= full:
+            raise ValueError(f"va_bits must be in ({low}, {full}] for this geometry, got {bits}")
+        object.__setattr__(self, "va_bits", bits)
+
+    # ---- presets -----------------------------------------------------------------------------
+
+    @classmethod
+    def x86_64(cls) -> "Geometry":
+        """x86-64 with 4-level paging: 4 KiB pages, 512 entries per table, 48-bit addresses."""
+        return cls(12, 9, 4, name="x86_64")
+
+    @classmethod
+    def tiny(cls) -> "Geometry":
+        """A teaching machine: 4 KiB pages but 8 entries per table, so every PTE can be drawn."""
+        return cls(12, 3, 4, name="tiny")
+
+    @classmethod
+    def arm64(cls, page_size: int = 4096) -> "Geometry":
+        """arm64 with 48-bit addresses: 4K pages (4 levels), 16K (4 levels, a 2-entry PGD) or 64K (3 levels)."""
+        configs = {4096: (12, 9, 4, 48), 16384: (14, 11, 4, 48), 65536: (16, 13, 3, 48)}
+        if page_size not in configs:
+            raise ValueError(f"arm64 page_size must be one of {sorted(configs)}, got {page_size}")
+        shift, bits, levels, va = configs[page_size]
+        return cls(shift, bits, levels, va, name=f"arm64-{page_size // 1024}K")
+
+    # ---- sizes -------------------------------------------------------------------------------
+
+    @property
+    def page_size(self) -> int:
+        return 1 << self.page_shift
+
+    @property
+    def entries(self) -> int:
+        """Entries per table (PTRS_PER_PTE = PTRS_PER_PMD = PTRS_PER_PUD)."""
+        return 1 << self.bits_per_level
+
+    def level_size(self, level: int) -> int:
+        """Bytes mapped by one entry of a level-`level` table (0 = PTE ... levels-1 = PGD)."""
+        return 1 << (self.page_shift + level * self.bits_per_level)
+
+    @property
+    def pmd_size(self) -> int:
+        return self.level_size(1)
+
+    @property
+    def pud_size(self) -> int:
+        return self.level_size(2)
+
+    @property
+    def task_size(self) -> int:
+        """One past the highest user address (TASK_SIZE)."""
+        return 1 << self.va_bits
+
+    def mask(self, size: int) -> int:
+        """The kernel's XXX_MASK for a power-of-two size: ~(size - 1)."""
+        return ~(size - 1)
+
+    def index(self, addr: int, level: int) -> int:
+        """Index of `addr` in its level-`level` table (pte_index, pmd_index, ...)."""
+        bits = self.va_bits - (self.page_shift + level * self.bits_per_level) if level == self.levels - 1 \
+            else self.bits_per_level
+        return (addr >> (self.page_shift + level * self.bits_per_level)) & ((1 << bits) - 1)
+
+    def level_name(self, level: int) -> str:
+        """PTE, PMD, PUD, (P4D,) PGD; with three levels the PUD is the PGD."""
+        names = {3: ("PTE", "PMD", "PGD"), 4: ("PTE", "PMD", "PUD", "PGD"),
+                 5: ("PTE", "PMD", "PUD", "P4D", "PGD")}[self.levels]
+        return names[level]
+
+    def split(self, addr: int) -> dict[str, int]:
+        """The indices an address walks through, top level first, plus the page offset."""
+        out = {self.level_name(lvl): self.index(addr, lvl) for lvl in range(self.levels - 1, -1, -1)}
+        out["offset"] = addr & (self.page_size - 1)
+        return out
+
+    def hexwidth(self) -> int:
+        """Hex digits needed to print any user address of this geometry."""
+        return (self.va_bits + 3) // 4
+
+    def __str__(self) -> str:
+        return (f"{self.name}: PAGE_SIZE {self.page_size:#x}, {self.entries} entries per table, "
+                f"{self.levels} levels, PMD_SIZE {self.pmd_size:#x}, PUD_SIZE {self.pud_size:#x}, "
+                f"{self.va_bits}-bit addresses")

@@ -1,0 +1,68 @@
+"""Kernel versions, and which page-table-moving behaviour each one has."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+NEWEST = "6.18"  # the default: the newest behaviour pagemove models (the real-kernel lab ran on 6.18)
+
+_VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.\d+)?(?:-rc\d+)?")
+_LAST_MINOR = {4: 20, 5: 19, 6: 19, 7: 9}  # accepted releases: 4.20 .. 7.9
+
+
+@dataclass(frozen=True, order=True)
+class Kernel:
+    """A kernel release, reduced to what matters for move_page_tables()."""
+
+    major: int
+    minor: int
+
+    @classmethod
+    def parse(cls, version: "str | Kernel") -> "Kernel":
+        """Read "6.6", "v6.7", "6.7-rc1" or "6.12.3"; anything else is a ValueError."""
+        if isinstance(version, Kernel):
+            return version
+        if not isinstance(version, str):
+            raise ValueError(f"kernel must be a version string such as '6.6' or '6.7', got {version!r}")
+        m = _VERSION.fullmatch(version.strip())
+        if not m:
+            raise ValueError(f"malformed kernel version {version!r}: expected MAJOR.MINOR, e.g. '6.6' or '6.7'")
+        k = cls(int(m.group(1)), int(m.group(2)))
+        first = 20 if k.major == 4 else 0
+        if k.major not in _LAST_MINOR or not first <= k.minor <= _LAST_MINOR[k.major]:
+            raise ValueError(f"unknown kernel version {version!r}: pagemove models Linux 4.20 (the first with "
+                             f"PMD-level moves) to 7.9")
+        return k
+
+    def __str__(self) -> str:
+        return f"{self.major}.{self.minor}"
+
+    @property
+    def move_pmd(self) -> bool:
+        """move_normal_pmd() exists (4.20, "mm: speed up mremap by 20x on large regions")."""
+        return True
+
+    @property
+    def move_pud(self) -> bool:
+        """move_normal_pud() exists (5.11, "mm: speedup mremap on 1GB or larger regions")."""
+        return (self.major, self.minor) >= (5, 11)
+
+    @property
+    def realigns(self) -> bool:
+        """try_realign_addr() exists (6.7, "mm/mremap: optimize the start addresses in move_page_tables()")."""
+        return (self.major, self.minor) >= (6, 7)
+
+    @property
+    def pmc(self) -> bool:
+        """6.15 threads struct pagetable_move_control and checks the length guard in can_realign_addr()."""
+        return (self.major, self.minor) >= (6, 15)
+
+    @property
+    def exec_function(self) -> str:
+        """Where the execve stack move lives in this release."""
+        if (self.major, self.minor) < (6, 12):
+            return "shift_arg_pages() in fs/exec.c"
+        if (self.major, self.minor) < (6, 16):
+            return "relocate_vma_down() in mm/mmap.c"
+        return "relocate_vma_down() in mm/vma_exec.c"

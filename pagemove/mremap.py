@@ -1,0 +1,312 @@
+"""move_page_tables() and its helpers, function by function as in mm/mremap.c.
+
+Read this file next to the kernel source:
+  v6.6  https://elixir.bootlin.com/linux/v6.6/source/mm/mremap.c   (before the fix)
+  v6.7  https://elixir.bootlin.com/linux/v6.7/source/mm/mremap.c   (try_realign_addr, can_align_down)
+  v6.15 https://elixir.bootlin.com/linux/v6.15/source/mm/mremap.c  (struct pagetable_move_control)
+
+What is left out, because pagemove has no such pages: huge pages (move_huge_pmd/pud), hugetlb,
+userfaultfd, rmap locks and the mmu notifier. Allocations never fail, so the loop never breaks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .kernel import NEWEST, Kernel
+from .pgtable import PageTables
+from .trace import PMD, PTE, PUD, Damage, Event, MoveResult
+
+NORMAL_PMD, NORMAL_PUD = PMD, PUD  # enum pgt_entry
+
+
+@dataclass
+class PagetableMoveControl:
+    """struct pagetable_move_control (mm/internal.h, 6.15); older kernels pass the same as arguments."""
+
+    mm: object  # the AddressSpace
+    old: object  # source VMA
+    new: object  # destination VMA
+    old_addr: int
+    old_end: int  # never changes, even when old_addr is realigned down
+    new_addr: int
+    len_in: int  # bytes the caller asked to move
+    for_stack: bool
+    kernel: Kernel
+    have_move_pmd: bool = True  # CONFIG_HAVE_MOVE_PMD
+    have_move_pud: bool = True  # CONFIG_HAVE_MOVE_PUD
+    unchecked: bool = False  # Linus' expansion without can_align_down(): NOT the kernel
+
+    @property
+    def geo(self):
+        return self.mm.geometry
+
+    @property
+    def pt(self) -> PageTables:
+        return self.mm.pt
+
+
+# ---- walking and allocating ------------------------------------------------------------------------
+
+def get_extent(entry: str, pmc: PagetableMoveControl) -> int:
+    """get_extent() (v6.6-v6.18): bytes to the next `entry` boundary of old or new, or to old_end."""
+    size = pmc.geo.pmd_size if entry == NORMAL_PMD else pmc.geo.pud_size
+    mask = ~(size - 1)
+    extent = ((pmc.old_addr & mask) + size) - pmc.old_addr
+    extent = min(extent, pmc.old_end - pmc.old_addr)
+    return min(extent, ((pmc.new_addr & mask) + size) - pmc.new_addr)
+
+
+def get_old_pud(pt: PageTables, addr: int):
+    """get_old_pud() (v6.6): the PMD table behind the old PUD entry, or None if any level is none."""
+    return pt.entry(addr, 2)
+
+
+def get_old_pmd(pt: PageTables, addr: int):
+    """get_old_pmd() (v6.6): the PTE table behind the old PMD entry, or None."""
+    return pt.entry(addr, 1) if get_old_pud(pt, addr) is not None else None
+
+
+def alloc_new_pud(pt: PageTables, addr: int) -> dict:
+    """alloc_new_pud() (v6.6): p4d_alloc + pud_alloc, so the PGD entry for addr becomes present."""
+    return pt.table(addr, 2, alloc=True)
+
+
+def alloc_new_pmd(pt: PageTables, addr: int) -> dict:
+    """alloc_new_pmd() (v6.6): also pmd_alloc, so the PUD entry becomes present even if nothing moves in."""
+    alloc_new_pud(pt, addr)
+    return pt.table(addr, 1, alloc=True)
+
+
+# ---- the movers ----------------------------------------------------------------------------------
+
+def _arch_supports_page_table_move(pmc: PagetableMoveControl) -> bool:
+    """arch_supports_page_table_move() (generic, v6.6): HAVE_MOVE_PMD || HAVE_MOVE_PUD."""
+    return pmc.have_move_pmd or pmc.have_move_pud
+
+
+def move_normal_pud(pmc: PagetableMoveControl, old_addr: int, new_addr: int) -> bool:
+    """move_normal_pud() (v6.6): move a whole PUD entry unless the destination entry is present."""
+    if not _arch_supports_page_table_move(pmc):
+        return False
+    if pmc.pt.present(new_addr, 2):  # WARN_ON_ONCE(!pud_none(*new_pud))
+        return False
+    pmc.pt.move_entry(2, old_addr, new_addr)
+    return True
+
+
+def move_normal_pmd(pmc: PagetableMoveControl, old_addr: int, new_addr: int) -> bool:
+    """move_normal_pmd() (v6.6): move a whole PMD entry unless the destination entry is present.
+
+    The kernel's comment: the destination should have been freed, except that execve() moves the
+    stack down onto itself, and a move that began page by page leaves the old PMD entry present
+    but empty. "Warn on it once ... then say 'I won't move this pmd'."
+    """
+    if not _arch_supports_page_table_move(pmc):
+        return False
+    if pmc.pt.present(new_addr, 1):  # WARN_ON_ONCE(!pmd_none(*new_pmd))
+        return False
+    pmc.pt.move_entry(1, old_addr, new_addr)  # pmd = *old_pmd; pmd_clear(old_pmd); pmd_populate(new_pmd)
+    return True
+
+
+def move_ptes(pmc: PagetableMoveControl, extent: int, old_addr: int, new_addr: int):
+    """move_ptes() (v6.6): move each present PTE of the extent and clear its source, one page at a time.
+
+    The PTE table itself stays behind, so the old PMD entry is still present, now empty.
+    Returns (PTEs moved, PTEs overwritten at the destination).
+    """
+    return pmc.pt.move_ptes(old_addr, new_addr, extent)
+
+
+# ---- realignment (6.7+) ----------------------------------------------------------------------------
+
+def can_align_down(pmc: PagetableMoveControl, vma, addr_to_align: int, mask: int) -> tuple[bool, str]:
+    """can_align_down() (v6.7): may the move start at addr_to_align & mask without touching another mapping?"""
+    addr_masked = addr_to_align & mask
+    # Not the start of its VMA: aligning down would move (or overwrite) the VMA's own lower part.
+    if not pmc.for_stack and vma.start != addr_to_align:
+        return False, f"{addr_to_align:#x} is not the start of its VMA {vma}"
+    # The stack VMA has been expanded to span both ranges, so aligning inside it is fine.
+    if pmc.for_stack and addr_masked >= vma.start:
+        return True, ""
+    blocker = pmc.mm.find_vma_intersection(addr_masked, vma.start)
+    if blocker is not None:
+        return False, f"{blocker} is mapped in [{addr_masked:#x}, {vma.start:#x})"
+    return True, ""
+
+
+def can_realign_addr(pmc: PagetableMoveControl, mask: int) -> tuple[bool, str]:
+    """can_realign_addr() (v6.15); for 6.7-6.14 the same checks, with the length guard tested first
+    in move_page_tables(). Returns (ok, the first check that failed)."""
+    size = ~mask + 1
+    old_align = pmc.old_addr & ~mask
+    guard = size - old_align
+    checks = [
+        ("aligned", old_align == 0, "old and new are already PMD-aligned" if
+         (pmc.new_addr & ~mask) == 0 else "old is already PMD-aligned"),
+        ("guard", pmc.len_in < guard, f"length guard: len {pmc.len_in:#x} < {guard:#x}, the move does not "
+                                      f"reach the next PMD boundary"),
+        ("mutual", old_align != (pmc.new_addr & ~mask),
+         f"not mutually aligned: (old ^ new) & (PMD_SIZE-1) = {(pmc.old_addr ^ pmc.new_addr) & ~mask:#x}"),
+    ]
+    if not pmc.kernel.pmc:  # 6.7-6.14: `if (len >= PMD_SIZE - (old_addr & ~PMD_MASK))` comes first
+        checks.insert(0, checks.pop(1))
+    for _, failed, why in checks:
+        if failed:
+            return False, why
+    if pmc.unchecked:
+        return True, "expanded WITHOUT can_align_down() (Linus' unchecked proposal, not the kernel)"
+    for side, vma, addr in (("old", pmc.old, pmc.old_addr), ("new", pmc.new, pmc.new_addr)):
+        ok, why = can_align_down(pmc, vma, addr, mask)
+        if not ok:
+            return False, f"cannot align {side} down: {why}"
+    return True, "realigned: nothing is mapped below old or new in their PMDs"
+
+
+def try_realign_addr(pmc: PagetableMoveControl, mask: int) -> tuple[bool, str]:
+    """try_realign_addr() (v6.7): lower old_addr and new_addr to the PMD boundary; old_end stays."""
+    ok, why = can_realign_addr(pmc, mask)
+    if ok:
+        pmc.old_addr &= mask
+        pmc.new_addr &= mask
+    return ok, why
+
+
+def pmc_progress(pmc: PagetableMoveControl) -> int:
+    """pmc_progress() (v6.15): bytes of the caller's range done, never negative after realignment."""
+    orig_old_addr = pmc.old_end - pmc.len_in
+    return 0 if pmc.old_addr < orig_old_addr else pmc.old_addr - orig_old_addr
+
+
+# ---- the loop ------------------------------------------------------------------------------------
+
+def move_page_tables(mm, old_addr: int, new_addr: int, length: int, kernel: str = NEWEST,
+                     for_stack: bool = False, *, have_move_pmd: bool = True, have_move_pud: bool | None = None,
+                     unchecked_expansion: bool = False, old_vma=None, new_vma=None,
+                     operation: str = "move_page_tables") -> MoveResult:
+    """move_page_tables() (v6.6 and v6.7+, by `kernel`): move the page tables of [old, old+len) to new.
+
+    `old_vma`/`new_vma` default to the VMAs that contain the two ranges. `unchecked_expansion`
+    realigns without can_align_down(): Linus' first proposal, NOT what any kernel does.
+    """
+    k = Kernel.parse(kernel)
+    geo = mm.geometry
+    _check_move_args(mm, old_addr, new_addr, length)
+    old_vma = old_vma or mm.find_vma(old_addr)
+    new_vma = new_vma or mm.find_vma(new_addr)
+    if length and (old_vma is None or new_vma is None):
+        raise ValueError("move_page_tables() moves between mapped ranges: map both first (mm.mremap() does)")
+    pmc = PagetableMoveControl(mm, old_vma, new_vma, old_addr, old_addr + length, new_addr, length, for_stack,
+                               k, have_move_pmd, k.move_pud if have_move_pud is None else have_move_pud,
+                               unchecked_expansion)
+    pt = mm.pt
+    before, allocated0 = pt.clone(), pt.allocated
+    realigned, check = False, "kernel {} has no realignment (it came in 6.7)".format(k)
+    if length and (k.realigns or unchecked_expansion):
+        realigned, check = try_realign_addr(pmc, ~(geo.pmd_size - 1))
+    elif not length:
+        check = "nothing to move"
+    start_old, start_new = pmc.old_addr, pmc.new_addr
+    events = _loop(pmc)
+    moved = pmc_progress(pmc)
+    result = MoveResult(geo, str(k), operation, old_addr, new_addr, length, start_old, start_new, realigned,
+                        check, for_stack, unchecked_expansion, moved, events, before, pt.clone(),
+                        vmas=mm.vmas, tables_allocated=pt.allocated - allocated0)
+    if unchecked_expansion:
+        result.damage = find_damage(result, mm)
+    return result
+
+
+def _loop(pmc: PagetableMoveControl) -> list[Event]:
+    """The for loop of move_page_tables(), recording one Event per iteration."""
+    geo, pt = pmc.geo, pmc.pt
+    events: list[Event] = []
+    vacated: dict[tuple[int, int], int] = {}  # (level, slot) -> step that left that entry present but emptied
+    while pmc.old_addr < pmc.old_end:  # !pmc_done(pmc)
+        step, old, new = len(events), pmc.old_addr, pmc.new_addr
+        refused: list[str] = []
+        causes: list[str] = []
+        extent = get_extent(NORMAL_PUD, pmc)
+        event = None
+        if get_old_pud(pt, old) is None:
+            event = Event(step, old, new, extent, PUD, "skipped")
+        else:
+            alloc_new_pud(pt, new)
+            if pmc.have_move_pud and extent == geo.pud_size:
+                if move_normal_pud(pmc, old, new):
+                    event = Event(step, old, new, extent, PUD, "moved", flush=(old, old + geo.pud_size))
+                else:
+                    refused.append(PUD)
+                    causes.append(_refusal_cause(PUD, new, geo.pud_size, 2, vacated))
+        if event is None:
+            extent = get_extent(NORMAL_PMD, pmc)
+            if get_old_pmd(pt, old) is None:
+                event = Event(step, old, new, extent, PMD, "skipped", refused=tuple(refused), cause="; ".join(causes))
+            else:
+                alloc_new_pmd(pt, new)
+                if pmc.have_move_pmd and extent == geo.pmd_size:
+                    if move_normal_pmd(pmc, old, new):
+                        event = Event(step, old, new, extent, PMD, "moved", refused=tuple(refused),
+                                      cause="; ".join(causes), flush=(old, old + geo.pmd_size))
+                        vacated[(2, old & ~(geo.pud_size - 1))] = step
+                    else:
+                        refused.append(PMD)
+                        causes.append(_refusal_cause(PMD, new, geo.pmd_size, 1, vacated))
+        if event is None:
+            # Fallback: the old PMD entry cannot be none here (a refused move leaves it alone).
+            pt.table(new, 0, alloc=True)  # pte_alloc(): only if *new_pmd is none
+            n, clobbered = move_ptes(pmc, extent, old, new)
+            why = causes or [_pte_reason(pmc, extent)]
+            event = Event(step, old, new, extent, PTE, "moved", n, tuple(refused), "; ".join(why),
+                          flush=(old, old + extent) if n else None)
+            vacated[(1, old & ~(geo.pmd_size - 1))] = step
+            vacated[(2, old & ~(geo.pud_size - 1))] = step
+        events.append(event)
+        pmc.old_addr += extent  # pmc_next()
+        pmc.new_addr += extent
+    return events
+
+
+def _refusal_cause(level: str, new: int, size: int, lvl: int, vacated: dict) -> str:
+    step = vacated.get((lvl, new & ~(size - 1)))
+    if step is not None:
+        return f"the destination {level} entry still holds the table emptied at step {step}"
+    return f"the destination {level} entry is already present (it maps other pages)"
+
+
+def _pte_reason(pmc: PagetableMoveControl, extent: int) -> str:
+    if extent == pmc.geo.pmd_size and not pmc.have_move_pmd:
+        return "CONFIG_HAVE_MOVE_PMD is off"
+    return f"the extent ({extent:#x}) is not a whole PMD ({pmc.geo.pmd_size:#x})"
+
+
+def _check_move_args(mm, old_addr: int, new_addr: int, length: int) -> None:
+    geo = mm.geometry
+    for name, v in (("old_addr", old_addr), ("new_addr", new_addr), ("length", length)):
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise ValueError(f"{name} must be an int, got {v!r}")
+        if v < 0:
+            raise ValueError(f"{name} must not be negative, got {v}")
+        if v % geo.page_size:
+            raise ValueError(f"{name} {v:#x} is not a multiple of PAGE_SIZE {geo.page_size:#x}")
+    if max(old_addr, new_addr) + length > geo.task_size:
+        raise ValueError(f"the move reaches past TASK_SIZE {geo.task_size:#x}")
+    if new_addr > old_addr and new_addr < old_addr + length:
+        raise ValueError("an overlapping move must go down (new < old): move_page_tables() walks low to high")
+
+
+def find_damage(result: MoveResult, mm) -> Damage:
+    """Compare the tables before and after the loop: which pages outside the caller's range moved and
+    which were overwritten; and, in `mm` as it is now, which pages are mapped where no VMA is."""
+    before, after = result.before.pages(), result.after.pages()
+    lo, hi = result.old_addr, result.old_addr + result.length
+    where = {f: a for a, f in after.items()}
+    dragged, clobbered = [], []
+    for addr, frame in sorted(before.items()):
+        if frame not in where:
+            clobbered.append((addr, frame))
+        elif not lo <= addr < hi and where[frame] != addr:
+            dragged.append((addr, where[frame], frame))
+    orphans = [(a, f) for a, f in sorted(mm.pt.pages().items()) if mm.find_vma(a) is None]
+    return Damage(tuple(dragged), tuple(clobbered), tuple(orphans))

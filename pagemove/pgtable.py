@@ -1,0 +1,242 @@
+"""A sparse page-table tree.
+
+Upper tables (PGD, PUD, PMD) are dicts from index to the next table, so a none entry is simply
+absent and a 128 TiB address space costs nothing until it is used. PTE tables are numpy arrays of
+frame numbers, 0 meaning pte_none. A PMD entry that points at an all-zero PTE table is *present but
+empty*: that is the state move_ptes() leaves behind, and the state case (c) trips over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from .geometry import Geometry
+
+FRAME = np.int64  # frame numbers; 0 is "no page"
+NO_CEILING = 1 << 64  # USER_PGTABLES_CEILING (0) read as "ULONG_MAX + 1"
+
+
+class PageTables:
+    """The page-table tree of one address space."""
+
+    def __init__(self, geometry: Geometry):
+        self.geo = geometry
+        self.root: dict = {}  # the PGD
+        self.allocated = 0  # page-table pages allocated so far (pte_alloc, pmd_alloc, ...)
+        self.freed = 0  # page-table pages freed (free_pgd_range)
+
+    # ---- walking ---------------------------------------------------------------------------------
+
+    def _new_table(self, level: int):
+        self.allocated += 1
+        return np.zeros(self.geo.entries, dtype=FRAME) if level == 0 else {}
+
+    def table(self, addr: int, level: int, alloc: bool = False):
+        """The level-`level` table that covers `addr` (a dict, or an array at level 0), or None.
+
+        With alloc=True every missing table on the way is allocated, like p4d_alloc/pud_alloc/
+        pmd_alloc/pte_alloc do, which makes the entries above it present.
+        """
+        t = self.root
+        for lvl in range(self.geo.levels - 1, level, -1):
+            i = self.geo.index(addr, lvl)
+            child = t.get(i)
+            if child is None:
+                if not alloc:
+                    return None
+                child = t[i] = self._new_table(lvl - 1)
+            t = child
+        return t
+
+    def entry(self, addr: int, level: int):
+        """The child table that the level-`level` entry for `addr` points to (level >= 1), or None."""
+        t = self.table(addr, level)
+        return None if t is None else t.get(self.geo.index(addr, level))
+
+    def present(self, addr: int, level: int) -> bool:
+        """pXd_present() for level >= 1: is there a table behind this entry?"""
+        return self.entry(addr, level) is not None
+
+    def empty(self, addr: int) -> bool:
+        """True when the PMD entry for `addr` is present but its PTE table maps no page."""
+        pte = self.entry(addr, 1)
+        return pte is not None and not pte.any()
+
+    # ---- PTE ranges (vectorised one PTE table at a time) -----------------------------------------
+
+    def _pte_chunks(self, start: int, end: int, alloc: bool = False):
+        """Yield (pte_table or None, first index, last index + 1, chunk start) per PTE table."""
+        g = self.geo
+        a = start
+        while a < end:
+            nxt = min((a | (g.pmd_size - 1)) + 1, end)
+            i0 = g.index(a, 0)
+            yield self.table(a, 0, alloc), i0, i0 + (nxt - a) // g.page_size, a
+            a = nxt
+
+    def set_ptes(self, start: int, end: int, first_frame: int) -> int:
+        """Give every none PTE in [start, end) a fresh frame, counting up from first_frame."""
+        frame = first_frame
+        for pte, i0, i1, _ in self._pte_chunks(start, end, alloc=True):
+            hole = pte[i0:i1] == 0
+            n = int(hole.sum())
+            pte[i0:i1][hole] = np.arange(frame, frame + n, dtype=FRAME)
+            frame += n
+        return frame - first_frame
+
+    def zap(self, start: int, end: int) -> int:
+        """Clear the PTEs in [start, end) (zap_page_range); tables stay. Returns pages unmapped."""
+        return self._zap(self.root, self.geo.levels - 1, start, end, 0)
+
+    def _zap(self, table, level, start, end, base) -> int:
+        size = self.geo.level_size(level)
+        if level == 0:
+            lo, hi = max(start, base), min(end, base + size * self.geo.entries)
+            i0, i1 = (lo - base) // size, (hi - base) // size
+            n = int(np.count_nonzero(table[i0:i1]))
+            table[i0:i1] = 0
+            return n
+        n = 0
+        for i, child in table.items():
+            cb = base + i * size
+            if cb < end and cb + size > start:
+                n += self._zap(child, level - 1, start, end, cb)
+        return n
+
+    def count_present(self, start: int, end: int) -> int:
+        """Present PTEs in [start, end)."""
+        return sum(int(np.count_nonzero(pte[i0:i1])) for pte, i0, i1, _ in self._pte_chunks(start, end)
+                   if pte is not None)
+
+    # ---- moving (the two primitives move_page_tables() is made of) -------------------------------
+
+    def move_entry(self, level: int, old: int, new: int) -> None:
+        """Move the level-`level` entry for `old` to `new` and clear the source (pmd_clear + pmd_populate).
+
+        The destination table must exist and the destination entry must be none.
+        """
+        src, dst = self.table(old, level), self.table(new, level)
+        i, j = self.geo.index(old, level), self.geo.index(new, level)
+        assert j not in dst, "move_entry onto a present entry"
+        dst[j] = src.pop(i)
+
+    def move_ptes(self, old: int, new: int, extent: int) -> tuple[int, list[tuple[int, int]]]:
+        """Move the present PTEs of [old, old+extent) to new, clearing each source (ptep_get_and_clear).
+
+        Both ranges lie inside one PTE table each. Returns (PTEs moved, [(address, frame) of
+        present destination PTEs that were overwritten]); the kernel never overwrites one.
+        """
+        g = self.geo
+        n = extent // g.page_size
+        src, dst = self.table(old, 0), self.table(new, 0)
+        i, j = g.index(old, 0), g.index(new, 0)
+        vals = src[i:i + n].copy()
+        present = vals != 0
+        src[i:i + n] = 0  # downward overlap in one table is safe: a slot is vacated before it is written
+        target = dst[j:j + n]
+        hit = present & (target != 0)
+        clobbered = [(new + int(k) * g.page_size, int(target[k])) for k in np.flatnonzero(hit)]
+        target[present] = vals[present]
+        return int(present.sum()), clobbered
+
+    # ---- freeing (free_pgd_range in mm/memory.c) -------------------------------------------------
+
+    def free_pgd_range(self, addr: int, end: int, floor: int, ceiling: int) -> int:
+        """Mirrors free_pgd_range() (mm/memory.c, v6.6): free the tables of [addr, end) that lie
+        wholly between floor and ceiling (0 = no ceiling). Returns how many tables were freed."""
+        pmd_size = self.geo.pmd_size
+        before = self.freed
+        addr &= ~(pmd_size - 1)
+        if addr < floor:
+            addr += pmd_size
+        if ceiling:
+            ceiling &= ~(pmd_size - 1)
+            if not ceiling:
+                return 0
+        else:
+            ceiling = NO_CEILING
+        if end - 1 > ceiling - 1:
+            end -= pmd_size
+        if addr > end - 1:
+            return 0
+        self._free_range(self.root, self.geo.levels - 1, addr, end, floor, ceiling)
+        return self.freed - before
+
+    def _free_range(self, table: dict, level: int, addr: int, end: int, floor: int, ceiling: int):
+        """free_p4d_range / free_pud_range / free_pmd_range / free_pte_range, for any level count."""
+        size = self.geo.level_size(level)
+        a = addr
+        while a != end:
+            nxt = min((a & ~(size - 1)) + size, end)  # pXd_addr_end()
+            i = self.geo.index(a, level)
+            child = table.get(i)
+            if child is not None:
+                if level == 1:  # free_pte_range(): the PTE table goes, whatever is left in it
+                    del table[i]
+                    self.freed += 1
+                else:
+                    self._free_range(child, level - 1, a, nxt, floor, ceiling)
+                    # ... then the child table itself, if the whole region it maps may go
+                    start, top = a & ~(size - 1), ceiling & ~(size - 1)
+                    if start >= floor and top and not nxt - 1 > top - 1:
+                        del table[i]
+                        self.freed += 1
+            a = nxt
+
+    # ---- reading ---------------------------------------------------------------------------------
+
+    def walk(self) -> Iterator[tuple[int, int, int, object]]:
+        """Every present entry at levels >= 1, depth first: (level, index, base address, child)."""
+        yield from self._walk(self.root, self.geo.levels - 1, 0)
+
+    def _walk(self, table, level, base):
+        size = self.geo.level_size(level)
+        for i in sorted(table):
+            child = table[i]
+            yield level, i, base + i * size, child
+            if level > 1:
+                yield from self._walk(child, level - 1, base + i * size)
+
+    def pte_tables(self) -> Iterator[tuple[int, np.ndarray]]:
+        """(base address, PTE table) for every present PMD entry, in address order."""
+        for level, _, base, child in self.walk():
+            if level == 1:
+                yield base, child
+
+    def pages(self) -> dict[int, int]:
+        """{virtual page address: frame} for every present PTE."""
+        out: dict[int, int] = {}
+        ps = self.geo.page_size
+        for base, pte in self.pte_tables():
+            idx = np.flatnonzero(pte)
+            out.update(zip((base + idx * ps).tolist(), pte[idx].tolist()))
+        return out
+
+    def clone(self) -> "PageTables":
+        """A deep copy (counters included)."""
+        other = PageTables(self.geo)
+        other.root = _copy(self.root)
+        other.allocated, other.freed = self.allocated, self.freed
+        return other
+
+    def __eq__(self, other) -> bool:
+        """Same tree shape (present entries, empty tables included) and same frames."""
+        return isinstance(other, PageTables) and self.geo == other.geo and _same(self.root, other.root)
+
+    __hash__ = None  # mutable
+
+    def __repr__(self) -> str:
+        tables = sum(1 for _ in self.walk())
+        return f"<PageTables {self.geo.name}: {tables} tables below the PGD>"
+
+
+def _copy(t):
+    return t.copy() if isinstance(t, np.ndarray) else {i: _copy(c) for i, c in t.items()}
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and np.array_equal(a, b)
+    return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)

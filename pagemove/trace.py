@@ -1,0 +1,177 @@
+"""What a move did: one Event per loop step of move_page_tables(), the counts, and a replay.
+
+The replay re-applies the events, using nothing but the page-table primitives, to a copy of the
+tables as they were when the loop started. It is how drawings show "the state after step k", and
+the tests check that replaying every event gives exactly the state the engine produced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .geometry import Geometry
+from .pgtable import PageTables
+
+PUD, PMD, PTE = "PUD", "PMD", "PTE"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One iteration of the move_page_tables() loop."""
+
+    step: int
+    old: int  # old_addr at this step
+    new: int  # new_addr at this step
+    extent: int  # bytes this step covers
+    level: str  # PUD or PMD: that whole entry was moved (or skipped); PTE: move_ptes() ran
+    outcome: str  # "moved", or "skipped" when the old entry at `level` was none
+    ptes: int = 0  # present PTEs move_ptes() moved in this step
+    refused: tuple[str, ...] = ()  # levels whose entry move was refused (WARN_ON_ONCE) before falling back
+    cause: str = ""  # why a whole-entry move was refused, or why this step went PTE by PTE
+    flush: tuple[int, int] | None = None  # the flush_tlb_range() this step issued
+
+    def describe(self) -> str:
+        """One sentence saying what happened at this step, and why."""
+        span = f"{self.old:#x}..{self.old + self.extent:#x} -> {self.new:#x}"
+        if self.outcome == "skipped":
+            return f"Step {self.step}: nothing to move at {span}: the old {self.level} entry is none, so the " \
+                   f"whole extent is skipped."
+        if self.level in (PUD, PMD):
+            return f"Step {self.step}: {self.level} move of {span}: the whole {self.level} entry is moved in one " \
+                   f"go and the source entry is cleared."
+        pages = f"{self.ptes} present PTE{'s' if self.ptes != 1 else ''}"
+        if self.refused:
+            lvl = self.refused[-1]
+            return f"Step {self.step}: {lvl} move refused (WARN_ON_ONCE): {self.cause}. Fell back to " \
+                   f"move_ptes(), which moved {pages} one at a time ({span})."
+        return f"Step {self.step}: move_ptes() moved {pages} one at a time ({span}), because {self.cause}; " \
+               f"the source PMD entry stays present."
+
+
+@dataclass(frozen=True)
+class Damage:
+    """What the unchecked expansion broke: never produced by a real kernel mode."""
+
+    dragged: tuple[tuple[int, int, int], ...] = ()  # (address before, address after, frame) outside [old, old+len)
+    clobbered: tuple[tuple[int, int], ...] = ()  # (address, frame) of pages overwritten and lost
+    orphans: tuple[tuple[int, int], ...] = ()  # (address, frame) left mapped where no VMA is
+
+    def __bool__(self) -> bool:
+        return bool(self.dragged or self.clobbered or self.orphans)
+
+    def summary(self) -> str:
+        if not self:
+            return "no damage"
+        parts = []
+        if self.dragged:
+            a = self.dragged[0]
+            parts.append(f"{len(self.dragged)} page(s) from outside [old, old+len) dragged along "
+                         f"(first: {a[0]:#x} -> {a[1]:#x})")
+        if self.clobbered:
+            parts.append(f"{len(self.clobbered)} page(s) of another mapping overwritten and lost "
+                         f"(first: {self.clobbered[0][0]:#x})")
+        if self.orphans:
+            parts.append(f"{len(self.orphans)} page(s) left mapped where no VMA is (leaked; first: "
+                         f"{self.orphans[0][0]:#x})")
+        return "; ".join(parts)
+
+
+@dataclass
+class MoveResult:
+    """Everything one move_page_tables() call did (the result of mremap and relocate_vma_down too)."""
+
+    geometry: Geometry
+    kernel: str
+    operation: str  # "mremap", "relocate_vma_down" or "move_page_tables"
+    old_addr: int  # the range the caller asked to move
+    new_addr: int
+    length: int
+    start_old: int  # where the loop started (lower than old_addr after realignment)
+    start_new: int
+    realigned: bool
+    realign_check: str  # why realignment happened or not
+    for_stack: bool
+    unchecked: bool  # Linus' expansion without can_align_down(): NOT the kernel's behaviour
+    moved: int  # bytes, the kernel's return value
+    events: list[Event]
+    before: PageTables = field(repr=False)  # the tables when the loop started
+    after: PageTables = field(repr=False)  # ... and when it ended (before any unmap or free)
+    vmas: tuple = ()  # the VMAs while the loop ran
+    tables_allocated: int = 0
+    damage: Damage | None = None
+    final_vmas: tuple = ()  # the VMAs when the whole call returned
+    tables_freed: int = 0  # tables freed by the cleanup after the loop (munmap of old / free_pgd_range)
+
+    # ---- counts ----------------------------------------------------------------------------------
+
+    @property
+    def pud_moves(self) -> int:
+        return sum(e.level == PUD and e.outcome == "moved" for e in self.events)
+
+    @property
+    def pmd_moves(self) -> int:
+        return sum(e.level == PMD and e.outcome == "moved" for e in self.events)
+
+    @property
+    def pte_moves(self) -> int:
+        return sum(e.ptes for e in self.events)
+
+    @property
+    def refusals(self) -> int:
+        return sum(len(e.refused) for e in self.events)
+
+    @property
+    def tlb_flushes(self) -> list[tuple[int, int]]:
+        """The flush_tlb_range() calls of the loop, in order, as (start, end)."""
+        return [e.flush for e in self.events if e.flush]
+
+    def tlb_flush_pages(self, ceiling: int = 33) -> list[int]:
+        """The flushes as x86's tlb:tlb_flush tracepoint reports them: pages, or -1 past the ceiling."""
+        ps = self.geometry.page_size
+        return [n if (n := (e - s) // ps) <= ceiling else -1 for s, e in self.tlb_flushes]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {"pud_moves": self.pud_moves, "pmd_moves": self.pmd_moves, "pte_moves": self.pte_moves,
+                "refusals": self.refusals}
+
+    @property
+    def warned(self) -> bool:
+        """Would the kernel have printed the WARN_ON_ONCE in move_normal_pmd()/move_normal_pud()?"""
+        return self.refusals > 0
+
+    # ---- replay ----------------------------------------------------------------------------------
+
+    def replay(self, step: int | None = None) -> PageTables:
+        """The page tables after the first `step` events (0 = before the loop; None = all of them)."""
+        n = len(self.events) if step is None else step
+        if not 0 <= n <= len(self.events):
+            raise ValueError(f"step must be between 0 and {len(self.events)}, got {step}")
+        pt = self.before.clone()
+        for e in self.events[:n]:
+            apply_event(pt, e)
+        return pt
+
+    def __repr__(self) -> str:
+        c = self.counts
+        return (f"<MoveResult {self.operation} {self.old_addr:#x} -> {self.new_addr:#x} len {self.length:#x} "
+                f"on {self.kernel}: {c['pud_moves']} PUD, {c['pmd_moves']} PMD, {c['pte_moves']} PTE moves, "
+                f"{c['refusals']} refusals, realigned={self.realigned}>")
+
+
+def apply_event(pt: PageTables, e: Event) -> None:
+    """Re-do one loop step on `pt`, with the same side effects the engine has."""
+    if e.level == PUD and e.outcome == "skipped":  # get_old_pud() found nothing
+        return
+    pt.table(e.new, 2, alloc=True)  # alloc_new_pud()
+    if e.level == PUD:
+        pt.move_entry(2, e.old, e.new)
+        return
+    if e.level == PMD and e.outcome == "skipped":  # get_old_pmd() found nothing
+        return
+    pt.table(e.new, 1, alloc=True)  # alloc_new_pmd()
+    if e.level == PMD:
+        pt.move_entry(1, e.old, e.new)
+        return
+    pt.table(e.new, 0, alloc=True)  # pte_alloc()
+    pt.move_ptes(e.old, e.new, e.extent)

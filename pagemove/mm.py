@@ -56,8 +56,9 @@ class AddressSpace:
         self.pt = PageTables(self.geometry)
         self._vmas: list[VMA] = []  # sorted, disjoint
         self.next_frame = 1  # frame numbers are handed out in order and never reused
-        # vm.mmap_min_addr: 64 KiB is the usual default; the tiny machine keeps one page.
-        self.mmap_min_addr = mmap_min_addr if mmap_min_addr is not None else min(0x10000, self.geometry.pmd_size)
+        # vm.mmap_min_addr: 64 KiB is the usual default; small teaching machines keep only page 0 free.
+        default = 0x10000 if self.geometry.va_bits >= 32 else self.geometry.page_size
+        self.mmap_min_addr = default if mmap_min_addr is None else mmap_min_addr
 
     # ---- reading ---------------------------------------------------------------------------------
 
@@ -268,7 +269,7 @@ class AddressSpace:
     # ---- helpers ---------------------------------------------------------------------------------
 
     def _finish(self, result: MoveResult) -> MoveResult:
-        result.final_vmas = self.vmas
+        result.final_vmas, result.final = self.vmas, self.pt.clone()
         if result.unchecked:
             result.damage = find_damage(result, self)
         return result

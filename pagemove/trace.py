@@ -101,6 +101,7 @@ class MoveResult:
     damage: Damage | None = None
     final_vmas: tuple = ()  # the VMAs when the whole call returned
     tables_freed: int = 0  # tables freed by the cleanup after the loop (munmap of old / free_pgd_range)
+    final: PageTables | None = field(default=None, repr=False)  # the tables when the whole call returned
 
     # ---- counts ----------------------------------------------------------------------------------
 

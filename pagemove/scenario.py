@@ -1,0 +1,45 @@
+"""One-call moves: build the address space a move needs, run it, return the MoveResult.
+
+The command line, the explorer widget, the exercises and the notebooks all start here, so a
+"case (c) with overlap" means the same layout everywhere.
+"""
+
+from __future__ import annotations
+
+from .geometry import Geometry
+from .kernel import NEWEST
+from .mm import AddressSpace
+from .trace import MoveResult
+
+GEOMETRIES = {"x86_64": Geometry.x86_64, "tiny": Geometry.tiny}
+
+
+def geometry_of(geometry: "Geometry | str | None") -> Geometry:
+    """A Geometry from a Geometry, a preset name ("x86_64", "tiny") or None (x86-64)."""
+    if geometry is None:
+        return Geometry.x86_64()
+    if isinstance(geometry, Geometry):
+        return geometry
+    if geometry not in GEOMETRIES:
+        raise ValueError(f"geometry must be one of {sorted(GEOMETRIES)} or a Geometry, got {geometry!r}")
+    return GEOMETRIES[geometry]()
+
+
+def simulate(old: int, new: int, length: int, *, kernel: str = NEWEST, stack: bool = False,
+             geometry: "Geometry | str | None" = None, blockers=(), populate: bool = True,
+             unchecked_expansion: bool = False) -> MoveResult:
+    """Map [old, old+length) (populated), map each blocker (start, length) read-only, then move.
+
+    stack=False: mremap(old, length, length, MREMAP_MAYMOVE|MREMAP_FIXED, new).
+    stack=True:  the execve stack move, relocate_vma_down() by old - new (new must be below old).
+    Raises what the kernel (or pagemove's argument checks) would raise; see AddressSpace.
+    """
+    mm = AddressSpace(geometry_of(geometry))
+    vma = mm.mmap(old, length, populate=populate, name="stack" if stack else "", stack=stack)
+    for start, size in blockers:
+        mm.mmap(start, size, populate=populate, prot="r", name="blocker")
+    if stack:
+        if new >= old:
+            raise ValueError(f"the execve stack move only goes down: new {new:#x} must be below old {old:#x}")
+        return mm.relocate_vma_down(vma, old - new, kernel, unchecked_expansion=unchecked_expansion)
+    return mm.mremap(old, length, length, new_addr=new, kernel=kernel, unchecked_expansion=unchecked_expansion)

@@ -1,0 +1,339 @@
+"""Text pictures of page tables and moves: what the notebooks print and nbval compares.
+
+    dump(src)            the page-table tree, one line per present entry (xv6's vmprint, indented by level)
+    strip(src, lo, hi)   PTE occupancy per PMD slot: the empty PMD entry of case (c) is visible at a glance
+    summary(r)           counts, realignment, each refusal with the WARN it prints
+    trace(r)             one row per step of the move_page_tables() loop
+    report(r)            all of the above for one move (the `move` command prints it)
+
+Everything here is plain, deterministic text: no matplotlib, no time, no memory addresses.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .pgtable import PageTables
+from .trace import PMD, PUD, MoveResult
+
+STRIP_COLUMNS = 64  # characters per PMD row; 512-entry tables get one character per 8 PTEs
+
+
+# ---- shared helpers -----------------------------------------------------------------------------
+
+def tables_of(src) -> PageTables:
+    """The PageTables behind an AddressSpace, a PageTables, or a MoveResult (its tables after the loop)."""
+    if isinstance(src, PageTables):
+        return src
+    if isinstance(src, MoveResult):
+        return src.after
+    pt = getattr(src, "pt", None)
+    if isinstance(pt, PageTables):
+        return pt
+    raise TypeError(f"expected an AddressSpace, a PageTables or a MoveResult, got {type(src).__name__}")
+
+
+def hexa(addr: int, geo) -> str:
+    """An address in hex, zero-padded to the geometry's width so columns line up."""
+    return f"0x{addr:0{geo.hexwidth()}x}"
+
+
+def _window(geo, start, end) -> tuple[int, int]:
+    lo = 0 if start is None else start
+    hi = geo.task_size if end is None else end
+    if lo < 0 or hi < lo:
+        raise ValueError(f"window [{lo:#x}, {hi:#x}) is not a range: need 0 <= start <= end")
+    return lo, hi
+
+
+def _elide(lines: list[str], max_lines: int, what: str = "lines") -> list[str]:
+    """Keep the first max_lines lines and say how many were cut."""
+    if max_lines < 1:
+        raise ValueError(f"max_lines must be at least 1, got {max_lines}")
+    if len(lines) <= max_lines:
+        return lines
+    return lines[:max_lines] + [f"... {len(lines) - max_lines} more {what} elided (max_lines={max_lines})"]
+
+
+# ---- dump: the tree ------------------------------------------------------------------------------
+
+def dump(src, start: int | None = None, end: int | None = None, *, max_lines: int = 200) -> str:
+    """The page-table tree as text, one line per present entry, indented ".." per level (xv6's vmprint).
+
+    Only entries whose range meets [start, end) are listed. Runs of present PTEs with consecutive
+    frames fold into one line ("PTE 0..511 -> frames 1..512"), and so do three or more neighbouring
+    PMD entries whose tables are all full (frames following on) or all EMPTY: a 1 GiB tree stays short.
+    """
+    pt = tables_of(src)
+    geo = pt.geo
+    lo, hi = _window(geo, start, end)
+    where = "" if start is None and end is None else f", window [{hexa(lo, geo)}, {hexa(hi, geo)})"
+    lines = [f"page tables of {geo.name} ({geo.levels} levels, {geo.entries} entries per table){where}"]
+    _dump_table(pt.root, geo.levels - 1, 0, lo, hi, geo, lines)
+    return "\n".join(_elide(lines, max_lines)) + "\n"
+
+
+def _dump_table(table: dict, level: int, base: int, lo: int, hi: int, geo, out: list[str]) -> None:
+    """Append the lines of one upper-level table (and everything below it) to `out`."""
+    size = geo.level_size(level)
+    pad = ".. " * (geo.levels - 1 - level)
+    iw = len(str(geo.entries - 1))
+    inside = [(i, base + i * size) for i in sorted(table) if base + i * size < hi and base + (i + 1) * size > lo]
+    if level > 1:
+        for i, b in inside:
+            out.append(f"{pad}{geo.level_name(level)} {i:>{iw}} [{hexa(b, geo)}, {hexa(b + size, geo)}) "
+                       f"-> {geo.level_name(level - 1)} table")
+            _dump_table(table[i], level - 1, b, lo, hi, geo, out)
+        return
+    for run in _pmd_runs(table, inside, lo, hi, geo):
+        (i0, b0), (i1, b1) = run[0], run[-1]
+        pte = table[i0]
+        n = int(np.count_nonzero(pte))
+        if len(run) >= 3:  # a folded run: all EMPTY, or all full with frames following on
+            span = f"PMD {i0}..{i1} [{hexa(b0, geo)}, {hexa(b1 + size, geo)}) -> {len(run)} PTE tables"
+            if n == 0:
+                out.append(f"{pad}{span}, each present, EMPTY")
+            else:
+                out.append(f"{pad}{span}, each full ({geo.entries} present)")
+                out.append(f"{pad}.. PTE 0..{geo.entries - 1} in each -> frames {int(pte[0])}.."
+                           f"{int(table[i1][-1])}, in address order")
+            continue
+        head = f"{pad}PMD {i0:>{iw}} [{hexa(b0, geo)}, {hexa(b0 + size, geo)})"
+        out.append(f"{head} -> PTE table, present, EMPTY" if n == 0 else f"{head} -> PTE table, {n} present")
+        out += [pad + ".. " + line for line in _pte_runs(pte, b0, lo, hi, geo, iw)]
+
+
+def _pmd_runs(table: dict, inside: list, lo: int, hi: int, geo) -> list[list]:
+    """Group neighbouring PMD entries that fold into one line; any other entry is a run of one."""
+    def kind(i, b):
+        pte = table[i]
+        if b < lo or b + geo.pmd_size > hi:
+            return None  # cut by the window: list it PTE by PTE
+        if not pte.any():
+            return ("empty",)
+        if pte.all() and (np.diff(pte) == 1).all():
+            return ("full", int(pte[0]), int(pte[-1]))
+        return None
+
+    runs: list[list] = []
+    prev = None
+    for i, b in inside:
+        k = kind(i, b)
+        follows = runs and prev is not None and k is not None and runs[-1][-1][0] == i - 1 and (
+            k == prev == ("empty",) or (k[0] == prev[0] == "full" and k[1] == prev[2] + 1))
+        if follows:
+            runs[-1].append((i, b))
+        else:
+            runs.append([(i, b)])
+        prev = k
+    # Only runs of three or more fold; shorter ones are listed entry by entry.
+    return [r for run in runs for r in ([run] if len(run) >= 3 else [[x] for x in run])]
+
+
+def _pte_runs(pte: np.ndarray, base: int, lo: int, hi: int, geo, iw: int) -> list[str]:
+    """One line per run of present PTEs (in the window) whose frames count up by one."""
+    ps = geo.page_size
+    first = max(0, -(-(lo - base) // ps))
+    last = min(geo.entries, (hi - base + ps - 1) // ps)
+    idx = np.flatnonzero(pte[first:last]) + first
+    if idx.size == 0:
+        return []
+    frames = pte[idx]
+    # A run breaks where the index or the frame does not follow on from the previous one.
+    breaks = np.flatnonzero((np.diff(idx) != 1) | (np.diff(frames) != 1)) + 1
+    out = []
+    for a, b in zip(np.r_[0, breaks], np.r_[breaks, idx.size]):
+        i0, i1, f0, f1 = int(idx[a]), int(idx[b - 1]), int(frames[a]), int(frames[b - 1])
+        addr = hexa(base + i0 * ps, geo)
+        if i0 == i1:
+            out.append(f"PTE {i0:>{iw}} {addr} -> frame {f0}")
+        else:
+            out.append(f"PTE {i0}..{i1} [{addr}, {hexa(base + (i1 + 1) * ps, geo)}) -> frames {f0}..{f1}")
+    return out
+
+
+# ---- strip: PTE occupancy per PMD slot -------------------------------------------------------------
+
+def strip_legend(geo) -> str:
+    """What the characters of strip() mean for this geometry."""
+    group = _group(geo)
+    if group == 1:
+        cells = "one character per PTE: '#' present, '.' none"
+    elif group <= 9:
+        cells = f"one character per {group} PTEs: '.' none present, 1-{group - 1} that many present, " \
+                f"'#' all {group}"
+    else:
+        cells = f"one character per {group} PTEs: '.' none present, '+' some, '#' all {group}"
+    return (f"{cells}\n"
+            f"a row of '-': the PMD entry is none (no PTE table); EMPTY: present PMD entry, its PTE table maps nothing")
+
+
+def _group(geo) -> int:
+    return max(1, geo.entries // STRIP_COLUMNS)
+
+
+def _cells(pte: np.ndarray, geo) -> str:
+    """The occupancy characters of one PTE table."""
+    group = _group(geo)
+    counts = np.count_nonzero(pte.reshape(-1, group), axis=1)
+    if group == 1:
+        return "".join("#" if c else "." for c in counts)
+    some = "123456789" if group <= 9 else "+" * group
+    return "".join("." if c == 0 else "#" if c == group else some[c - 1] for c in counts)
+
+
+def strip(src, start: int, end: int, *, max_rows: int = 200) -> str:
+    """PTE occupancy of every PMD slot in [start, end), one row per slot labelled with its address.
+
+    Runs of three or more identical rows (none entries, or full tables) fold into one row marked "x N".
+    """
+    pt = tables_of(src)
+    geo = pt.geo
+    lo, hi = _window(geo, start, end)
+    pmd = geo.pmd_size
+    lo, hi = lo // pmd * pmd, -(-hi // pmd) * pmd
+    width = len(_cells(np.zeros(geo.entries, dtype=np.int64), geo))
+    tables = {base: pte for base, pte in pt.pte_tables() if lo <= base < hi}
+    rows: list[tuple[int, str, str]] = []  # (slot address, body, note), before folding
+    slot = lo
+    for base in sorted(tables) + [hi]:
+        if base > slot:  # a gap of none PMD entries, as one row with a count
+            rows.append((slot, " " + "-" * width + " ", f"none x {(base - slot) // pmd}"))
+        if base == hi:
+            break
+        n = int(np.count_nonzero(tables[base]))
+        rows.append((base, "|" + _cells(tables[base], geo) + "|",
+                     "present, EMPTY" if n == 0 else f"{n} present"))
+        slot = base + pmd
+    head = [f"PTE occupancy per PMD slot, [{hexa(lo, geo)}, {hexa(hi, geo)}) ({geo.name})"]
+    head += strip_legend(geo).splitlines()
+    return "\n".join(head + _elide(_fold(rows, geo), max_rows, "rows")) + "\n"
+
+
+def _fold(rows, geo) -> list[str]:
+    """Render rows; a run of identical rows becomes one, "x N through <last slot>"."""
+    pmd = geo.pmd_size
+    out, i = [], 0
+    while i < len(rows):
+        addr, body, note = rows[i]
+        if note.startswith("none x "):
+            count = int(note.split()[-1])
+            out.append(f"{hexa(addr, geo)} {body} none" + ("" if count == 1 else
+                       f" x {count} through {hexa(addr + (count - 1) * pmd, geo)}"))
+            i += 1
+            continue
+        j = i + 1
+        while j < len(rows) and rows[j][1:] == (body, note) and rows[j][0] == rows[j - 1][0] + pmd:
+            j += 1
+        if j - i >= 3:
+            out.append(f"{hexa(addr, geo)} {body} {note}, x {j - i} through {hexa(rows[j - 1][0], geo)}")
+        else:
+            out += [f"{hexa(a, geo)} {b} {n}" for a, b, n in rows[i:j]]
+        i = j
+    return out
+
+
+# ---- summary, trace, report of a move ---------------------------------------------------------------
+
+_WARN = {
+    PMD: ("move_normal_pmd", "WARN_ON_ONCE(!pmd_none(*new_pmd))"),
+    PUD: ("move_normal_pud", "WARN_ON_ONCE(!pud_none(*new_pud))"),
+}
+
+
+def warn_line(level: str) -> str:
+    """The WARNING line the kernel prints for a refused `level` move (CPU, PID, line and offsets vary: _)."""
+    return f"WARNING: CPU: _ PID: _ at mm/mremap.c:_ {_WARN[level][0]}+0x_/0x_"
+
+
+def warn_note(level: str) -> str:
+    """Which check that WARNING is, and what the kernel does next."""
+    func, cond = _WARN[level]
+    return (f"that is the {cond} in {func}(), printed once per boot (when inlined, the report names the caller:\n"
+            f"move_pgt_entry in the March 2023 thread); every refusal falls back to move_ptes()")
+
+
+def summary(result: MoveResult) -> str:
+    """Counts, kernel, realignment, each refusal with its WARN, TLB flushes, damage."""
+    r, geo = result, result.geometry
+    what = "execve stack move" if r.operation == "relocate_vma_down" else r.operation
+    lines = [f"{r.operation} ({what}) {hexa(r.old_addr, geo)} -> {hexa(r.new_addr, geo)}, "
+             f"len {r.length:#x}, Linux {r.kernel}, {geo.name}",
+             f"moves: {r.pud_moves} PUD, {r.pmd_moves} PMD, {r.pte_moves} PTE; refusals: {r.refusals}; "
+             f"steps: {len(r.events)}",
+             f"realigned: {'yes' if r.realigned else 'no'} ({r.realign_check})"]
+    if r.realigned:
+        lines.append(f"  the loop starts at {hexa(r.start_old, geo)} -> {hexa(r.start_new, geo)}")
+    warned = False
+    for e in r.events:
+        for level in e.refused:
+            size = geo.pmd_size if level == PMD else geo.pud_size
+            lines.append(f"refused at step {e.step}: {level} move {hexa(e.old, geo)} -> {hexa(e.new, geo)} "
+                         f"({size:#x} bytes): {e.cause}")
+            if not warned:
+                lines.append(f"  {warn_line(level)}")
+                lines += ["    " + x for x in warn_note(level).splitlines()]
+                if r.operation == "relocate_vma_down":
+                    from .kernel import Kernel
+                    lines.append(f"  called from {Kernel.parse(r.kernel).exec_function}, during execve()")
+                warned = True
+    pages = r.tlb_flush_pages()
+    lines.append(f"TLB flushes: {len(pages)}" + (f" (pages, -1 = full flush: {pages})" if pages else ""))
+    if r.unchecked:
+        lines.append("NOT THE KERNEL: realigned without can_align_down() (Linus' unchecked proposal)")
+    if r.damage:
+        lines.append(f"damage: {r.damage.summary()}")
+    return "\n".join(lines) + "\n"
+
+
+TRACE_COLUMNS = ("step", "old", "new", "extent", "level", "outcome", "PTEs", "refused / cause")
+
+
+def trace(result: MoveResult, max_rows: int = 40) -> str:
+    """The step trace as an aligned table; the middle of a long trace is folded into one row."""
+    if max_rows < 2:
+        raise ValueError(f"max_rows must be at least 2, got {max_rows}")
+    geo = result.geometry
+    rows = [(str(e.step), hexa(e.old, geo), hexa(e.new, geo), f"{e.extent:#x}", e.level, e.outcome,
+             str(e.ptes), _why(e)) for e in result.events]
+    if len(rows) > max_rows:
+        head, tail = max_rows // 2, max_rows - max_rows // 2
+        cut = len(rows) - head - tail
+        rows = rows[:head] + [("...", f"{cut} steps", "", "", "", "", "", "")] + rows[-tail:]
+    widths = [max(len(c) for c in col) for col in zip(TRACE_COLUMNS, *rows)]
+    right = {0, 3, 6}  # numbers align right
+    fmt = lambda row: "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                                for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+    return "\n".join([fmt(TRACE_COLUMNS), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows]) + "\n"
+
+
+def _why(e) -> str:
+    if e.refused:
+        return f"{'+'.join(e.refused)} refused: {e.cause}"
+    return e.cause
+
+
+def windows(result: MoveResult, context: int = 1) -> list[tuple[int, int]]:
+    """PMD-aligned windows around the old and the new range, `context` PMD slots either side;
+    one window when they overlap or nearly touch, two when they are far apart."""
+    geo, pmd = result.geometry, result.geometry.pmd_size
+    spans = []
+    for a, b in ((min(result.start_old, result.old_addr), result.old_addr + result.length),
+                 (min(result.start_new, result.new_addr), result.new_addr + result.length)):
+        lo = max(0, a // pmd * pmd - context * pmd)
+        hi = min(geo.task_size, -(-max(b, a + 1) // pmd) * pmd + context * pmd)
+        spans.append((lo, hi))
+    spans.sort()
+    (a0, b0), (a1, b1) = spans
+    if a1 <= b0 + 2 * pmd:
+        return [(a0, max(b0, b1))]
+    return spans
+
+
+def report(result: MoveResult) -> str:
+    """Summary, step trace, and occupancy strips before and after the loop around old and new."""
+    parts = [summary(result), trace(result)]
+    for label, pt in (("before the move (loop start)", result.before), ("after the loop", result.after)):
+        for lo, hi in windows(result):
+            parts.append(f"{label}:\n" + strip(pt, lo, hi))
+    return "\n".join(parts)

@@ -1,0 +1,193 @@
+"""The command line: python -m pagemove move | quiz | lab.
+
+Every number may be hex (0x201000), decimal (2101248) or have a binary suffix (2M, 4K). A bad
+argument, or a move the kernel would refuse, prints one line on stderr and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+MOVE_EXAMPLES = """\
+examples:
+  pagemove move --old 0x1fff000 --new 0x0fff000 --len 0x201000 --kernel 6.6
+      case (c) with mremap(): 1 PTE move, then 1 PMD move
+  pagemove move --old 0x1fff000 --new 0x1dff000 --len 0x201000 --stack --kernel 6.6
+      the execve stack move that makes 6.6 WARN (513 PTE moves, 1 refusal)
+  pagemove move --old 0x1fff000 --new 0x1dff000 --len 0x201000 --stack --kernel 6.7
+      the same on 6.7: realigned to 0x1e00000 -> 0x1c00000, 2 PMD moves
+  pagemove move --old 0x1f000 --new 0xf000 --len 0x9000 --geometry tiny
+      the same shape on the tiny machine (8 entries per table, PMD_SIZE 0x8000)
+  pagemove move --old 0x1fff000 --new 0x0fff000 --len 2M+4K --blocker 0xe00000:4K --json
+      a mapping below new stops the realignment; machine-readable output
+"""
+
+QUIZ_EXAMPLES = """\
+examples:
+  pagemove quiz --seed 7                 one problem; work it out on paper
+  pagemove quiz --seed 7 -c              the same problem with its answers and the step trace
+  pagemove quiz --seed 0 --count 5 --difficulty 3 --kind counts
+      five x86-64 problems (seeds 0..4), all asking for the PMD/PTE/refusal counts
+"""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (and exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (try {self.prog} --help)\n")
+
+
+def number(text: str) -> int:
+    """An argparse type: hex, decimal, 2M/4K, or a sum of those ("2M+4K")."""
+    from .problems import parse_number
+    try:
+        value = sum(parse_number(part) for part in text.split("+"))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return value
+
+
+def blocker(text: str) -> tuple[int, int]:
+    """An argparse type: START:LEN, another mapping (read-only, populated)."""
+    start, sep, length = text.partition(":")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected START:LEN, e.g. 0xe00000:4K, got {text!r}")
+    return number(start), number(length)
+
+
+def kernel(text: str) -> str:
+    """An argparse type: a kernel version pagemove models."""
+    from .kernel import Kernel
+    try:
+        return str(Kernel.parse(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def build_parser() -> Parser:
+    """The parser for all subcommands."""
+    from .kernel import NEWEST
+    from .problems import DIFFICULTIES, KINDS
+    from .scenario import GEOMETRIES
+
+    p = Parser(prog="pagemove", description="How Linux moves page tables on mremap() and execve(), simulated.",
+               epilog="run 'pagemove COMMAND --help' for each command's options and examples")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+
+    m = sub.add_parser("move", help="simulate one move and print the trace, the counts and a picture",
+                       description="Map [old, old+len) populated, move it, and print what move_page_tables() did.",
+                       epilog=MOVE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    m.add_argument("--old", type=number, required=True, help="start of the mapping to move")
+    m.add_argument("--new", type=number, required=True, help="where it goes (MREMAP_FIXED)")
+    m.add_argument("--len", "--length", dest="length", type=number, required=True, help="bytes to move")
+    m.add_argument("--stack", action="store_true",
+                   help="the execve stack move: relocate_vma_down() by old - new (new below old)")
+    m.add_argument("--kernel", type=kernel, default=NEWEST, help=f"kernel version (default {NEWEST})")
+    m.add_argument("--geometry", choices=sorted(GEOMETRIES), default="x86_64", help="default x86_64")
+    m.add_argument("--blocker", type=blocker, action="append", default=[], metavar="START:LEN",
+                   help="another mapping (read-only, populated); may be repeated")
+    m.add_argument("--unchecked", action="store_true",
+                   help="realign WITHOUT can_align_down() (Linus' first proposal; NOT the kernel)")
+    m.add_argument("--json", action="store_true", help="print a JSON object instead of text")
+    m.set_defaults(run=run_move)
+
+    q = sub.add_parser("quiz", help="print seeded problems (and with -c their answers), like OSTEP",
+                       description="Seeded problems about one move. The same seed gives the same problem "
+                                   "on every machine; problem i of --count K uses seed SEED+i.",
+                       epilog=QUIZ_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    q.add_argument("-s", "--seed", type=number, default=0, help="the first problem's seed (default 0)")
+    q.add_argument("-n", "--count", type=number, default=1, help="how many problems (default 1)")
+    q.add_argument("-c", "--compute", action="store_true", help="print the answers and the step trace too")
+    q.add_argument("--kind", choices=list(KINDS), help="ask only this kind of question")
+    q.add_argument("-d", "--difficulty", type=int, choices=sorted(DIFFICULTIES), default=1,
+                   help="; ".join(f"{k}: {v}" for k, v in DIFFICULTIES.items()))
+    q.set_defaults(run=run_quiz)
+
+    # `lab` belongs to pagemove.lab, which main() imports only when the command is lab
+    sub.add_parser("lab", help="measure mremap on this Linux and compare with the engine (see lab --help)",
+                   add_help=False)
+    return p
+
+
+def run_move(args) -> int:
+    """The `move` command."""
+    from .scenario import simulate
+    r = simulate(args.old, args.new, args.length, kernel=args.kernel, stack=args.stack, geometry=args.geometry,
+                 blockers=tuple(args.blocker), unchecked_expansion=args.unchecked)
+    if args.json:
+        print(json.dumps(result_json(r), indent=2))
+    else:
+        from .text import report
+        print(report(r), end="")
+    return 0
+
+
+def result_json(r) -> dict:
+    """A MoveResult as plain JSON data (addresses as ints)."""
+    return {"operation": r.operation, "kernel": r.kernel, "geometry": r.geometry.name,
+            "old": r.old_addr, "new": r.new_addr, "length": r.length,
+            "counts": r.counts, "warned": r.warned, "realigned": r.realigned, "realign_check": r.realign_check,
+            "start_old": r.start_old, "start_new": r.start_new, "moved": r.moved,
+            "events": [{"step": e.step, "old": e.old, "new": e.new, "extent": e.extent, "level": e.level,
+                        "outcome": e.outcome, "ptes": e.ptes, "refused": list(e.refused), "cause": e.cause,
+                        "flush": list(e.flush) if e.flush else None, "describe": e.describe()}
+                       for e in r.events],
+            "tlb_flushes": [list(f) for f in r.tlb_flushes], "tlb_flush_pages": r.tlb_flush_pages(),
+            "unchecked": r.unchecked, "damage": r.damage.summary() if r.damage is not None else None}
+
+
+def run_quiz(args) -> int:
+    """The `quiz` command: OSTEP's print-then-`-c` workflow."""
+    from .problems import Problem
+    if args.count < 1:
+        raise ValueError(f"--count must be at least 1, got {args.count}")
+    for name in ("seed", "count", "compute", "kind", "difficulty"):
+        print(f"ARG {name} {getattr(args, name)}")
+    for i in range(args.count):
+        p = Problem.random(args.seed + i, kind=args.kind, difficulty=args.difficulty)
+        print(f"\n{p}")
+        if args.compute:
+            print("\n" + p.solution())
+        else:
+            for item in p.items:
+                print(f"  {item.label}: ?")
+    if not args.compute:
+        print("\nWork the answers out, then run again with -c to see them.")
+    return 0
+
+
+def run_lab(argv: list[str]) -> int:
+    """The `lab` command, handed to pagemove.lab (imported only now)."""
+    try:
+        from . import lab
+    except ImportError as e:
+        print(f"pagemove lab: error: the real-kernel lab is not available ({e})", file=sys.stderr)
+        return 2
+    parser = Parser(prog="pagemove lab", description="Measure mremap() on this Linux kernel and compare "
+                                                    "with pagemove's prediction.")
+    lab.add_arguments(parser)
+    return lab.run_cli(parser.parse_args(argv)) or 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 2 bad argument or refused move)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = argv[0] if argv else ""
+    try:
+        if command == "lab":
+            return run_lab(argv[1:])
+        args = build_parser().parse_args(argv)
+        return args.run(args)
+    except SystemExit as e:  # argparse's --help (0) and usage errors (2)
+        return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
+    except (OSError, ValueError) as e:  # what the kernel, or pagemove's own argument checks, refused
+        message = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        print(f"pagemove {command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""Hypothesis properties of the engine over random layouts and moves, for both kernels and geometries.
+
+Every generated case builds an address space (a source VMA with holes in its population, some other
+mappings, some munmaps that split VMAs and leave empty page tables behind), then does an mremap or
+an execve stack move. A call the kernel refuses must change nothing; a call that succeeds must:
+  - lose and duplicate no page (the multiset of frames is the same, minus the unmapped ones);
+  - put every page of [old, old+len) at new + (a - old), with its frame;
+  - change nothing outside the two ranges;
+  - be reproduced exactly by replaying its events;
+  - leave no page table that no VMA uses.
+"""
+
+from collections import Counter
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import pagemove as pm
+
+GEOMETRIES = {"tiny": pm.Geometry.tiny(), "x86_64": pm.Geometry.x86_64()}
+KERNELS = ["6.6", "6.7", "6.15"]
+# Windows of 24 PMDs (tiny: 3 PUDs, so PUD moves happen; x86-64: 48 MiB).
+BASE = {"tiny": 0x400000, "x86_64": 0x7f0000000000}
+
+
+@st.composite
+def layouts(draw, geometry_name=None):
+    """An address space and a move to make in it."""
+    gname = geometry_name or draw(st.sampled_from(sorted(GEOMETRIES)))
+    geo = GEOMETRIES[gname]
+    ppmd = geo.pmd_size // geo.page_size  # pages per PMD
+    span = 24 * ppmd  # the window, in pages
+    base = BASE[gname]
+
+    def page(lo, hi):  # a page number in [lo, hi]; biased towards PMD boundaries, where the action is
+        return draw(st.one_of(
+            st.integers(lo, hi),
+            st.builds(lambda k, d: min(hi, max(lo, k * ppmd + d)), st.integers(lo // ppmd, hi // ppmd + 1),
+                      st.integers(-2, 2))))
+
+    mm = pm.AddressSpace(geo)
+    stack = draw(st.booleans())
+    length = page(1, 6 * ppmd)
+    old = page(0 if not stack else 1, span - length)
+    mm.mmap(base + old * geo.page_size, length * geo.page_size, name="src", stack=stack)
+    # populate some runs of the source (holes are realistic: the selftest only faults in 4 MiB)
+    for _ in range(draw(st.integers(0, 3))):
+        a = page(old, old + length - 1)
+        n = draw(st.integers(1, old + length - a))
+        mm.populate(base + a * geo.page_size, n * geo.page_size)
+    # other mappings, possibly populated, possibly PROT_NONE; skipped where they would overlap
+    for _ in range(draw(st.integers(0, 3))):
+        a = page(0, span - 1)
+        n = draw(st.integers(1, min(2 * ppmd, span - a)))
+        prot = draw(st.sampled_from(["rw", "r", "none"]))
+        try:
+            mm.mmap(base + a * geo.page_size, n * geo.page_size, populate=prot != "none", prot=prot)
+        except OSError:
+            pass
+    # munmaps: split VMAs, zap pages, leave present-but-empty tables where a VMA still shares them
+    for _ in range(draw(st.integers(0, 2))):
+        a = page(0, span - 1)
+        n = draw(st.integers(1, 2 * ppmd))
+        if stack and a < old + length and a + n > old:
+            continue  # keep the stack VMA whole: execve moves the one it built
+        mm.munmap(base + a * geo.page_size, n * geo.page_size)
+    # half the moves are mutually PMD-aligned (shift a multiple of PMD_SIZE): case (c) and the fix
+    mutual = draw(st.booleans())
+    if stack:
+        if mutual and old >= ppmd:
+            shift = ppmd * draw(st.integers(1, old // ppmd))
+        else:
+            shift = page(1, max(1, old))
+        move = ("stack", base + old * geo.page_size, shift * geo.page_size)
+    else:
+        if mutual:
+            new = old % ppmd + ppmd * draw(st.integers(0, span // ppmd - 1))
+        else:
+            new = page(0, span - 1)
+        size = length * geo.page_size
+        new_size = draw(st.sampled_from([size, size, max(geo.page_size, size // 2), size + 3 * geo.page_size]))
+        move = ("mremap", base + old * geo.page_size, size, new_size, base + new * geo.page_size)
+    return mm, move
+
+
+def run(mm, move, kernel):
+    if move[0] == "stack":
+        _, start, shift = move
+        return mm.relocate_vma_down(start, shift, kernel)
+    _, old, size, new_size, new = move
+    return mm.mremap(old, size, new_size, new_addr=new, kernel=kernel)
+
+
+def expected_pages(before, vmas, move, geo):
+    """Where every page should be after a successful move, from the syscall's definition alone."""
+    if move[0] == "stack":
+        _, start, shift = move
+        vma_end = next(v.end for v in vmas if v.start == start)
+        return {(a - shift if start <= a < vma_end else a): f for a, f in before.items()}
+    _, old, size, new_size, new = move
+    ps = geo.page_size
+    moved = min(size, new_size)
+    out = {}
+    for a, f in before.items():
+        if new <= a < new + new_size:  # MREMAP_FIXED unmaps the destination first
+            continue
+        if old + moved <= a < old + size:  # shrinking unmaps the tail
+            continue
+        out[a] = f
+    for a in [a for a in out if old <= a < old + moved]:
+        out[new + (a - old)] = out.pop(a)
+    assert all(a % ps == 0 for a in out)
+    return out
+
+
+def check_move(mm, move, kernel):
+    geo = mm.geometry
+    snapshot, before = mm.clone(), mm.pages()
+    try:
+        r = run(mm, move, kernel)
+    except OSError:
+        # a refused call changes nothing
+        assert mm.pt == snapshot.pt and mm.vmas == snapshot.vmas and mm.pages() == before
+        return None
+    after = mm.pages()
+    want = expected_pages(before, snapshot.vmas, move, geo)
+    # no page lost or duplicated
+    assert Counter(after.values()) == Counter(want.values())
+    assert len(set(after.values())) == len(after)
+    # every moved page lands at new + (a - old) with its frame, and nothing else changed
+    assert after == want
+    # the replay of the events reproduces the state the loop left
+    assert r.replay() == r.after
+    # no page table without a VMA that could use it
+    for level, _, base_addr, _child in mm.pt.walk():
+        size = geo.level_size(level)
+        assert mm.find_vma_intersection(base_addr, base_addr + size), (level, hex(base_addr))
+    # the kernel's return value is the caller's length, even after realignment
+    assert r.moved == r.length
+    return r
+
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(layouts(), st.sampled_from(KERNELS))
+def test_move_invariants(case, kernel):
+    mm, move = case
+    check_move(mm, move, kernel)
+
+
+@SETTINGS
+@given(layouts("tiny"))
+def test_67_never_refuses_where_66_did_not(case):
+    """Claim: for the same layout, 6.7 never refuses a PMD/PUD move where 6.6 did not."""
+    mm, move = case
+    r66 = check_move(mm.clone(), move, "6.6")
+    r67 = check_move(mm.clone(), move, "6.7")
+    if r66 is not None and r66.refusals == 0:
+        assert r67.refusals == 0
+
+
+@SETTINGS
+@given(layouts())
+def test_67_moves_at_most_one_more_entry_than_66(case):
+    """Claim: "6.7 never moves more entries than 6.6". False, by exactly one entry at most: when the
+    realigned first PMD's PTE table is present but holds no page of [old, boundary), 6.6 moves 0 PTEs
+    there and 6.7 moves 1 PMD entry. See test_67_can_move_one_more_entry for the smallest case."""
+    mm, move = case
+    r66 = check_move(mm.clone(), move, "6.6")
+    r67 = check_move(mm.clone(), move, "6.7")
+    if r66 is None:
+        return
+    entries = lambda r: r.pud_moves + r.pmd_moves + r.pte_moves  # noqa: E731
+    assert entries(r67) <= entries(r66) + int(r67.realigned)
+
+
+def test_67_can_move_one_more_entry():
+    """The counterexample to "6.7 never moves more entries than 6.6"."""
+    geo = pm.Geometry.tiny()
+    mm = pm.AddressSpace(geo)
+    mm.mmap(0x400000, 0x1000, populate=True, name="B")  # one page at the start of a PMD
+    mm.mmap(0x401000, 0xf000, name="A")  # A: the rest of that PMD (unpopulated) and the next PMD
+    mm.populate(0x408000, 0x8000)
+    mm.munmap(0x400000, 0x1000)  # B goes; its PTE table stays, present and empty, because A shares the PMD
+    r66 = mm.clone().mremap(0x401000, 0xf000, 0xf000, new_addr=0x501000, kernel="6.6")
+    r67 = mm.clone().mremap(0x401000, 0xf000, 0xf000, new_addr=0x501000, kernel="6.7")
+    assert (r66.pmd_moves, r66.pte_moves) == (1, 0)  # 0 PTEs from the empty table, then one PMD
+    assert r67.realigned and (r67.pmd_moves, r67.pte_moves) == (2, 0)  # the empty table moves whole
+
+
+@SETTINGS
+@given(layouts("tiny"), st.sampled_from(KERNELS))
+def test_unchecked_expansion_damage_is_detected(case, kernel):
+    """The unchecked expansion may break things, but never silently: every page that is not where the
+    syscall says it should be is reported as dragged or clobbered."""
+    mm, move = case
+    before, vmas = mm.pages(), mm.vmas
+    try:
+        if move[0] == "stack":
+            r = mm.relocate_vma_down(move[1], move[2], kernel, unchecked_expansion=True)
+        else:
+            r = mm.mremap(*move[1:4], new_addr=move[4], kernel=kernel, unchecked_expansion=True)
+    except OSError:
+        return
+    want = expected_pages(before, vmas, move, mm.geometry)
+    wrong = {a for a, f in want.items() if mm.pages().get(a) != f}
+    reported = {d[0] for d in r.damage.dragged} | {c[0] for c in r.damage.clobbered}
+    if wrong:
+        assert r.damage and reported
+    if not r.realigned:
+        assert not r.damage

@@ -279,7 +279,7 @@ class Problem:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-        rng = SplitMix64(seed)
+        rng = SplitMix64(seed * len(DIFFICULTIES) + difficulty - 1)  # one stream per (seed, difficulty)
         drawn = rng.choice(list(KINDS))  # always drawn, so the stream after it is the same either way
         kind = kind or drawn
         for _ in range(1000):

@@ -1,0 +1,408 @@
+"""Drawings of page tables and moves (the only module that uses matplotlib, imported inside functions).
+
+    draw_tables(src, start, end)   one grid: a row per PMD slot, a column per PTE slot (or per 8 PTEs)
+    draw_move(result, step=None)   before and after side by side, arrows for whole-entry moves, the WARN
+
+Every page is coloured by where it sat in the moved range (dark at the start, yellow at the end), so
+the eye can follow it from the old rows to the new ones. Figures are built with the object API
+(matplotlib.figure.Figure), never pyplot, so nothing leaks between calls and any backend works.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+
+from .text import hexa, tables_of, warn_line, windows
+from .trace import PMD, PUD, MoveResult
+
+# Okabe-Ito colours (colour-blind safe) for categories; offsets use viridis.
+BLUE, GREEN, VERMILLION, PURPLE, ORANGE = "#0072B2", "#009E73", "#D55E00", "#CC79A7", "#E69F00"
+NONE_RGBA = (0.86, 0.86, 0.86, 1.0)  # a none PMD entry: no PTE table at all
+HOLE_RGBA = (1.0, 1.0, 1.0, 1.0)  # a none PTE inside a present PTE table
+OTHER_RGBA = (0.45, 0.45, 0.45, 1.0)  # a page of some other mapping
+GAP_RGBA = (1.0, 1.0, 1.0, 0.0)  # a folded run of PMD slots
+COLUMNS = 64  # cells per row at most: 512-entry tables get one cell per 8 PTEs
+FOLD = 5  # runs of more than FOLD similar rows are folded, keeping the first two and the last
+KEY = 0.8  # inches of key along the bottom
+TOP, BOTTOM = 0.75, 1.35  # inches above the panels (title, panel titles) and below (x labels, legend)
+WIDTH = 9.0  # inches: 900 px at 100 dpi, the width of a notebook cell
+
+
+# ---- rows and cells ---------------------------------------------------------------------------------
+
+def _state(pt, addr: int) -> str:
+    """'none', 'empty', 'full' or 'some' for the PMD slot at addr."""
+    pte = pt.entry(addr, 1)
+    if pte is None:
+        return "none"
+    n = int(np.count_nonzero(pte))
+    return "empty" if n == 0 else "full" if n == pte.size else "some"
+
+
+def _rows(geo, spans, signature) -> list[tuple]:
+    """Display rows for the PMD slots of `spans`: ("slot", addr) or ("gap", first addr, count).
+
+    A run of more than FOLD slots with the same signature keeps its first two and its last slot;
+    the slots between two spans become one gap row.
+    """
+    pmd = geo.pmd_size
+    rows: list[tuple] = []
+    prev_end = None
+    for lo, hi in spans:
+        if prev_end is not None and lo > prev_end:
+            rows.append(("gap", prev_end, (lo - prev_end) // pmd))
+        slots = range(lo, hi, pmd)
+        sigs = [signature(a) for a in slots]
+        i = 0
+        while i < len(slots):
+            j = i
+            while j + 1 < len(slots) and sigs[j + 1] == sigs[i]:
+                j += 1
+            if j - i + 1 > FOLD:
+                rows += [("slot", slots[i]), ("slot", slots[i + 1]), ("gap", slots[i + 2], j - i - 2),
+                         ("slot", slots[j])]
+            else:
+                rows += [("slot", slots[k]) for k in range(i, j + 1)]
+            i = j + 1
+        prev_end = hi
+    return rows
+
+
+def _colour_key(pt, lo: int, hi: int):
+    """(sorted frames, offset 0..1 of each) for the pages of [lo, hi): a frame keeps its colour as it moves."""
+    ps, pmd = pt.geo.page_size, pt.geo.pmd_size
+    frames, offsets = [np.zeros(0, np.int64)], [np.zeros(0)]
+    for base, pte in pt.pte_tables():
+        if base + pmd <= lo or base >= hi:
+            continue
+        idx = np.flatnonzero(pte)
+        addr = base + idx * ps
+        keep = (addr >= lo) & (addr < hi)
+        frames.append(pte[idx[keep]])
+        offsets.append((addr[keep] - lo) / max(hi - lo, 1))
+    frames, offsets = np.concatenate(frames), np.concatenate(offsets)
+    order = np.argsort(frames, kind="stable")
+    return frames[order], offsets[order]
+
+
+def _cells(pt, rows, key, cmap) -> np.ndarray:
+    """An RGBA image: one row per display row, one cell per PTE (or per group of PTEs)."""
+    geo = pt.geo
+    group = max(1, geo.entries // COLUMNS)
+    cols = geo.entries // group
+    img = np.empty((len(rows), cols, 4))
+    frames, offsets = key
+    for r, row in enumerate(rows):
+        if row[0] == "gap":
+            img[r] = GAP_RGBA
+            continue
+        pte = pt.entry(row[1], 1)
+        if pte is None:
+            img[r] = NONE_RGBA
+            continue
+        img[r] = HOLE_RGBA
+        grid = pte.reshape(cols, group)
+        present = grid != 0
+        anyp = present.any(axis=1)
+        if not anyp.any():
+            continue
+        # Each cell takes the colour of its first present page; pages of other mappings are grey.
+        first = grid[np.arange(cols), present.argmax(axis=1)]
+        pos = np.searchsorted(frames, first).clip(0, max(len(frames) - 1, 0))
+        known = (frames.size > 0) & (frames[pos] == first) if frames.size else np.zeros(cols, bool)
+        colours = np.where(known[:, None], cmap(offsets[pos] if frames.size else np.zeros(cols)), OTHER_RGBA)
+        img[r][anyp] = colours[anyp]
+    return img
+
+
+def _row_of(rows, addr: int, pmd: int):
+    """The display row showing the PMD slot of addr (a gap row if it was folded), or None."""
+    slot = addr // pmd * pmd
+    for r, row in enumerate(rows):
+        if row[0] == "slot" and row[1] == slot:
+            return r
+        if row[0] == "gap" and row[1] <= slot < row[1] + row[2] * pmd:
+            return r
+    return None
+
+
+# ---- one panel ------------------------------------------------------------------------------------
+
+def _panel(ax, pt, rows, key, cmap, *, ranges=(), vmas=(), title="", labels=True):
+    """Draw one grid of PMD rows into ax, with ranges outlined and VMAs underlined."""
+    from matplotlib.patches import Rectangle
+
+    geo = pt.geo
+    pmd, ps = geo.pmd_size, geo.page_size
+    img = _cells(pt, rows, key, cmap)
+    cols = img.shape[1]
+    group = geo.entries // cols
+    ax.imshow(img, aspect="auto", interpolation="nearest", extent=(-0.5, cols - 0.5, len(rows) - 0.5, -0.5))
+    # White lines between rows (and between PTEs in the tiny geometry), drawn as two collections.
+    ax.hlines(np.arange(0.5, len(rows) - 1), -0.5, cols - 0.5, color="white", linewidth=2)
+    if cols <= 16:
+        ax.vlines(np.arange(0.5, cols - 1), -0.5, len(rows) - 0.5, color="white", linewidth=1.5)
+    for r, row in enumerate(rows):
+        if row[0] == "gap":
+            ax.text(cols / 2 - 0.5, r, f"... {row[2]} PMD slot{'s' if row[2] != 1 else ''} ...",
+                    ha="center", va="center", fontsize=8, color="0.3")
+        elif _state(pt, row[1]) == "empty":
+            ax.add_patch(Rectangle((-0.5, r - 0.42), cols, 0.84, fill=False, edgecolor=VERMILLION,
+                                   linewidth=1.5, linestyle=(0, (3, 2))))
+            ax.text(cols / 2 - 0.5, r, "present, EMPTY", ha="center", va="center", fontsize=8,
+                    color=VERMILLION, fontweight="bold")
+
+    def outline(lo, hi, colour, style, width, inset):
+        """Outline the cells of [lo, hi) in each displayed row."""
+        for r, row in enumerate(rows):
+            if row[0] != "slot":
+                continue
+            a, b = max(lo, row[1]), min(hi, row[1] + pmd)
+            if a >= b:
+                continue
+            c0, c1 = (a - row[1]) // ps // group, -(-((b - row[1]) // ps) // group)
+            ax.add_patch(Rectangle((c0 - 0.5 + inset, r - 0.5 + inset), c1 - c0 - 2 * inset, 1 - 2 * inset,
+                                   fill=False, edgecolor=colour, linewidth=width, linestyle=style))
+
+    for lo, hi, colour in ranges:
+        outline(lo, hi, colour, "-", 1.6, 0.14)
+    for v in vmas:  # VMAs: a bar just left of the grid, beside the rows they touch
+        hit = [r for r, row in enumerate(rows) if row[0] == "slot" and v.start < row[1] + pmd and v.end > row[1]]
+        for r0, r1 in _runs(hit):
+            ax.vlines(-0.018, r0 - 0.45, r1 + 0.45, transform=ax.get_yaxis_transform(), clip_on=False,
+                      color="black" if v.prot == "rw" else PURPLE, linewidth=3)
+    ax.set_xlim(-0.5, cols - 0.5)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ticks = [0, cols // 4, cols // 2, 3 * cols // 4, cols - 1] if cols > 8 else list(range(cols))
+    ax.set_xticks(ticks, [str(t * group) for t in ticks], fontsize=8)
+    ax.set_xlabel("PTE index" + (f" ({group} PTEs per cell)" if group > 1 else ""), fontsize=8)
+    if labels:
+        ax.set_yticks(range(len(rows)), [hexa(row[1], geo) if row[0] == "slot" else "" for row in rows],
+                      fontsize=8, family="monospace")
+        ax.tick_params(axis="y", length=0, pad=9)
+    else:
+        ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=10)
+
+
+def _runs(rows: list[int]) -> list[tuple[int, int]]:
+    """Consecutive row numbers as (first, last) runs."""
+    out: list[tuple[int, int]] = []
+    for r in rows:
+        if out and out[-1][1] == r - 1:
+            out[-1] = (out[-1][0], r)
+        else:
+            out.append((r, r))
+    return out
+
+
+def _figure(fig, nrows: int, title_lines: int):
+    """A new Figure sized for nrows display rows, or `fig` cleared for reuse."""
+    from matplotlib.figure import Figure
+
+    height = min(12.0, TOP + 0.17 * title_lines + BOTTOM + 0.28 * max(nrows, 4))
+    if fig is None:
+        fig = Figure(figsize=(WIDTH, height), dpi=100)
+    else:
+        fig.clear()
+        fig.set_size_inches(WIDTH, height)
+    return fig
+
+
+_KEY: dict = {}  # the rendered key (legend and colour strip), drawn once per process: text is the slow part
+
+
+def _key_image(cmap) -> np.ndarray:
+    """The key to the colours and marks, as an RGBA image WIDTH inches wide and KEY inches high."""
+    if "image" in _KEY:
+        return _KEY["image"]
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    fig = Figure(figsize=(WIDTH, KEY), dpi=100)
+    FigureCanvasAgg(fig)
+    handles = [Patch(facecolor=NONE_RGBA, label="PMD entry none (no PTE table)"),
+               Patch(facecolor="white", edgecolor="0.6", label="PTE none"),
+               Patch(facecolor="white", edgecolor=VERMILLION, linestyle="--", label="PMD present, table EMPTY"),
+               Patch(facecolor=OTHER_RGBA, label="page of another mapping"),
+               Line2D([], [], color=BLUE, linewidth=2, label="old range"),
+               Line2D([], [], color=GREEN, linewidth=2, label="new range"),
+               Line2D([], [], color="black", linewidth=3, label="VMA (bar left of the rows)"),
+               Line2D([], [], color=PURPLE, linewidth=3, label="read-only VMA"),
+               Line2D([], [], color="black", marker=">", label="PMD entry moved"),
+               Line2D([], [], color=ORANGE, marker=">", label="PUD entry moved"),
+               Line2D([], [], color=VERMILLION, linewidth=2.5, label="refused: WARN"),
+               Line2D([], [], color=ORANGE, linewidth=2.5, label="this step's destination")]
+    fig.legend(handles=handles, loc="center left", ncol=3, fontsize=7.5, frameon=False,
+               bbox_to_anchor=(0.0, 0.5), handlelength=1.6, columnspacing=1.0)
+    _colour_strip(fig, cmap, (0.78, 0.3, 0.19, 0.22))
+    fig.canvas.draw()
+    _KEY["image"] = np.asarray(fig.canvas.buffer_rgba()).copy()
+    return _KEY["image"]
+
+
+def _key(fig, cmap) -> None:
+    """Put the pre-rendered key along the bottom of fig."""
+    ax = fig.add_axes((0, 0, 1, KEY / fig.get_figheight()))
+    ax.imshow(_key_image(cmap), interpolation="nearest", aspect="auto")
+    ax.set_axis_off()
+
+
+def _colour_strip(fig, cmap, rect):
+    """A bare gradient strip saying what the page colours mean."""
+    cax = fig.add_axes(rect)
+    cax.imshow(np.linspace(0, 1, 64)[None, :], cmap=cmap, aspect="auto", extent=(0, 1, 0, 1))
+    cax.set_axis_off()
+    cax.text(0.5, 1.15, "page colour: its place in the moved range", ha="center", va="bottom", fontsize=7.5,
+             transform=cax.transAxes)
+    cax.text(0, -0.15, "first page", ha="left", va="top", fontsize=7, transform=cax.transAxes)
+    cax.text(1, -0.15, "last page", ha="right", va="top", fontsize=7, transform=cax.transAxes)
+
+
+# ---- public -------------------------------------------------------------------------------------
+
+def draw_tables(src, start: int | None = None, end: int | None = None, *, ax=None, vmas=None, old=None,
+                new=None, title=None):
+    """One grid of the page tables in [start, end): a row per PMD slot, a column per PTE slot.
+
+    src: an AddressSpace, a PageTables or a MoveResult (its tables after the loop). old and new are
+    (start, end) ranges to outline; pages of `old` (or of the window) are coloured by their offset.
+    Returns the Figure (ax's figure when ax is given).
+    """
+    import matplotlib
+
+    pt = tables_of(src)
+    geo = pt.geo
+    if vmas is None:
+        vmas = getattr(src, "vmas", ()) if not isinstance(src, MoveResult) else src.vmas
+    pmd = geo.pmd_size
+    if start is None or end is None:
+        bases = [b for b, pte in pt.pte_tables() if pte.any()] or [0]
+        start = bases[0] if start is None else start
+        end = bases[-1] + pmd if end is None else end
+    lo, hi = start // pmd * pmd, -(-max(end, start + 1) // pmd) * pmd
+    rows = _rows(geo, [(lo, hi)], lambda a: _state(pt, a))
+    key = _colour_key(pt, *(old if old else (lo, hi)))
+    cmap = matplotlib.colormaps["viridis"]
+    ranges = [(o[0], o[1], c) for o, c in ((old, BLUE), (new, GREEN)) if o]
+    if ax is None:
+        fig = _figure(None, len(rows), 1)
+        h = fig.get_figheight()
+        ax = fig.add_axes((0.2, BOTTOM / h, 0.75, 1 - (BOTTOM + TOP) / h))
+        _key(fig, matplotlib.colormaps["viridis"])
+    fig = ax.figure
+    _panel(ax, pt, rows, key, cmap, ranges=ranges, vmas=vmas,
+           title=title or f"page tables [{hexa(lo, geo)}, {hexa(hi, geo)}) ({geo.name})")
+    return fig
+
+
+def draw_move(result: MoveResult, step: int | None = None, *, fig=None):
+    """Before and after a move side by side; with `step`, the state after that many loop steps.
+
+    Whole PMD and PUD moves are arrows from the old row to the new one; a refused move is outlined
+    in vermillion with the WARN it prints. `fig` is cleared and reused when given.
+    """
+    import matplotlib
+    from matplotlib.patches import ConnectionPatch, Rectangle
+
+    r, geo = result, result.geometry
+    n = len(r.events)
+    if step is not None and not (isinstance(step, int) and 0 <= step <= n):
+        raise ValueError(f"step must be an int between 0 and {n}, got {step!r}")
+    done = n if step is None else step
+    now = r.after if done == n else r.replay(done)
+    pmd = geo.pmd_size
+    lo_old, hi_old = min(r.start_old, r.old_addr), r.old_addr + r.length
+    lo_new, hi_new = min(r.start_new, r.new_addr), r.new_addr + r.length
+    in_old = lambda a: a < hi_old and a + pmd > lo_old
+    in_new = lambda a: a < hi_new and a + pmd > lo_new
+    rows = _rows(geo, windows(r), lambda a: (_state(r.before, a), _state(r.after, a), in_old(a), in_new(a)))
+    key = _colour_key(r.before, r.old_addr, r.old_addr + r.length)
+    cmap = matplotlib.colormaps["viridis"]
+
+    events = r.events[:done]
+    latest = events[-1] if events else None
+    refusals = [e for e in events if e.refused]
+    if step is None:
+        right = "after the move"
+        caption = _counts(r)
+    else:
+        right = f"after step {done - 1} ({done} of {n} done)" if done else f"before step 0 (0 of {n} done)"
+        caption = latest.describe() if latest else f"Before the loop: {n} step{'s' if n != 1 else ''} to go. " \
+                                                    f"{_counts(r)}"
+    lines = textwrap.wrap(caption, 120)
+    if refusals:
+        lines += [warn_line(refusals[0].refused[-1]) + "  (once per boot; the move falls back to move_ptes())"]
+    fig = _figure(fig, len(rows), len(lines))
+    height = fig.get_figheight()
+    top = 1 - (TOP + 0.17 * len(lines)) / height  # room for the title and the caption
+    bottom = BOTTOM / height  # room for the x labels, the legend and the colour bar
+    left, gap, width = 0.14, 0.08, 0.36
+    ax0 = fig.add_axes((left, bottom, width, top - bottom))
+    ax1 = fig.add_axes((left + width + gap, bottom, width, top - bottom))
+
+    title = (f"{r.operation} {hexa(r.old_addr, geo)} -> {hexa(r.new_addr, geo)}, len {r.length:#x}, "
+             f"Linux {r.kernel} ({geo.name})")
+    fig.text(0.5, 1 - 0.12 / height, title, ha="center", va="top", fontsize=10.5, fontweight="bold")
+    for i, line in enumerate(lines):  # the WARN line, and a refused step, in vermillion
+        red = line.startswith("WARNING") or (latest is not None and latest.refused and step is not None)
+        fig.text(0.5, 1 - (0.4 + 0.17 * i) / height, line, ha="center", va="top", fontsize=8.5,
+                 color=VERMILLION if red else "black")
+
+    old_range, new_range = (r.old_addr, hi_old, BLUE), (r.new_addr, hi_new, GREEN)
+    _panel(ax0, r.before, rows, key, cmap, ranges=[old_range], vmas=r.vmas, title="before (loop start)")
+    _panel(ax1, now, rows, key, cmap, ranges=[new_range], vmas=r.vmas, title=right, labels=False)
+
+    # Arrows for whole-entry moves, from the old row (left) to the new row (right).
+    drawn = set()
+    for e in events:
+        if e.outcome != "moved" or e.level not in (PMD, PUD):
+            continue
+        a, b = _row_of(rows, e.old, pmd), _row_of(rows, e.new, pmd)
+        if a is None or b is None or (a, b) in drawn or len(drawn) >= 16:
+            continue
+        drawn.add((a, b))
+        cols = ax0.get_xlim()[1]
+        colour = ORANGE if e.level == PUD else "black"
+        fig.add_artist(ConnectionPatch((cols, a), (-0.5, b), "data", "data", axesA=ax0, axesB=ax1,
+                                       arrowstyle="-|>", color=colour, linewidth=1.6 if e is latest else 1.0,
+                                       mutation_scale=10, shrinkA=2, shrinkB=2))
+    # The step just taken, outlined on the right; a refusal in vermillion.
+    if latest is not None and step is not None:
+        _mark_extent(ax1, rows, latest.new, latest.extent, geo, VERMILLION if latest.refused else ORANGE)
+    for e in refusals:
+        rr = _row_of(rows, e.new, pmd)
+        if rr is not None:
+            cols = ax1.get_xlim()[1] + 0.5
+            ax1.add_patch(Rectangle((-0.5, rr - 0.5), cols, 1, fill=False, edgecolor=VERMILLION, linewidth=2.5))
+            ax1.text(cols - 0.3, rr, " WARN", ha="left", va="center", fontsize=8, color=VERMILLION,
+                     fontweight="bold", clip_on=False)
+    _key(fig, cmap)
+    return fig
+
+
+def _mark_extent(ax, rows, start, extent, geo, colour):
+    """Outline the destination cells of one step."""
+    from matplotlib.patches import Rectangle
+
+    pmd, ps = geo.pmd_size, geo.page_size
+    cols = int(ax.get_xlim()[1] + 0.5)
+    group = geo.entries // cols
+    for r, row in enumerate(rows):
+        if row[0] != "slot":
+            continue
+        a, b = max(start, row[1]), min(start + extent, row[1] + pmd)
+        if a < b:
+            c0, c1 = (a - row[1]) // ps // group, -(-((b - row[1]) // ps) // group)
+            ax.add_patch(Rectangle((c0 - 0.5, r - 0.5), c1 - c0, 1, fill=False, edgecolor=colour, linewidth=2.5))
+
+
+def _counts(r: MoveResult) -> str:
+    realign = "realigned" if r.realigned else "not realigned"
+    return (f"{r.pud_moves} PUD, {r.pmd_moves} PMD, {r.pte_moves} PTE moves, {r.refusals} refusal"
+            f"{'s' if r.refusals != 1 else ''}; {realign}: {r.realign_check}.")

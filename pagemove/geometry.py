@@ -23,8 +23,9 @@ class Geometry:
     page_shift: int = 12
     bits_per_level: int = 9
     levels: int = 4
-    va_bits: int | None = None  # user address bits; None = page_shift + levels * bits_per_level
+    va_bits: int | None = None  # bits the page tables translate; None = page_shift + levels * bits_per_level
     name: str = field(default="custom", compare=False)
+    user_top: int | None = None  # TASK_SIZE, one past the highest user address; None = 1 << va_bits
 
     def __post_init__(self):
         if not 8 <= self.page_shift <= 20:
@@ -39,13 +40,19 @@ class Geometry:
         if not low < bits <= full:
             raise ValueError(f"va_bits must be in ({low}, {full}] for this geometry, got {bits}")
         object.__setattr__(self, "va_bits", bits)
+        if self.user_top is None:
+            object.__setattr__(self, "user_top", 1 << bits)
+        elif not 0 < self.user_top <= 1 << bits or self.user_top % self.page_size:
+            raise ValueError(f"user_top must be a page multiple in (0, 1 << va_bits], got {self.user_top:#x}")
 
     # ---- presets -----------------------------------------------------------------------------
 
     @classmethod
     def x86_64(cls) -> "Geometry":
-        """x86-64 with 4-level paging: 4 KiB pages, 512 entries per table, 48-bit addresses."""
-        return cls(12, 9, 4, name="x86_64")
+        """x86-64 with 4-level paging: 4 KiB pages, 512 entries per table, 48-bit addresses.
+
+        User space is the lower half, up to TASK_SIZE_MAX = 0x7ffffffff000 (one guard page below 2**47)."""
+        return cls(12, 9, 4, name="x86_64", user_top=(1 << 47) - (1 << 12))
 
     @classmethod
     def tiny(cls) -> "Geometry":
@@ -87,7 +94,7 @@ class Geometry:
     @property
     def task_size(self) -> int:
         """One past the highest user address (TASK_SIZE)."""
-        return 1 << self.va_bits
+        return self.user_top
 
     def mask(self, size: int) -> int:
         """The kernel's XXX_MASK for a power-of-two size: ~(size - 1)."""

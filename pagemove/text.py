@@ -261,9 +261,7 @@ def summary(result: MoveResult) -> str:
              f"len {r.length:#x}, Linux {r.kernel}, {geo.name}",
              f"moves: {r.pud_moves} PUD, {r.pmd_moves} PMD, {r.pte_moves} PTE; refusals: {r.refusals}; "
              f"steps: {len(r.events)}",
-             f"realigned: {'yes' if r.realigned else 'no'} ({r.realign_check})"]
-    if r.realigned:
-        lines.append(f"  the loop starts at {hexa(r.start_old, geo)} -> {hexa(r.start_new, geo)}")
+             realign_phrase(r)]
     warned = False
     for e in r.events:
         for level in e.refused:
@@ -284,6 +282,15 @@ def summary(result: MoveResult) -> str:
     if r.damage:
         lines.append(f"damage: {r.damage.summary()}")
     return "\n".join(lines) + "\n"
+
+
+def realign_phrase(r: MoveResult) -> str:
+    """Whether try_realign_addr() moved the start down, and why (or why not)."""
+    geo = r.geometry
+    if r.realigned:
+        why = r.realign_check.removeprefix("realigned: ")
+        return f"realigned: the loop starts at {hexa(r.start_old, geo)} -> {hexa(r.start_new, geo)} ({why})"
+    return f"not realigned: {r.realign_check}"
 
 
 TRACE_COLUMNS = ("step", "old", "new", "extent", "level", "outcome", "PTEs", "refused / cause")

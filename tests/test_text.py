@@ -1,0 +1,161 @@
+"""Text pictures: exact outputs for small cases, and shape checks for big ones."""
+
+import pytest
+
+import pagemove as pm
+from pagemove import text
+from pagemove.presets import PRESETS
+from pagemove.scenario import simulate
+
+
+def e4(kernel="6.6"):
+    return simulate(0x1fff000, 0x1dff000, 0x201000, kernel=kernel, stack=True)
+
+
+def test_dump_tiny_lists_exactly_the_present_entries():
+    mm = pm.AddressSpace(pm.Geometry.tiny())
+    mm.mmap(0x9000, 0x2000, populate=True)  # PTE 1..2 of PMD slot 1
+    mm.mmap(0x10000, 0x1000, populate=True)  # PTE 0 of PMD slot 2
+    assert text.dump(mm) == (
+        "page tables of tiny (4 levels, 8 entries per table)\n"
+        "PGD 0 [0x000000, 0x200000) -> PUD table\n"
+        ".. PUD 0 [0x000000, 0x040000) -> PMD table\n"
+        ".. .. PMD 1 [0x008000, 0x010000) -> PTE table, 2 present\n"
+        ".. .. .. PTE 1..2 [0x009000, 0x00b000) -> frames 1..2\n"
+        ".. .. PMD 2 [0x010000, 0x018000) -> PTE table, 1 present\n"
+        ".. .. .. PTE 0 0x010000 -> frame 3\n")
+
+
+def test_dump_marks_the_empty_pmd_left_by_move_ptes():
+    out = text.dump(e4().replay(1))
+    assert ".. .. PMD  15 [0x000001e00000, 0x000002000000) -> PTE table, present, EMPTY" in out
+    assert ".. .. .. PTE 511 0x000001dff000 -> frame 1" in out
+
+
+def test_dump_window_and_accepts_address_space_pagetables_result():
+    r = e4()
+    assert text.dump(r) == text.dump(r.after)
+    windowed = text.dump(r.after, 0x2000000, 0x2200000)
+    assert "PMD  16" in windowed and "PMD  15" not in windowed and "PMD  14" not in windowed
+
+
+def test_dump_of_a_gib_stays_short_and_elides_with_a_count():
+    r = simulate(0x40000000, 0x80000000, 0x40000000, kernel="6.7")
+    out = text.dump(r.before).splitlines()
+    assert len(out) == 5
+    assert out[3] == (".. .. PMD 0..511 [0x000040000000, 0x000080000000) -> 512 PTE tables, each full (512 present)")
+    assert "frames 1..262144" in out[4]
+    cut = text.dump(simulate(0x40000000, 0x80001000, 0x400000, kernel="6.6").after, max_lines=4).splitlines()
+    assert len(cut) == 5 and cut[-1].startswith("... ") and "elided (max_lines=4)" in cut[-1]
+
+
+def test_strip_after_step_one_of_e4_shows_the_empty_pmd():
+    out = text.strip(e4().replay(1), 0x1c00000, 0x2200000)
+    rows = out.splitlines()[3:]
+    assert rows[0] == "0x000001c00000 |" + "." * 63 + "1| 1 present"
+    assert rows[1] == "0x000001e00000 |" + "." * 64 + "| present, EMPTY"
+    assert rows[2] == "0x000002000000 |" + "#" * 64 + "| 512 present"
+
+
+def test_strip_tiny_one_char_per_pte_and_none_rows():
+    r = PRESETS["tiny-c-overlap"].run()
+    out = text.strip(r.after, 0x10000, 0x30000)
+    assert out.splitlines()[1] == "one character per PTE: '#' present, '.' none"
+    assert out.splitlines()[3:] == [
+        "0x010000  --------  none",
+        "0x018000 |.......#| 1 present",
+        "0x020000 |########| 8 present",
+        "0x028000 |........| present, EMPTY",
+    ]
+
+
+def test_strip_counts_partial_groups_and_folds_runs():
+    mm = pm.AddressSpace()
+    mm.mmap(0x200000, 0x3000, populate=True)  # 3 of the first 8 PTEs
+    mm.mmap(0x40000000, 0x800000, populate=True)  # four full PMDs
+    out = text.strip(mm, 0, 0x40800000).splitlines()[3:]
+    assert out[0] == "0x000000000000  " + "-" * 64 + "  none"
+    assert out[1] == "0x000000200000 |3" + "." * 63 + "| 3 present"
+    assert out[2].endswith("none x 510 through 0x00003fe00000")
+    assert out[3].endswith("512 present, x 4 through 0x000040600000")
+
+
+def test_strip_near_the_top_of_user_space():
+    mm = pm.AddressSpace()
+    mm.mmap(0x7fffffffe000, 0x1000, populate=True)  # the last page below TASK_SIZE
+    row = text.strip(mm, 0x7fffffe00000, 0x800000000000).splitlines()[-1]
+    assert row == "0x7fffffe00000 |" + "." * 63 + "1| 1 present"
+
+
+def test_summary_of_e4_names_the_warn_honestly():
+    s = text.summary(e4())
+    assert "moves: 0 PUD, 0 PMD, 513 PTE; refusals: 1; steps: 2" in s
+    assert "refused at step 1: PMD move 0x000002000000 -> 0x000001e00000" in s
+    assert "WARNING: CPU: _ PID: _ at mm/mremap.c:_ move_normal_pmd+0x_/0x_" in s
+    assert "WARN_ON_ONCE(!pmd_none(*new_pmd)) in move_normal_pmd()" in s
+    assert "not realigned: kernel 6.6 has no realignment" in s
+
+
+def test_summary_warns_once_for_a_cascade_but_lists_every_refusal():
+    s = text.summary(PRESETS["cascade"].run())
+    assert s.count("refused at step") == 3 and s.count("WARNING:") == 1
+
+
+def test_summary_of_67_says_where_the_loop_starts():
+    s = text.summary(e4("6.7"))
+    assert "realigned: the loop starts at 0x000001e00000 -> 0x000001c00000" in s
+    assert "WARNING" not in s and "refusals: 0" in s
+
+
+def test_summary_reports_damage_of_the_unchecked_expansion():
+    r = simulate(0x1fff000, 0x0fff000, 0x201000, kernel="6.7", blockers=((0x1e00000, 0x1000),),
+                 unchecked_expansion=True)
+    s = text.summary(r)
+    assert "NOT THE KERNEL" in s and "damage: " in s and "dragged along" in s
+
+
+def test_trace_is_an_aligned_table():
+    lines = text.trace(e4()).splitlines()
+    assert lines[0].split() == ["step", "old", "new", "extent", "level", "outcome", "PTEs", "refused", "/", "cause"]
+    assert lines[3].split()[:7] == ["1", "0x000002000000", "0x000001e00000", "0x200000", "PTE", "moved", "512"]
+    assert "PMD refused: the destination PMD entry still holds the table emptied at step 0" in lines[3]
+    assert len({line.index("level") if "level" in line else None for line in lines[:1]}) == 1
+
+
+def test_trace_elides_the_middle_of_long_traces():
+    r = simulate(0x40000000, 0x80001000, 0x4000000, kernel="6.6")  # 64 steps of PTE moves
+    lines = text.trace(r, max_rows=10).splitlines()
+    assert len(lines) == 2 + 11
+    assert lines[7].split()[:3] == ["...", str(len(r.events) - 10), "steps"]
+    assert lines[-1].split()[0] == str(len(r.events) - 1)
+
+
+def test_report_has_summary_trace_and_strips_before_and_after():
+    out = text.report(e4())
+    assert out.startswith(text.summary(e4()))
+    assert "before the move (loop start):" in out and "after the loop:" in out
+    assert "| present, EMPTY" in out
+
+
+def test_report_far_apart_ranges_get_two_windows():
+    r = simulate(0x7fffff000000, 0x10000000, 0x200000, kernel="6.6")
+    assert len(text.windows(r)) == 2
+    assert text.report(r).count("PTE occupancy per PMD slot") == 4
+
+
+@pytest.mark.parametrize("geometry", [pm.Geometry.arm64(4096), pm.Geometry.arm64(16384), pm.Geometry.arm64(65536)])
+def test_text_works_for_arm64_geometries(geometry):
+    pmd = geometry.pmd_size
+    r = simulate(2 * pmd - geometry.page_size, pmd - geometry.page_size, pmd + geometry.page_size,
+                 kernel="6.6", stack=True, geometry=geometry)
+    assert r.refusals == 1
+    out = text.report(r)
+    assert "present, EMPTY" in out and "WARNING" in out
+    assert text.dump(r.after).count("EMPTY") == 1
+
+
+def test_bad_input_is_a_clear_error():
+    with pytest.raises(TypeError, match="AddressSpace, a PageTables or a MoveResult"):
+        text.dump(42)
+    with pytest.raises(ValueError, match="not a range"):
+        text.strip(pm.AddressSpace(), 0x2000, 0x1000)

@@ -256,15 +256,20 @@ def predictions(scs, kernel: str = NEWEST) -> dict[str, Prediction]:
 
 
 def rle(seq) -> str:
-    """[-1, -1, -1, 2] -> '-1x3 2': a flush sequence short enough to read."""
-    out, i = [], 0
-    seq = list(seq)
+    """[-1, -1, -1, 2, -1, 2, -1, 2] -> '[-1x3 (2 -1)x3 2]': a flush sequence short enough to read."""
+    seq, out, i = list(seq), [], 0
     while i < len(seq):
-        j = i
-        while j < len(seq) and seq[j] == seq[i]:
-            j += 1
-        out.append(f"{seq[i]}x{j - i}" if j - i > 1 else f"{seq[i]}")
-        i = j
+        best = (1, 1)  # (period, repeats)
+        for p in (1, 2):
+            k = 1
+            while seq[i + k * p:i + (k + 1) * p] == seq[i:i + p] and len(seq[i:i + p]) == p:
+                k += 1
+            if k > 1 and k * p > best[0] * best[1]:
+                best = (p, k)
+        p, k = best
+        unit = " ".join(map(str, seq[i:i + p]))
+        out.append(unit if k == 1 else (f"{unit}x{k}" if p == 1 else f"({unit})x{k}"))
+        i += p * k
     return "[" + " ".join(out) + "]"
 
 

@@ -1,0 +1,70 @@
+"""The exercise widget, driven without a browser: set fields, click buttons, read what it shows."""
+
+import pytest
+
+pytest.importorskip("ipywidgets")
+
+from pagemove.problems import Problem  # noqa: E402
+from pagemove.problems_widget import ExerciseWidget  # noqa: E402
+
+
+def test_shows_the_seeded_problem_and_its_seed():
+    ex = ExerciseWidget(seed=4, difficulty=2)
+    p = Problem.random(4, difficulty=2)
+    assert ex.problem == p
+    assert "seed 4, difficulty 2" in ex.title.value
+    assert list(ex.fields) == [i.name for i in p.items]
+    assert repr(ex) == f"ExerciseWidget({p.title()})"
+
+
+def test_new_problem_button_takes_the_next_seed():
+    ex = ExerciseWidget(seed=4, difficulty=2, kind="counts")
+    ex.new_button.click()
+    assert ex.seed.value == 5 and ex.problem == Problem.random(5, kind="counts", difficulty=2)
+    ex.difficulty.value = 3
+    assert ex.problem == Problem.random(5, kind="counts", difficulty=3)
+    ex.kind.value = "any"
+    assert ex.problem == Problem.random(5, difficulty=3)
+
+
+def test_check_gives_per_item_feedback():
+    e4 = Problem.fixed("counts", old=0x1fff000, new=0x1dff000, length=0x201000, stack=True)
+    ex = ExerciseWidget(problem=e4)
+    ex.answer(pmd_6_6="1", pte_6_6="513", refusals_6_6="1", pmd_6_7="0x2", pte_6_7="0", refusals_6_7="0")
+    ex.check_button.click()
+    assert ex.feedback.score == (5, 6)
+    assert "[wrong] PMD moves on 6.6: 1 (answer: 0)" in ex.feedback_text
+    assert "still holds the table emptied at step 0" in ex.result.value
+    assert "5/6 right." in ex.result.value
+    ex.answer(pmd_6_6="0")
+    ex.check()
+    assert ex.feedback.right and "6/6 right." in ex.result.value
+
+
+def test_choice_and_yes_no_fields():
+    ex = ExerciseWidget(problem=Problem.fixed("realign", old=0x1fff000, new=0x0fff000, length=0x201000,
+                                              blockers=[(0xe00000, 0x1000)]))
+    ex.fields["realign"].value = "no"
+    ex.fields["reason"].value = "below-new"
+    ex.check()
+    assert ex.feedback.right
+
+
+def test_solution_button_and_bad_input_stay_inside_the_widget():
+    ex = ExerciseWidget(seed=0)  # a counts problem: text fields
+    assert ex.solution.value == ""
+    ex.solution_button.click()
+    assert "Step 0" in ex.solution.value
+    ex.answer(pmd_6_6="lots")
+    ex.check()
+    assert "Could not read your answer: not a number" in ex.result.value
+    ex.answer(nonsense=1)
+    assert "no answer field 'nonsense'" in ex.error and "nonsense" in ex.message.value
+
+
+def test_importing_pagemove_does_not_load_ipywidgets():
+    import subprocess
+    import sys
+    code = "import sys, pagemove, pagemove.problems; print('ipywidgets' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -14,7 +14,7 @@ import textwrap
 
 import numpy as np
 
-from .text import hexa, tables_of, warn_line, windows
+from .text import hexa, realign_phrase, tables_of, warn_line, windows
 from .trace import PMD, PUD, MoveResult
 
 # Okabe-Ito colours (colour-blind safe) for categories; offsets use viridis.
@@ -26,7 +26,7 @@ GAP_RGBA = (1.0, 1.0, 1.0, 0.0)  # a folded run of PMD slots
 COLUMNS = 64  # cells per row at most: 512-entry tables get one cell per 8 PTEs
 FOLD = 5  # runs of more than FOLD similar rows are folded, keeping the first two and the last
 KEY = 0.8  # inches of key along the bottom
-TOP, BOTTOM = 0.75, 1.35  # inches above the panels (title, panel titles) and below (x labels, legend)
+TOP, BOTTOM = 0.75, 1.25  # inches above the panels (title, panel titles) and below (x labels, legend)
 WIDTH = 9.0  # inches: 900 px at 100 dpi, the width of a notebook cell
 
 
@@ -130,7 +130,7 @@ def _row_of(rows, addr: int, pmd: int):
 
 # ---- one panel ------------------------------------------------------------------------------------
 
-def _panel(ax, pt, rows, key, cmap, *, ranges=(), vmas=(), title="", labels=True):
+def _panel(ax, pt, rows, key, cmap, *, ranges=(), vmas=(), title="", labels=True, bar=-0.018):
     """Draw one grid of PMD rows into ax, with ranges outlined and VMAs underlined."""
     from matplotlib.patches import Rectangle
 
@@ -171,7 +171,7 @@ def _panel(ax, pt, rows, key, cmap, *, ranges=(), vmas=(), title="", labels=True
     for v in vmas:  # VMAs: a bar just left of the grid, beside the rows they touch
         hit = [r for r, row in enumerate(rows) if row[0] == "slot" and v.start < row[1] + pmd and v.end > row[1]]
         for r0, r1 in _runs(hit):
-            ax.vlines(-0.018, r0 - 0.45, r1 + 0.45, transform=ax.get_yaxis_transform(), clip_on=False,
+            ax.vlines(bar, r0 - 0.45, r1 + 0.45, transform=ax.get_yaxis_transform(), clip_on=False,
                       color="black" if v.prot == "rw" else PURPLE, linewidth=3)
     ax.set_xlim(-0.5, cols - 0.5)
     ax.set_ylim(len(rows) - 0.5, -0.5)
@@ -356,7 +356,7 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None):
 
     old_range, new_range = (r.old_addr, hi_old, BLUE), (r.new_addr, hi_new, GREEN)
     _panel(ax0, r.before, rows, key, cmap, ranges=[old_range], vmas=r.vmas, title="before (loop start)")
-    _panel(ax1, now, rows, key, cmap, ranges=[new_range], vmas=r.vmas, title=right, labels=False)
+    _panel(ax1, now, rows, key, cmap, ranges=[new_range], vmas=r.vmas, title=right, labels=False, bar=1.018)
 
     # Arrows for whole-entry moves, from the old row (left) to the new row (right).
     drawn = set()
@@ -380,8 +380,8 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None):
         if rr is not None:
             cols = ax1.get_xlim()[1] + 0.5
             ax1.add_patch(Rectangle((-0.5, rr - 0.5), cols, 1, fill=False, edgecolor=VERMILLION, linewidth=2.5))
-            ax1.text(cols - 0.3, rr, " WARN", ha="left", va="center", fontsize=8, color=VERMILLION,
-                     fontweight="bold", clip_on=False)
+            ax1.text(1.03, rr, "WARN", ha="left", va="center", fontsize=8, color=VERMILLION,
+                     fontweight="bold", clip_on=False, transform=ax1.get_yaxis_transform())
     _key(fig, cmap)
     return fig
 
@@ -403,6 +403,5 @@ def _mark_extent(ax, rows, start, extent, geo, colour):
 
 
 def _counts(r: MoveResult) -> str:
-    realign = "realigned" if r.realigned else "not realigned"
     return (f"{r.pud_moves} PUD, {r.pmd_moves} PMD, {r.pte_moves} PTE moves, {r.refusals} refusal"
-            f"{'s' if r.refusals != 1 else ''}; {realign}: {r.realign_check}.")
+            f"{'s' if r.refusals != 1 else ''}; {realign_phrase(r)}.")

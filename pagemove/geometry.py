@@ -44,6 +44,12 @@ class Geometry:
             object.__setattr__(self, "user_top", 1 << bits)
         elif not 0 < self.user_top <= 1 << bits or self.user_top % self.page_size:
             raise ValueError(f"user_top must be a page multiple in (0, 1 << va_bits], got {self.user_top:#x}")
+        # Precomputed (shift, mask) per level: index() sits on the engine's hot path.
+        shifts = tuple(self.page_shift + lvl * self.bits_per_level for lvl in range(self.levels))
+        masks = tuple((1 << (bits - shifts[lvl] if lvl == self.levels - 1 else self.bits_per_level)) - 1
+                      for lvl in range(self.levels))
+        object.__setattr__(self, "_shifts", shifts)
+        object.__setattr__(self, "_masks", masks)
 
     # ---- presets -----------------------------------------------------------------------------
 
@@ -102,9 +108,7 @@ class Geometry:
 
     def index(self, addr: int, level: int) -> int:
         """Index of `addr` in its level-`level` table (pte_index, pmd_index, ...)."""
-        bits = self.va_bits - (self.page_shift + level * self.bits_per_level) if level == self.levels - 1 \
-            else self.bits_per_level
-        return (addr >> (self.page_shift + level * self.bits_per_level)) & ((1 << bits) - 1)
+        return (addr >> self._shifts[level]) & self._masks[level]
 
     def level_name(self, level: int) -> str:
         """PTE, PMD, PUD, (P4D,) PGD; with three levels the PUD is the PGD."""

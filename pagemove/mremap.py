@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .kernel import NEWEST, Kernel
-from .pgtable import PageTables
+from .pgtable import PageTables, move_pte_range
 from .trace import PMD, PTE, PUD, Damage, Event, MoveResult
 
 NORMAL_PMD, NORMAL_PUD = PMD, PUD  # enum pgt_entry
@@ -37,20 +37,17 @@ class PagetableMoveControl:
     have_move_pud: bool = True  # CONFIG_HAVE_MOVE_PUD
     unchecked: bool = False  # Linus' expansion without can_align_down(): NOT the kernel
 
-    @property
-    def geo(self):
-        return self.mm.geometry
-
-    @property
-    def pt(self) -> PageTables:
-        return self.mm.pt
+    def __post_init__(self):
+        self.geo, self.pt = self.mm.geometry, self.mm.pt
+        self.pmd_size, self.pud_size = self.geo.pmd_size, self.geo.pud_size
 
 
 # ---- walking and allocating ------------------------------------------------------------------------
+# Like the kernel's pud_t * and pmd_t *, an entry is named by (the table holding it, its index).
 
 def get_extent(entry: str, pmc: PagetableMoveControl) -> int:
     """get_extent() (v6.6-v6.18): bytes to the next `entry` boundary of old or new, or to old_end."""
-    size = pmc.geo.pmd_size if entry == NORMAL_PMD else pmc.geo.pud_size
+    size = pmc.pmd_size if entry == NORMAL_PMD else pmc.pud_size
     mask = ~(size - 1)
     extent = ((pmc.old_addr & mask) + size) - pmc.old_addr
     extent = min(extent, pmc.old_end - pmc.old_addr)
@@ -58,24 +55,41 @@ def get_extent(entry: str, pmc: PagetableMoveControl) -> int:
 
 
 def get_old_pud(pt: PageTables, addr: int):
-    """get_old_pud() (v6.6): the PMD table behind the old PUD entry, or None if any level is none."""
-    return pt.entry(addr, 2)
+    """get_old_pud() (v6.6): the old PUD entry, or None if it (or any entry above it) is none."""
+    table = pt.table(addr, 2)
+    if table is None:
+        return None
+    i = pt.geo.index(addr, 2)
+    return (table, i) if i in table else None
 
 
 def get_old_pmd(pt: PageTables, addr: int):
-    """get_old_pmd() (v6.6): the PTE table behind the old PMD entry, or None."""
-    return pt.entry(addr, 1) if get_old_pud(pt, addr) is not None else None
+    """get_old_pmd() (v6.6): the old PMD entry, or None if it (or any entry above it) is none."""
+    pud = get_old_pud(pt, addr)
+    if pud is None:
+        return None
+    table, i = pud[0][pud[1]], pt.geo.index(addr, 1)
+    return (table, i) if i in table else None
 
 
-def alloc_new_pud(pt: PageTables, addr: int) -> dict:
+def alloc_new_pud(pt: PageTables, addr: int):
     """alloc_new_pud() (v6.6): p4d_alloc + pud_alloc, so the PGD entry for addr becomes present."""
-    return pt.table(addr, 2, alloc=True)
+    return pt.table(addr, 2, alloc=True), pt.geo.index(addr, 2)
 
 
-def alloc_new_pmd(pt: PageTables, addr: int) -> dict:
+def alloc_new_pmd(pt: PageTables, addr: int):
     """alloc_new_pmd() (v6.6): also pmd_alloc, so the PUD entry becomes present even if nothing moves in."""
-    alloc_new_pud(pt, addr)
-    return pt.table(addr, 1, alloc=True)
+    table, i = alloc_new_pud(pt, addr)
+    if i not in table:
+        table[i] = pt._new_table(1)
+    return table[i], pt.geo.index(addr, 1)
+
+
+def pte_alloc(pt: PageTables, pmd) -> None:
+    """pte_alloc() (v6.6): give a none PMD entry a new, empty PTE table; a present one is left alone."""
+    table, i = pmd
+    if i not in table:
+        table[i] = pt._new_table(0)
 
 
 # ---- the movers ----------------------------------------------------------------------------------
@@ -85,17 +99,23 @@ def _arch_supports_page_table_move(pmc: PagetableMoveControl) -> bool:
     return pmc.have_move_pmd or pmc.have_move_pud
 
 
-def move_normal_pud(pmc: PagetableMoveControl, old_addr: int, new_addr: int) -> bool:
+def _move_entry(old_entry, new_entry) -> None:
+    """pXd = *old; pXd_clear(old); pXd_populate(new, pXd): the table moves, the source entry is cleared."""
+    (old_table, i), (new_table, j) = old_entry, new_entry
+    new_table[j] = old_table.pop(i)
+
+
+def move_normal_pud(pmc: PagetableMoveControl, old_pud, new_pud) -> bool:
     """move_normal_pud() (v6.6): move a whole PUD entry unless the destination entry is present."""
     if not _arch_supports_page_table_move(pmc):
         return False
-    if pmc.pt.present(new_addr, 2):  # WARN_ON_ONCE(!pud_none(*new_pud))
+    if new_pud[1] in new_pud[0]:  # WARN_ON_ONCE(!pud_none(*new_pud))
         return False
-    pmc.pt.move_entry(2, old_addr, new_addr)
+    _move_entry(old_pud, new_pud)
     return True
 
 
-def move_normal_pmd(pmc: PagetableMoveControl, old_addr: int, new_addr: int) -> bool:
+def move_normal_pmd(pmc: PagetableMoveControl, old_pmd, new_pmd) -> bool:
     """move_normal_pmd() (v6.6): move a whole PMD entry unless the destination entry is present.
 
     The kernel's comment: the destination should have been freed, except that execve() moves the
@@ -104,19 +124,21 @@ def move_normal_pmd(pmc: PagetableMoveControl, old_addr: int, new_addr: int) -> 
     """
     if not _arch_supports_page_table_move(pmc):
         return False
-    if pmc.pt.present(new_addr, 1):  # WARN_ON_ONCE(!pmd_none(*new_pmd))
+    if new_pmd[1] in new_pmd[0]:  # WARN_ON_ONCE(!pmd_none(*new_pmd))
         return False
-    pmc.pt.move_entry(1, old_addr, new_addr)  # pmd = *old_pmd; pmd_clear(old_pmd); pmd_populate(new_pmd)
+    _move_entry(old_pmd, new_pmd)
     return True
 
 
-def move_ptes(pmc: PagetableMoveControl, extent: int, old_addr: int, new_addr: int):
+def move_ptes(pmc: PagetableMoveControl, extent: int, old_pmd, new_pmd, old_addr: int, new_addr: int):
     """move_ptes() (v6.6): move each present PTE of the extent and clear its source, one page at a time.
 
     The PTE table itself stays behind, so the old PMD entry is still present, now empty.
-    Returns (PTEs moved, PTEs overwritten at the destination).
+    Returns (PTEs moved, PTEs overwritten at the destination: always none in a real kernel mode).
     """
-    return pmc.pt.move_ptes(old_addr, new_addr, extent)
+    geo = pmc.geo
+    return move_pte_range(old_pmd[0][old_pmd[1]], geo.index(old_addr, 0), new_pmd[0][new_pmd[1]],
+                          geo.index(new_addr, 0), extent >> geo.page_shift, new_addr, geo.page_size)
 
 
 # ---- realignment (6.7+) ----------------------------------------------------------------------------
@@ -220,52 +242,49 @@ def move_page_tables(mm, old_addr: int, new_addr: int, length: int, kernel: str 
 
 def _loop(pmc: PagetableMoveControl) -> list[Event]:
     """The for loop of move_page_tables(), recording one Event per iteration."""
-    geo, pt = pmc.geo, pmc.pt
+    pt, pmd_size, pud_size = pmc.pt, pmc.pmd_size, pmc.pud_size
     events: list[Event] = []
     vacated: dict[tuple[int, int], int] = {}  # (level, slot) -> step that left that entry present but emptied
     while pmc.old_addr < pmc.old_end:  # !pmc_done(pmc)
-        step, old, new = len(events), pmc.old_addr, pmc.new_addr
-        refused: list[str] = []
-        causes: list[str] = []
-        extent = get_extent(NORMAL_PUD, pmc)
-        event = None
-        if get_old_pud(pt, old) is None:
-            event = Event(step, old, new, extent, PUD, "skipped")
-        else:
-            alloc_new_pud(pt, new)
-            if pmc.have_move_pud and extent == geo.pud_size:
-                if move_normal_pud(pmc, old, new):
-                    event = Event(step, old, new, extent, PUD, "moved", flush=(old, old + geo.pud_size))
-                else:
-                    refused.append(PUD)
-                    causes.append(_refusal_cause(PUD, new, geo.pud_size, 2, vacated))
-        if event is None:
-            extent = get_extent(NORMAL_PMD, pmc)
-            if get_old_pmd(pt, old) is None:
-                event = Event(step, old, new, extent, PMD, "skipped", refused=tuple(refused), cause="; ".join(causes))
-            else:
-                alloc_new_pmd(pt, new)
-                if pmc.have_move_pmd and extent == geo.pmd_size:
-                    if move_normal_pmd(pmc, old, new):
-                        event = Event(step, old, new, extent, PMD, "moved", refused=tuple(refused),
-                                      cause="; ".join(causes), flush=(old, old + geo.pmd_size))
-                        vacated[(2, old & ~(geo.pud_size - 1))] = step
-                    else:
-                        refused.append(PMD)
-                        causes.append(_refusal_cause(PMD, new, geo.pmd_size, 1, vacated))
-        if event is None:
-            # Fallback: the old PMD entry cannot be none here (a refused move leaves it alone).
-            pt.table(new, 0, alloc=True)  # pte_alloc(): only if *new_pmd is none
-            n, clobbered = move_ptes(pmc, extent, old, new)
-            why = causes or [_pte_reason(pmc, extent)]
-            event = Event(step, old, new, extent, PTE, "moved", n, tuple(refused), "; ".join(why),
-                          flush=(old, old + extent) if n else None)
-            vacated[(1, old & ~(geo.pmd_size - 1))] = step
-            vacated[(2, old & ~(geo.pud_size - 1))] = step
-        events.append(event)
-        pmc.old_addr += extent  # pmc_next()
-        pmc.new_addr += extent
+        events.append(_step(pmc, len(events), vacated))
+        pmc.old_addr += events[-1].extent  # pmc_next()
+        pmc.new_addr += events[-1].extent
     return events
+
+
+def _step(pmc: PagetableMoveControl, step: int, vacated: dict) -> Event:
+    """One iteration of the loop: try a PUD move, else a PMD move, else move_ptes()."""
+    pt, old, new = pmc.pt, pmc.old_addr, pmc.new_addr
+    refused, causes = [], []
+    extent = get_extent(NORMAL_PUD, pmc)
+    old_pud = get_old_pud(pt, old)
+    if old_pud is None:
+        return Event(step, old, new, extent, PUD, "skipped")
+    new_pud = alloc_new_pud(pt, new)
+    if pmc.have_move_pud and extent == pmc.pud_size:
+        if move_normal_pud(pmc, old_pud, new_pud):
+            return Event(step, old, new, extent, PUD, "moved", flush=(old, old + pmc.pud_size))
+        refused.append(PUD)
+        causes.append(_refusal_cause(PUD, new, pmc.pud_size, 2, vacated))
+    extent = get_extent(NORMAL_PMD, pmc)
+    old_pmd = get_old_pmd(pt, old)
+    if old_pmd is None:
+        return Event(step, old, new, extent, PMD, "skipped", refused=tuple(refused), cause="; ".join(causes))
+    new_pmd = alloc_new_pmd(pt, new)
+    if pmc.have_move_pmd and extent == pmc.pmd_size:
+        if move_normal_pmd(pmc, old_pmd, new_pmd):
+            vacated[(2, old & ~(pmc.pud_size - 1))] = step
+            return Event(step, old, new, extent, PMD, "moved", refused=tuple(refused), cause="; ".join(causes),
+                         flush=(old, old + pmc.pmd_size))
+        refused.append(PMD)
+        causes.append(_refusal_cause(PMD, new, pmc.pmd_size, 1, vacated))
+    # The fallback. The old PMD entry cannot be none here: a refused move leaves it alone.
+    pte_alloc(pt, new_pmd)
+    n, _ = move_ptes(pmc, extent, old_pmd, new_pmd, old, new)
+    vacated[(1, old & ~(pmc.pmd_size - 1))] = step
+    vacated[(2, old & ~(pmc.pud_size - 1))] = step
+    return Event(step, old, new, extent, PTE, "moved", n, tuple(refused),
+                 "; ".join(causes) if causes else _pte_reason(pmc, extent), flush=(old, old + extent) if n else None)
 
 
 def _refusal_cause(level: str, new: int, size: int, lvl: int, vacated: dict) -> str:

@@ -40,8 +40,9 @@ class PageTables:
         pmd_alloc/pte_alloc do, which makes the entries above it present.
         """
         t = self.root
+        shifts, masks = self.geo._shifts, self.geo._masks
         for lvl in range(self.geo.levels - 1, level, -1):
-            i = self.geo.index(addr, lvl)
+            i = (addr >> shifts[lvl]) & masks[lvl]
             child = t.get(i)
             if child is None:
                 if not alloc:
@@ -129,17 +130,8 @@ class PageTables:
         present destination PTEs that were overwritten]); the kernel never overwrites one.
         """
         g = self.geo
-        n = extent // g.page_size
-        src, dst = self.table(old, 0), self.table(new, 0)
-        i, j = g.index(old, 0), g.index(new, 0)
-        vals = src[i:i + n].copy()
-        present = vals != 0
-        src[i:i + n] = 0  # downward overlap in one table is safe: a slot is vacated before it is written
-        target = dst[j:j + n]
-        hit = present & (target != 0)
-        clobbered = [(new + int(k) * g.page_size, int(target[k])) for k in np.flatnonzero(hit)]
-        target[present] = vals[present]
-        return int(present.sum()), clobbered
+        return move_pte_range(self.table(old, 0), g.index(old, 0), self.table(new, 0), g.index(new, 0),
+                              extent // g.page_size, new, g.page_size)
 
     # ---- freeing (free_pgd_range in mm/memory.c) -------------------------------------------------
 
@@ -230,6 +222,20 @@ class PageTables:
     def __repr__(self) -> str:
         tables = sum(1 for _ in self.walk())
         return f"<PageTables {self.geo.name}: {tables} tables below the PGD>"
+
+
+def move_pte_range(src: np.ndarray, i: int, dst: np.ndarray, j: int, n: int, new: int, page_size: int):
+    """Move the non-none entries of src[i:i+n] to dst[j:j+n] and clear them in src.
+
+    Returns (entries moved, [(address, frame) of present destination entries overwritten])."""
+    vals = src[i:i + n].copy()
+    present = vals != 0
+    src[i:i + n] = 0  # downward overlap in one table is safe: a slot is vacated before it is written
+    target = dst[j:j + n]
+    hit = present & (target != 0)
+    clobbered = [(new + int(k) * page_size, int(target[k])) for k in np.flatnonzero(hit)] if hit.any() else []
+    np.copyto(target, vals, where=present)
+    return int(np.count_nonzero(present)), clobbered
 
 
 def _copy(t):

@@ -1,0 +1,144 @@
+"""make bench: how fast the engine, the drawings and the explorer are, next to the real kernel.
+
+Medians over repeated runs; nothing here is asserted, the numbers go into the notes. Usage:
+    python benchmarks/bench.py [--reps N] [--no-kernel] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+
+import pagemove as pm
+from pagemove.scenario import simulate
+
+G = 1 << 30
+OLD, NEW = 5 * G + 0x1000, 9 * G + 0x3000  # not mutually aligned: 262,144 PTE moves, 1,025 extents
+
+
+def median_ms(fn, reps: int, setup=None) -> float:
+    """Median wall time of fn(setup()) in milliseconds; setup is not timed."""
+    times = []
+    for _ in range(reps):
+        arg = setup() if setup else None
+        t0 = time.perf_counter()
+        fn(arg)
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def populated(size: int, at: int = OLD) -> pm.AddressSpace:
+    mm = pm.AddressSpace()
+    mm.mmap(at, size, populate=True)
+    return mm
+
+
+def engine(reps: int) -> dict[str, float]:
+    """The engine on its own: populate, and 1 GiB moves page-wise, PMD-wise and PUD-wise."""
+    big = populated(G)
+    pmd_src = populated(G, 5 * G + (2 << 20))
+    pud_src = populated(G, 5 * G)
+    out = {
+        "populate 1 GiB (262,144 PTEs)": median_ms(lambda mm: mm.populate(OLD, G), reps,
+                                                   lambda: _mapped(G)),
+        "mremap 1 GiB page-wise (262,144 PTE moves)": median_ms(
+            lambda mm: mm.mremap(OLD, G, G, new_addr=NEW, kernel="6.6"), reps, big.clone),
+        "move_page_tables only, 1 GiB page-wise": median_ms(
+            lambda mm: pm.move_page_tables(mm, OLD, NEW, G, kernel="6.6"), reps, lambda: _with_dest(big)),
+        "mremap 1 GiB PMD-wise (512 PMD moves)": median_ms(
+            lambda mm: mm.mremap(5 * G + (2 << 20), G, G, new_addr=9 * G + (2 << 20)), reps, pmd_src.clone),
+        "mremap 1 GiB PUD-aligned (1 PUD move)": median_ms(
+            lambda mm: mm.mremap(5 * G, G, G, new_addr=9 * G), reps, pud_src.clone),
+        "seed example E4 (relocate_vma_down, 6.6)": median_ms(
+            lambda _: simulate(0x1fff000, 0x1dff000, 0x201000, stack=True, kernel="6.6"), reps),
+    }
+    return out
+
+
+def _mapped(size: int) -> pm.AddressSpace:
+    mm = pm.AddressSpace()
+    mm.mmap(OLD, size)
+    return mm
+
+
+def _with_dest(mm: pm.AddressSpace) -> pm.AddressSpace:
+    mm = mm.clone()
+    mm.mmap(NEW, G)
+    return mm
+
+
+def explorer(reps: int) -> dict[str, float]:
+    """Explorer updates: simulate + draw + PNG encode, as a learner's click costs."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from pagemove.widgets import MoveExplorer
+
+    out = {}
+    cases = {
+        "tiny, case (c) overlap": dict(preset="tiny-c-overlap"),
+        "x86-64, seed overlap (c-overlap)": dict(preset="c-overlap"),
+        "x86-64, 1 GiB page-wise": dict(old=OLD, new=NEW, length=G, kernel="6.6", stack=False, geometry="x86_64"),
+    }
+    for name, args in cases.items():
+        try:
+            ex = MoveExplorer(**args)
+        except Exception as e:  # a preset name the widget does not know: report, don't crash the bench
+            out[name] = f"skipped ({e})"
+            continue
+        kernels = ["6.6", "6.7"]
+        out[f"explorer update: {name}"] = median_ms(lambda k: ex.set(kernel=k), reps, lambda: kernels.reverse()
+                                                    or kernels[0])
+    return out
+
+
+def kernel_side_by_side(reps: int) -> dict[str, float | str]:
+    """The real kernel's mremap of the same 1 GiB, timed here (pagemove.lab)."""
+    from pagemove import lab
+
+    why = lab.unsupported_reason()
+    if why:
+        return {"kernel": f"skipped: {why}"}
+    return {"kernel mremap 1 GiB page-wise (us)": lab.kernel_mremap_us(G, aligned=False, reps=reps),
+            "kernel mremap 1 GiB PMD-wise (us)": lab.kernel_mremap_us(G, aligned=True, reps=reps)}
+
+
+def import_cost() -> dict[str, object]:
+    code = ("import sys, time; t = time.perf_counter(); import pagemove; "
+            "print(round((time.perf_counter() - t) * 1e3, 1), 'matplotlib' in sys.modules, "
+            "'ipywidgets' in sys.modules)")
+    ms, mpl, ipw = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                  check=True).stdout.split()
+    return {"import pagemove (ms)": float(ms), "imports matplotlib": mpl, "imports ipywidgets": ipw}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reps", type=int, default=7, help="repetitions per measurement (default 7)")
+    ap.add_argument("--no-kernel", action="store_true", help="skip timing the real kernel")
+    ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = ap.parse_args(argv)
+    results: dict[str, object] = {}
+    results.update(import_cost())
+    results.update(engine(args.reps))
+    results.update(explorer(args.reps))
+    if not args.no_kernel:
+        results.update(kernel_side_by_side(max(args.reps, 11)))
+        page_wise = results.get("kernel mremap 1 GiB page-wise (us)")
+        if isinstance(page_wise, float):
+            ratio = results["mremap 1 GiB page-wise (262,144 PTE moves)"] * 1e3 / page_wise
+            results["engine / kernel, 1 GiB page-wise"] = round(ratio, 1)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        width = max(map(len, results))
+        for k, v in results.items():
+            print(f"{k:<{width}}  {v:.2f}" if isinstance(v, float) else f"{k:<{width}}  {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

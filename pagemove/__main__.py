@@ -30,6 +30,8 @@ examples:
   pagemove quiz --seed 7 -c              the same problem with its answers and the step trace
   pagemove quiz --seed 0 --count 5 --difficulty 3 --kind counts
       five x86-64 problems (seeds 0..4), all asking for the PMD/PTE/refusal counts
+  pagemove quiz --seed 7 -a pmd_6.6=1 -a pte_6.6=7 -a refusals_6.6=0
+      check your answers: each item right or wrong, and why, from the step trace
 """
 
 
@@ -101,6 +103,9 @@ def build_parser() -> Parser:
     q.add_argument("-s", "--seed", type=number, default=0, help="the first problem's seed (default 0)")
     q.add_argument("-n", "--count", type=number, default=1, help="how many problems (default 1)")
     q.add_argument("-c", "--compute", action="store_true", help="print the answers and the step trace too")
+    q.add_argument("-a", "--answer", action="append", default=[], metavar="ITEM=VALUE",
+                   help="check your answer to one item (repeat for each item; one problem only); "
+                        "exit status 0 when all are right, 1 otherwise")
     q.add_argument("--kind", choices=list(KINDS), help="ask only this kind of question")
     q.add_argument("-d", "--difficulty", type=int, choices=sorted(DIFFICULTIES), default=1,
                    help="; ".join(f"{k}: {v}" for k, v in DIFFICULTIES.items()))
@@ -144,6 +149,14 @@ def run_quiz(args) -> int:
     from .problems import Problem
     if args.count < 1:
         raise ValueError(f"--count must be at least 1, got {args.count}")
+    if args.answer and args.count != 1:
+        raise ValueError("--answer checks one problem: leave out --count")
+    answers = dict(_item_value(a) for a in args.answer)
+    if answers:
+        p = Problem.random(args.seed, kind=args.kind, difficulty=args.difficulty)
+        feedback = p.check(answers)
+        print(f"{p}\n\n{feedback}")
+        return 0 if feedback.right else 1
     for name in ("seed", "count", "compute", "kind", "difficulty"):
         print(f"ARG {name} {getattr(args, name)}")
     for i in range(args.count):
@@ -157,6 +170,13 @@ def run_quiz(args) -> int:
     if not args.compute:
         print("\nWork the answers out, then run again with -c to see them.")
     return 0
+
+
+def _item_value(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise ValueError(f"--answer wants ITEM=VALUE, e.g. pmd_6.6=1, got {text!r}")
+    return name.strip(), value
 
 
 def run_lab(argv: list[str]) -> int:

@@ -87,6 +87,15 @@ def test_quiz_is_the_same_in_every_process():
     assert a == b and a[0] == 0 and a[1].count("Problem (seed") == 3
 
 
+def test_quiz_checks_answers(capsys):
+    assert main(["quiz", "--seed", "7", "-a", "pmd_6.6=1", "-a", "pte_6.6=0x7", "-a", "refusals_6.6=0",
+                 "-a", "pmd_6.7=2", "-a", "pte_6.7=0", "-a", "refusals_6.7=0"]) == 0
+    assert capsys.readouterr().out.endswith("6/6 right.\n")
+    assert main(["quiz", "--seed", "7", "-a", "pmd_6.6=2"]) == 1
+    out = capsys.readouterr().out
+    assert "[wrong] PMD moves on 6.6: 2 (answer: 1)" in out and "Step 0: move_ptes() moved 7 present PTEs" in out
+
+
 # ---- help -----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("argv, words", [
@@ -126,6 +135,9 @@ BAD = [
     (["move", "--old", "0x1fff000", "--new", "0xfff000", "--len", "2M", "--geometry", "sparc"],
      "pagemove move: error: argument --geometry: invalid choice: 'sparc'"),
     (["quiz", "--count", "0"], "pagemove quiz: error: --count must be at least 1, got 0"),
+    (["quiz", "-a", "pmd"], "pagemove quiz: error: --answer wants ITEM=VALUE"),
+    (["quiz", "-a", "pmd=1"], "pagemove quiz: error: no such item(s) ['pmd']"),
+    (["quiz", "-a", "pmd_6.6=1", "-n", "2"], "pagemove quiz: error: --answer checks one problem"),
     (["quiz", "--kind", "foo"], "pagemove quiz: error: argument --kind: invalid choice: 'foo'"),
     (["quiz", "--difficulty", "4"], "pagemove quiz: error: argument -d/--difficulty: invalid choice: 4"),
     (["quiz", "--seed", "-3"], "pagemove quiz: error: argument -s/--seed"),

@@ -200,14 +200,18 @@ class AddressSpace:
         return self._finish(result)
 
     def _check_mremap(self, old_addr, old_size, new_size, new_addr):
-        """The checks of the mremap() syscall, mremap_to() and vma_to_resize() (v6.6), in their order."""
+        """The checks of the mremap() syscall, mremap_to(), vma_to_resize() and get_unmapped_area()
+        (v6.6), in the order the kernel makes them, so the errno is the one the kernel returns first."""
         ps = self.geometry.page_size
         if old_addr % ps:
             raise _error(errno.EINVAL, f"mremap: old_address {old_addr:#x} is not page aligned")
         old_len, new_len = self._page_align(old_size), self._page_align(new_size)
         if new_len == 0:
             raise _error(errno.EINVAL, "mremap: new_size is zero")
-        if new_addr % ps:
+        vma = self.find_vma(old_addr)
+        if vma is None:
+            raise _error(errno.EFAULT, f"mremap: nothing is mapped at old_address {old_addr:#x}")
+        if new_addr % ps:  # mremap_to()
             raise _error(errno.EINVAL, f"mremap: new_address {new_addr:#x} is not page aligned")
         task = self.geometry.task_size
         if new_len > task or new_addr > task - new_len:
@@ -215,16 +219,14 @@ class AddressSpace:
         if old_addr + old_len > new_addr and new_addr + new_len > old_addr:
             raise _error(errno.EINVAL, f"mremap: the ranges [{old_addr:#x}, {old_addr + old_len:#x}) and "
                                        f"[{new_addr:#x}, {new_addr + new_len:#x}) overlap")
-        if new_addr < self.mmap_min_addr:
-            raise _error(errno.EPERM, f"mremap: new_address {new_addr:#x} is below vm.mmap_min_addr")
-        vma = self.find_vma(old_addr)
-        if vma is None:
-            raise _error(errno.EFAULT, f"mremap: nothing is mapped at old_address {old_addr:#x}")
-        if old_len == 0:
+        if old_len == 0:  # vma_to_resize(), after the destination and the shrunk tail are unmapped
             raise _error(errno.EINVAL, "mremap: old_size 0 only duplicates shared mappings; this one is private")
         if min(old_len, new_len) > vma.end - old_addr:
             raise _error(errno.EFAULT, f"mremap: [{old_addr:#x}, {old_addr + min(old_len, new_len):#x}) is not "
                                        f"inside one mapping ({vma} ends first)")
+        if new_addr < self.mmap_min_addr:  # get_unmapped_area(MAP_FIXED) -> security_mmap_addr()
+            raise _error(errno.EPERM, f"mremap: new_address {new_addr:#x} is below vm.mmap_min_addr "
+                                      f"{self.mmap_min_addr:#x}")
         return vma, old_len, new_len
 
     # ---- execve's stack move ---------------------------------------------------------------------

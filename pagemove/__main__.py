@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 MOVE_EXAMPLES = """\
@@ -19,7 +20,8 @@ examples:
   pagemove move --old 0x1fff000 --new 0x1dff000 --len 0x201000 --stack --kernel 6.7
       the same on 6.7: realigned to 0x1e00000 -> 0x1c00000, 2 PMD moves
   pagemove move --old 0x1f000 --new 0xf000 --len 0x9000 --geometry tiny
-      the same shape on the tiny machine (8 entries per table, PMD_SIZE 0x8000)
+      case (c) on the tiny machine (8 entries per table, PMD_SIZE 0x8000); the default
+      kernel (the newest) realigns it: 2 PMD moves
   pagemove move --old 0x1fff000 --new 0x0fff000 --len 2M+4K --blocker 0xe00000:4K --json
       a mapping below new stops the realignment; machine-readable output
 """
@@ -201,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
             return run_lab(argv[1:])
         args = build_parser().parse_args(argv)
         return args.run(args)
+    except BrokenPipeError:  # `pagemove move ... | head`: the reader left; stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except SystemExit as e:  # argparse's --help (0) and usage errors (2)
         return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
     except (OSError, ValueError) as e:  # what the kernel, or pagemove's own argument checks, refused

@@ -64,6 +64,19 @@ def test_move_through_a_real_subprocess():
     assert "moves: 0 PUD, 2 PMD, 0 PTE; refusals: 0" in out
 
 
+def test_move_into_a_closed_pipe_is_quiet():
+    p = subprocess.run(f"{sys.executable} -m pagemove move --old 0x1fff000 --new 0xfff000 --len 0x201000 --json "
+                       f"| head -c 10", shell=True, capture_output=True, text=True, timeout=120)
+    assert p.stdout == "{\n  \"opera" and p.stderr == ""
+
+
+@pytest.mark.parametrize("example", [line.strip() for line in __import__("pagemove.__main__").__main__
+                                     .MOVE_EXAMPLES.splitlines() if line.strip().startswith("pagemove ")])
+def test_help_examples_run(example, capsys):
+    assert main(example.split()[1:]) == 0
+    assert capsys.readouterr().out
+
+
 # ---- quiz -----------------------------------------------------------------------------------------
 
 def test_quiz_prints_problems_and_hides_answers(capsys):

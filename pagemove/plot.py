@@ -131,7 +131,12 @@ def _row_of(rows, addr: int, pmd: int):
 # ---- one panel ------------------------------------------------------------------------------------
 
 def _panel(ax, pt, rows, key, cmap, *, ranges=(), vmas=(), title="", labels=True, bar=-0.018):
-    """Draw one grid of PMD rows into ax, with ranges outlined and VMAs underlined."""
+    """Draw one grid of PMD rows into ax, with ranges outlined and VMAs marked by a bar beside their rows.
+
+    Tick labels are plain texts and outlines one collection: matplotlib's Tick objects and separate
+    patches cost more than everything else in the figure.
+    """
+    from matplotlib.collections import PatchCollection
     from matplotlib.patches import Rectangle
 
     geo = pt.geo
@@ -144,46 +149,49 @@ def _panel(ax, pt, rows, key, cmap, *, ranges=(), vmas=(), title="", labels=True
     ax.hlines(np.arange(0.5, len(rows) - 1), -0.5, cols - 0.5, color="white", linewidth=2)
     if cols <= 16:
         ax.vlines(np.arange(0.5, cols - 1), -0.5, len(rows) - 0.5, color="white", linewidth=1.5)
+    boxes, edges, styles, widths = [], [], [], []
+
+    def box(x, y, w, h, colour, style="-", width=1.6):
+        boxes.append(Rectangle((x, y), w, h))
+        edges.append(colour)
+        styles.append(style)
+        widths.append(width)
+
     for r, row in enumerate(rows):
         if row[0] == "gap":
             ax.text(cols / 2 - 0.5, r, f"... {row[2]} PMD slot{'s' if row[2] != 1 else ''} ...",
                     ha="center", va="center", fontsize=8, color="0.3")
         elif _state(pt, row[1]) == "empty":
-            ax.add_patch(Rectangle((-0.5, r - 0.42), cols, 0.84, fill=False, edgecolor=VERMILLION,
-                                   linewidth=1.5, linestyle=(0, (3, 2))))
+            box(-0.5, r - 0.42, cols, 0.84, VERMILLION, (0, (3, 2)), 1.5)
             ax.text(cols / 2 - 0.5, r, "present, EMPTY", ha="center", va="center", fontsize=8,
                     color=VERMILLION, fontweight="bold")
-
-    def outline(lo, hi, colour, style, width, inset):
-        """Outline the cells of [lo, hi) in each displayed row."""
+    for lo, hi, colour in ranges:  # outline the cells of [lo, hi) in each displayed row
         for r, row in enumerate(rows):
-            if row[0] != "slot":
-                continue
-            a, b = max(lo, row[1]), min(hi, row[1] + pmd)
-            if a >= b:
-                continue
-            c0, c1 = (a - row[1]) // ps // group, -(-((b - row[1]) // ps) // group)
-            ax.add_patch(Rectangle((c0 - 0.5 + inset, r - 0.5 + inset), c1 - c0 - 2 * inset, 1 - 2 * inset,
-                                   fill=False, edgecolor=colour, linewidth=width, linestyle=style))
-
-    for lo, hi, colour in ranges:
-        outline(lo, hi, colour, "-", 1.6, 0.14)
-    for v in vmas:  # VMAs: a bar just left of the grid, beside the rows they touch
+            a, b = (max(lo, row[1]), min(hi, row[1] + pmd)) if row[0] == "slot" else (0, 0)
+            if a < b:
+                c0, c1 = (a - row[1]) // ps // group, -(-((b - row[1]) // ps) // group)
+                box(c0 - 0.36, r - 0.36, c1 - c0 - 0.28, 0.72, colour)
+    ax.add_collection(PatchCollection(boxes, facecolors="none", edgecolors=edges, linestyles=styles,
+                                      linewidths=widths))
+    for v in vmas:  # VMAs: a bar just beside the rows they touch
         hit = [r for r, row in enumerate(rows) if row[0] == "slot" and v.start < row[1] + pmd and v.end > row[1]]
         for r0, r1 in _runs(hit):
             ax.vlines(bar, r0 - 0.45, r1 + 0.45, transform=ax.get_yaxis_transform(), clip_on=False,
                       color="black" if v.prot == "rw" else PURPLE, linewidth=3)
     ax.set_xlim(-0.5, cols - 0.5)
     ax.set_ylim(len(rows) - 0.5, -0.5)
-    ticks = [0, cols // 4, cols // 2, 3 * cols // 4, cols - 1] if cols > 8 else list(range(cols))
-    ax.set_xticks(ticks, [str(t * group) for t in ticks], fontsize=8)
-    ax.set_xlabel("PTE index" + (f" ({group} PTEs per cell)" if group > 1 else ""), fontsize=8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    under = ax.get_xaxis_transform()
+    for t in ([0, cols // 4, cols // 2, 3 * cols // 4, cols - 1] if cols > 8 else range(cols)):
+        ax.text(t, -0.015, str(t * group), transform=under, ha="center", va="top", fontsize=8)
+    ax.set_xlabel("PTE index" + (f" ({group} PTEs per cell)" if group > 1 else ""), fontsize=8, labelpad=14)
     if labels:
-        ax.set_yticks(range(len(rows)), [hexa(row[1], geo) if row[0] == "slot" else "" for row in rows],
-                      fontsize=8, family="monospace")
-        ax.tick_params(axis="y", length=0, pad=9)
-    else:
-        ax.set_yticks([])
+        beside = ax.get_yaxis_transform()
+        for r, row in enumerate(rows):
+            if row[0] == "slot":
+                ax.text(-0.04, r, hexa(row[1], geo), transform=beside, ha="right", va="center", fontsize=8,
+                        family="monospace")
     if title:
         ax.set_title(title, fontsize=10)
 
@@ -247,10 +255,8 @@ def _key_image(cmap) -> np.ndarray:
 
 
 def _key(fig, cmap) -> None:
-    """Put the pre-rendered key along the bottom of fig."""
-    ax = fig.add_axes((0, 0, 1, KEY / fig.get_figheight()))
-    ax.imshow(_key_image(cmap), interpolation="nearest", aspect="auto")
-    ax.set_axis_off()
+    """Put the pre-rendered key along the bottom of fig (pixel for pixel: figures are drawn at 100 dpi)."""
+    fig.figimage(_key_image(cmap), xo=0, yo=0, origin="upper")
 
 
 def _colour_strip(fig, cmap, rect):
@@ -329,7 +335,7 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None):
     latest = events[-1] if events else None
     refusals = [e for e in events if e.refused]
     if step is None:
-        right = "after the move"
+        right = "after the loop"
         caption = _counts(r)
     else:
         right = f"after step {done - 1} ({done} of {n} done)" if done else f"before step 0 (0 of {n} done)"

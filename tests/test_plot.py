@@ -17,8 +17,13 @@ from matplotlib.figure import Figure  # noqa: E402
 
 
 def panels(fig):
-    """The before and after grids (the key and its colour strip are the other axes)."""
+    """The before and after grids."""
     return [ax for ax in fig.axes if ax.get_title()]
+
+
+def row_labels(ax):
+    """The hex addresses written beside the rows."""
+    return [t.get_text() for t in ax.texts if t.get_text().startswith("0x")]
 
 
 def test_import_pagemove_loads_no_matplotlib():
@@ -40,7 +45,8 @@ def test_draw_move_every_step_in_both_geometries(name):
 
 def test_draw_move_rows_are_pmd_slots_labelled_in_hex():
     fig = plot.draw_move(PRESETS["c-overlap"].run())
-    labels = [t.get_text() for t in panels(fig)[0].get_yticklabels()]
+    assert len(fig.axes) == 2
+    labels = row_labels(panels(fig)[0])
     assert labels == ["0x000001a00000", "0x000001c00000", "0x000001e00000", "0x000002000000", "0x000002200000"]
 
 
@@ -76,7 +82,7 @@ def test_a_gib_move_is_folded_into_a_readable_figure():
         r = simulate(0x40000000, new, 0x40000000, kernel="6.6")
         fig = plot.draw_move(r)
         before = panels(fig)[0]
-        assert len(before.get_yticks()) <= 16
+        assert 6 <= len(row_labels(before)) <= 16
         assert any("509 PMD slots" in t.get_text() for t in before.texts)
         assert fig.get_figwidth() == 9 and fig.get_figheight() <= 12
 

@@ -54,11 +54,6 @@ class Kernel:
         return (self.major, self.minor) >= (6, 7)
 
     @property
-    def pmc(self) -> bool:
-        """6.15 threads struct pagetable_move_control and checks the length guard in can_realign_addr()."""
-        return (self.major, self.minor) >= (6, 15)
-
-    @property
     def exec_function(self) -> str:
         """Where the execve stack move lives in this release."""
         if (self.major, self.minor) < (6, 12):

@@ -159,24 +159,17 @@ def can_align_down(pmc: PagetableMoveControl, vma, addr_to_align: int, mask: int
 
 
 def can_realign_addr(pmc: PagetableMoveControl, mask: int) -> tuple[bool, str]:
-    """can_realign_addr() (v6.15); for 6.7-6.14 the same checks, with the length guard tested first
-    in move_page_tables(). Returns (ok, the first check that failed)."""
+    """can_realign_addr() (v6.15; in 6.7-6.14 the same checks, in the same order, split between
+    move_page_tables() and try_realign_addr()). Returns (ok, the first check that failed)."""
     size = ~mask + 1
     old_align = pmc.old_addr & ~mask
-    guard = size - old_align
-    checks = [
-        ("aligned", old_align == 0, "old and new are already PMD-aligned" if
-         (pmc.new_addr & ~mask) == 0 else "old is already PMD-aligned"),
-        ("guard", pmc.len_in < guard, f"length guard: len {pmc.len_in:#x} < {guard:#x}, the move does not "
-                                      f"reach the next PMD boundary"),
-        ("mutual", old_align != (pmc.new_addr & ~mask),
-         f"not mutually aligned: (old ^ new) & (PMD_SIZE-1) = {(pmc.old_addr ^ pmc.new_addr) & ~mask:#x}"),
-    ]
-    if not pmc.kernel.pmc:  # 6.7-6.14: `if (len >= PMD_SIZE - (old_addr & ~PMD_MASK))` comes first
-        checks.insert(0, checks.pop(1))
-    for _, failed, why in checks:
-        if failed:
-            return False, why
+    guard = size - old_align  # old_align_next
+    if pmc.len_in < guard:  # the move does not reach the next PMD boundary: nothing to gain
+        return False, f"length guard: len {pmc.len_in:#x} < {guard:#x}, the move does not reach the next PMD boundary"
+    if old_align == 0:
+        return False, "old is already PMD-aligned" if pmc.new_addr & ~mask else "old and new are already PMD-aligned"
+    if old_align != pmc.new_addr & ~mask:
+        return False, f"not mutually aligned: (old ^ new) & (PMD_SIZE-1) = {(pmc.old_addr ^ pmc.new_addr) & ~mask:#x}"
     if pmc.unchecked:
         return True, "expanded WITHOUT can_align_down() (Linus' unchecked proposal, not the kernel)"
     for side, vma, addr in (("old", pmc.old, pmc.old_addr), ("new", pmc.new, pmc.new_addr)):

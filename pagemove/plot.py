@@ -255,8 +255,11 @@ def _key_image(cmap) -> np.ndarray:
 
 
 def _key(fig, cmap) -> None:
-    """Put the pre-rendered key along the bottom of fig (pixel for pixel: figures are drawn at 100 dpi)."""
-    fig.figimage(_key_image(cmap), xo=0, yo=0, origin="upper")
+    """Put the pre-rendered key along the bottom of fig: an image in its own axes, so it moves and scales
+    with the figure (bbox_inches="tight", other dpi); at 100 dpi it lands pixel for pixel."""
+    ax = fig.add_axes((0, 0, 1, KEY / fig.get_figheight()))
+    ax.imshow(_key_image(cmap), interpolation="nearest", aspect="auto")
+    ax.set_axis_off()
 
 
 def _colour_strip(fig, cmap, rect):

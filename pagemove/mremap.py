@@ -143,49 +143,70 @@ def move_ptes(pmc: PagetableMoveControl, extent: int, old_pmd, new_pmd, old_addr
 
 # ---- realignment (6.7+) ----------------------------------------------------------------------------
 
-def can_align_down(pmc: PagetableMoveControl, vma, addr_to_align: int, mask: int) -> tuple[bool, str]:
-    """can_align_down() (v6.7): may the move start at addr_to_align & mask without touching another mapping?"""
+def can_align_down(pmc: PagetableMoveControl, vma, addr_to_align: int, mask: int) -> tuple[bool, str, str]:
+    """can_align_down() (v6.7): may the move start at addr_to_align & mask without touching another mapping?
+
+    Returns (ok, reason code, sentence): "not-start" or "blocked" when it may not."""
     addr_masked = addr_to_align & mask
     # Not the start of its VMA: aligning down would move (or overwrite) the VMA's own lower part.
     if not pmc.for_stack and vma.start != addr_to_align:
-        return False, f"{addr_to_align:#x} is not the start of its VMA {vma}"
+        return False, "not-start", f"{addr_to_align:#x} is not the start of its VMA {vma}"
     # The stack VMA has been expanded to span both ranges, so aligning inside it is fine.
     if pmc.for_stack and addr_masked >= vma.start:
-        return True, ""
+        return True, "", ""
     blocker = pmc.mm.find_vma_intersection(addr_masked, vma.start)
     if blocker is not None:
-        return False, f"{blocker} is mapped in [{addr_masked:#x}, {vma.start:#x})"
-    return True, ""
+        return False, "blocked", f"{blocker} is mapped in [{addr_masked:#x}, {vma.start:#x})"
+    return True, "", ""
 
 
-def can_realign_addr(pmc: PagetableMoveControl, mask: int) -> tuple[bool, str]:
+# Why realignment did or did not happen: MoveResult.realign_reason is one of these codes.
+REALIGN_REASONS = {
+    "realigned": "realigned: nothing is mapped below old or new in their PMDs",
+    "unchecked": "expanded WITHOUT can_align_down() (Linus' unchecked proposal, not the kernel)",
+    "kernel": "this kernel has no realignment (it came in 6.7)",
+    "empty": "nothing to move",
+    "guard": "the move does not reach the next PMD boundary (the length guard)",
+    "aligned": "old is already PMD-aligned",
+    "mutual": "old and new are not mutually aligned",
+    "old-not-start": "old is not the start of its VMA",
+    "new-not-start": "new is not the start of its VMA",
+    "old-blocked": "something is mapped below old in its PMD",
+    "new-blocked": "something is mapped below new in its PMD",
+}
+
+
+def can_realign_addr(pmc: PagetableMoveControl, mask: int) -> tuple[bool, str, str]:
     """can_realign_addr() (v6.15; in 6.7-6.14 the same checks, in the same order, split between
-    move_page_tables() and try_realign_addr()). Returns (ok, the first check that failed)."""
+    move_page_tables() and try_realign_addr()). Returns (ok, reason code, sentence)."""
     size = ~mask + 1
     old_align = pmc.old_addr & ~mask
     guard = size - old_align  # old_align_next
     if pmc.len_in < guard:  # the move does not reach the next PMD boundary: nothing to gain
-        return False, f"length guard: len {pmc.len_in:#x} < {guard:#x}, the move does not reach the next PMD boundary"
+        return False, "guard", f"length guard: len {pmc.len_in:#x} < {guard:#x}, the move does not reach " \
+                               f"the next PMD boundary"
     if old_align == 0:
-        return False, "old is already PMD-aligned" if pmc.new_addr & ~mask else "old and new are already PMD-aligned"
+        return False, "aligned", ("old is already PMD-aligned" if pmc.new_addr & ~mask
+                                  else "old and new are already PMD-aligned")
     if old_align != pmc.new_addr & ~mask:
-        return False, f"not mutually aligned: (old ^ new) & (PMD_SIZE-1) = {(pmc.old_addr ^ pmc.new_addr) & ~mask:#x}"
+        return False, "mutual", f"not mutually aligned: (old ^ new) & (PMD_SIZE-1) = " \
+                                f"{(pmc.old_addr ^ pmc.new_addr) & ~mask:#x}"
     if pmc.unchecked:
-        return True, "expanded WITHOUT can_align_down() (Linus' unchecked proposal, not the kernel)"
+        return True, "unchecked", REALIGN_REASONS["unchecked"]
     for side, vma, addr in (("old", pmc.old, pmc.old_addr), ("new", pmc.new, pmc.new_addr)):
-        ok, why = can_align_down(pmc, vma, addr, mask)
+        ok, code, why = can_align_down(pmc, vma, addr, mask)
         if not ok:
-            return False, f"cannot align {side} down: {why}"
-    return True, "realigned: nothing is mapped below old or new in their PMDs"
+            return False, f"{side}-{code}", f"cannot align {side} down: {why}"
+    return True, "realigned", REALIGN_REASONS["realigned"]
 
 
-def try_realign_addr(pmc: PagetableMoveControl, mask: int) -> tuple[bool, str]:
+def try_realign_addr(pmc: PagetableMoveControl, mask: int) -> tuple[bool, str, str]:
     """try_realign_addr() (v6.7): lower old_addr and new_addr to the PMD boundary; old_end stays."""
-    ok, why = can_realign_addr(pmc, mask)
+    ok, code, why = can_realign_addr(pmc, mask)
     if ok:
         pmc.old_addr &= mask
         pmc.new_addr &= mask
-    return ok, why
+    return ok, code, why
 
 
 def pmc_progress(pmc: PagetableMoveControl) -> int:
@@ -217,17 +238,17 @@ def move_page_tables(mm, old_addr: int, new_addr: int, length: int, kernel: str 
                                unchecked_expansion)
     pt = mm.pt
     before, allocated0 = pt.clone(), pt.allocated
-    realigned, check = False, "kernel {} has no realignment (it came in 6.7)".format(k)
+    realigned, code, check = False, "kernel", f"kernel {k} has no realignment (it came in 6.7)"
     if length and (k.realigns or unchecked_expansion):
-        realigned, check = try_realign_addr(pmc, ~(geo.pmd_size - 1))
+        realigned, code, check = try_realign_addr(pmc, ~(geo.pmd_size - 1))
     elif not length:
-        check = "nothing to move"
+        code, check = "empty", REALIGN_REASONS["empty"]
     start_old, start_new = pmc.old_addr, pmc.new_addr
     events = _loop(pmc)
     moved = pmc_progress(pmc)
     result = MoveResult(geo, str(k), operation, old_addr, new_addr, length, start_old, start_new, realigned,
                         check, for_stack, unchecked_expansion, moved, events, before, pt.clone(),
-                        vmas=mm.vmas, tables_allocated=pt.allocated - allocated0)
+                        vmas=mm.vmas, tables_allocated=pt.allocated - allocated0, realign_reason=code)
     if unchecked_expansion:
         result.damage = find_damage(result, mm)
     return result

@@ -27,15 +27,22 @@ def geometry_of(geometry: "Geometry | str | None") -> Geometry:
 
 def simulate(old: int, new: int, length: int, *, kernel: str = NEWEST, stack: bool = False,
              geometry: "Geometry | str | None" = None, blockers=(), populate: bool = True,
-             unchecked_expansion: bool = False) -> MoveResult:
+             unchecked_expansion: bool = False, vma_start: int | None = None) -> MoveResult:
     """Map [old, old+length) (populated), map each blocker (start, length) read-only, then move.
+
+    vma_start (<= old) makes the source VMA begin below old, so only a sub-range of it moves.
 
     stack=False: mremap(old, length, length, MREMAP_MAYMOVE|MREMAP_FIXED, new).
     stack=True:  the execve stack move, relocate_vma_down() by old - new (new must be below old).
     Raises what the kernel (or pagemove's argument checks) would raise; see AddressSpace.
     """
     mm = AddressSpace(geometry_of(geometry))
-    vma = mm.mmap(old, length, populate=populate, name="stack" if stack else "", stack=stack)
+    start = old if vma_start is None else vma_start
+    if start > old:
+        raise ValueError(f"vma_start {start:#x} must not be above old {old:#x}")
+    if stack and start != old:
+        raise ValueError("the execve stack move moves a whole VMA: vma_start must be old")
+    vma = mm.mmap(start, old + length - start, populate=populate, name="stack" if stack else "", stack=stack)
     for start, size in blockers:
         mm.mmap(start, size, populate=populate, prot="r", name="blocker")
     if stack:

@@ -102,6 +102,7 @@ class MoveResult:
     final_vmas: tuple = ()  # the VMAs when the whole call returned
     tables_freed: int = 0  # tables freed by the cleanup after the loop (munmap of old / free_pgd_range)
     final: PageTables | None = field(default=None, repr=False)  # the tables when the whole call returned
+    realign_reason: str = ""  # realign_check as a code: see pagemove.mremap.REALIGN_REASONS
 
     # ---- counts ----------------------------------------------------------------------------------
 

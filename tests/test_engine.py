@@ -364,3 +364,22 @@ def test_replay_every_step():
         assert not r.replay(k).empty(emptied - PMD)
     with pytest.raises(ValueError):
         r.replay(5)
+
+
+@pytest.mark.parametrize("kw,code", [
+    (dict(old=5 * G + OFF, new=9 * G + OFF, length=PMD), "realigned"),
+    (dict(old=5 * G + OFF, new=9 * G + OFF, length=PMD, kernel="6.6"), "kernel"),
+    (dict(old=5 * G, new=9 * G, length=PAGE), "guard"),
+    (dict(old=5 * G, new=9 * G + PAGE, length=PMD), "aligned"),
+    (dict(old=5 * G + OFF, new=9 * G + PAGE, length=PMD), "mutual"),
+    (dict(old=5 * G + OFF, new=9 * G + OFF, length=PMD, blockers=[(5 * G, PAGE)]), "old-blocked"),
+    (dict(old=5 * G + OFF, new=9 * G + OFF, length=PMD, blockers=[(9 * G, PAGE)]), "new-blocked"),
+    (dict(old=5 * G + OFF, new=9 * G + OFF, length=PMD, vma_start=5 * G + OFF - PAGE), "old-not-start"),
+    (dict(old=5 * G + OFF, new=9 * G + OFF, length=PMD, unchecked_expansion=True, blockers=[(5 * G, PAGE)]),
+     "unchecked"),
+])
+def test_realign_reason_codes(kw, code):
+    kw.setdefault("kernel", "6.7")
+    r = simulate(**kw)
+    assert r.realign_reason == code
+    assert r.realigned == (code in ("realigned", "unchecked"))

@@ -212,21 +212,16 @@ def show(value, type_: str) -> str:
 
 # ---- reading the engine ---------------------------------------------------------------------------
 
+_REASON_KEYS = {"realigned": "none", "aligned": "aligned", "guard": "guard", "mutual": "mutual",
+                "old-not-start": "not-start", "new-not-start": "not-start",
+                "old-blocked": "below-old", "new-blocked": "below-new"}
+
+
 def reason_of(r: MoveResult) -> str:
-    """The REASONS key for a 6.7+ result, read from the engine's realign_check sentence."""
-    c = r.realign_check
-    if r.realigned:
-        return "none"
-    if c.startswith(("old and new are already", "old is already")):
-        return "aligned"
-    if c.startswith("length guard"):
-        return "guard"
-    if c.startswith("not mutually aligned"):
-        return "mutual"
-    m = re.match(r"cannot align (old|new) down: ", c)
-    if m:
-        return "not-start" if "is not the start of its VMA" in c else f"below-{m.group(1)}"
-    raise ValueError(f"no realignment condition in {c!r} (kernel {r.kernel})")
+    """The REASONS key for a 6.7+ result, from the engine's realign_reason code."""
+    if r.realign_reason not in _REASON_KEYS:
+        raise ValueError(f"no realignment condition for {r.realign_reason!r} (kernel {r.kernel})")
+    return _REASON_KEYS[r.realign_reason]
 
 
 def empty_pmds(r: MoveResult, steps: int) -> frozenset[int]:

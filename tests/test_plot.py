@@ -45,7 +45,7 @@ def test_draw_move_every_step_in_both_geometries(name):
 
 def test_draw_move_rows_are_pmd_slots_labelled_in_hex():
     fig = plot.draw_move(PRESETS["c-overlap"].run())
-    assert len(fig.axes) == 2
+    assert len(fig.axes) == 3  # before, after, and the key
     labels = row_labels(panels(fig)[0])
     assert labels == ["0x000001a00000", "0x000001c00000", "0x000001e00000", "0x000002000000", "0x000002200000"]
 

@@ -1,0 +1,251 @@
+"""The explorer without a browser: ipywidgets runs on comm's DummyComm, observers fire synchronously.
+
+Every test drives the explorer the two ways a learner's actions arrive: ex.set(...) and writing a
+widget's .value (what dragging a slider, typing in a box or clicking a button does).
+"""
+
+import gc
+import html
+import subprocess
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from pagemove.presets import PRESETS  # noqa: E402
+from pagemove.widgets import MoveExplorer  # noqa: E402
+
+
+@pytest.fixture
+def ex():
+    explorer = MoveExplorer()  # case (c) with overlap on 6.6
+    yield explorer
+    explorer.close()
+
+
+def test_import_pagemove_loads_neither_ipywidgets_nor_matplotlib():
+    code = "import sys, pagemove, pagemove.presets; print('ipywidgets' in sys.modules, 'matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
+def test_importing_the_widget_module_does_not_load_matplotlib():
+    code = "import sys, pagemove.widgets; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False"]
+
+
+# ---- the default case and the kernel toggle ---------------------------------------------------------
+
+def test_default_is_c_overlap_on_6_6_with_the_warn(ex):
+    assert ex.preset.value == "c-overlap" and ex.error == ""
+    assert "moves: 0 PUD, 0 PMD, 513 PTE; refusals: 1" in ex.summary
+    assert "not realigned" in ex.summary and "WARNING:" in ex.summary and "move_normal_pmd" in ex.summary
+    assert (ex.step, ex.steps) == (2, 2)
+    assert ex.sentence.startswith("Step 1: PMD move refused")
+    assert "the destination PMD entry still holds the table emptied at step 0" in ex.sentence
+    assert bytes(ex.image.value).startswith(b"\x89PNG")
+    assert "WARN" in ex.step_line.value and "513 PTE" in ex.summary_box.value
+
+
+def test_kernel_67_via_set_and_via_the_button_agree(ex):
+    ex.set(kernel="6.7")
+    by_set = ex.summary
+    assert "moves: 0 PUD, 2 PMD, 0 PTE; refusals: 0" in by_set
+    assert "realigned: the loop starts at 0x000001e00000 -> 0x000001c00000" in by_set
+    assert "WARNING" not in by_set
+    ex.kernel.value = "6.6"
+    assert "refusals: 1" in ex.summary
+    ex.kernel.value = "6.7"  # the button
+    assert ex.summary == by_set and ex.preset.value == "c-overlap"  # a kernel flip keeps the case
+
+
+def test_constructor_values_override_the_preset():
+    ex = MoveExplorer(old=0x20000000, new=0x30001000, length=0x400000, kernel="6.7", stack=False)
+    assert ex.error == "" and ex.preset.value == ""  # custom
+    assert "1024 PTE" in ex.summary and ex.steps == 4
+    assert ex.texts["new"].value == "0x30001000"
+    ex2 = MoveExplorer(preset="cascade", kernel="6.7")
+    assert ex2.preset.value == "cascade" and "4 PMD" in ex2.summary
+
+
+# ---- text boxes and sliders stay in sync ----------------------------------------------------------------
+
+def test_dragging_the_old_slider_updates_the_box_and_the_move(ex):
+    ex.set(preset="c")
+    ex.sliders["old"].value = ex.sliders["old"].value + 1  # one page up: old = 0x2000000, PMD-aligned
+    assert ex.texts["old"].value == "0x2000000"
+    assert ex.values["old"] == 0x2000000 and ex.preset.value == ""
+    assert ex.error == "" and ex.result.old_addr == 0x2000000
+    assert "moves: 0 PUD, 0 PMD, 513 PTE" in ex.summary  # old aligned, new not: page by page
+
+
+def test_typing_in_the_box_moves_the_slider(ex):
+    ex.texts["new"].value = "0x30001000"  # typed and confirmed
+    ex.set(stack=False, old=0x20000000, length="400000")  # without 0x is fine too
+    assert ex.sliders["new"].value == 0x30001000 // 0x1000
+    assert ex.sliders["old"].value == 0x20000000 // 0x1000
+    assert ex.sliders["length"].value == 0x400 and ex.texts["length"].value == "0x400000"
+    assert ex.error == "" and "1024 PTE" in ex.summary
+
+
+def test_length_slider_in_pages(ex):
+    ex.set(preset="tiny-a")
+    ex.sliders["length"].value = 15  # 0xf000: one whole PMD, then 7 pages
+    assert ex.texts["length"].value == "0xf000" and ex.result.length == 0xf000
+    assert ex.error == "" and "moves: 0 PUD, 1 PMD, 7 PTE" in ex.summary
+
+
+def test_a_slider_window_follows_a_value_typed_far_away(ex):
+    ex.set(stack=False, old=0x7f0000000000, new=0x7e0000000000, length=0x200000)
+    s = ex.sliders["old"]
+    assert s.min <= 0x7f0000000000 // 0x1000 <= s.max and s.value == 0x7f0000000000 // 0x1000
+    assert ex.error == "" and "1 PMD" in ex.summary
+
+
+# ---- mode, geometry, presets ---------------------------------------------------------------------------
+
+def test_mode_toggle_switches_between_mremap_and_the_stack_shift(ex):
+    ex.mode.value = False  # mremap: the ranges overlap, which mremap refuses
+    assert "overlap" in ex.error and "EINVAL" in ex.error
+    ex.mode.value = True
+    assert ex.error == "" and ex.result.operation == "relocate_vma_down"
+
+
+def test_geometry_toggle_goes_to_the_same_case_scaled_down(ex):
+    ex.set(kernel="6.7")
+    ex.geometry.value = "tiny"
+    assert ex.preset.value == "tiny-c-overlap" and ex.values["kernel"] == "6.7"
+    assert ex.texts["old"].value == "0x27000" and "2 PMD" in ex.summary and "tiny" in ex.summary
+    ex.set(geometry="x86_64")
+    assert ex.preset.value == "c-overlap" and ex.texts["old"].value == "0x1fff000"
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_through_the_dropdown(ex, name):
+    ex.preset.value = name
+    p = PRESETS[name]
+    want = p.run()
+    assert ex.error == "" and ex.result.counts == want.counts and ex.result.realigned == want.realigned
+    assert ex.values == {**p.values}
+    assert ex.steps == len(want.events) and ex.step == ex.steps
+    assert html.escape(p.title) in ex.about.value
+
+
+def test_preset_blockers_stay_for_a_kernel_flip_and_go_with_a_layout_change(ex):
+    ex.set(preset="c-guard")
+    assert "not realigned: cannot align old down" in ex.summary
+    ex.set(kernel="6.6")
+    ex.set(kernel="6.7")
+    assert "cannot align old down" in ex.summary  # the blocker is still mapped
+    ex.set(length=0x202000)  # the learner edits the layout: a custom move, without the preset's blocker
+    assert ex.preset.value == "" and "realigned: the loop starts" in ex.summary
+
+
+# ---- the step slider --------------------------------------------------------------------------------
+
+def test_step_slider_replays_the_move(ex):
+    r = ex.result
+    ex.step_slider.value = 0
+    assert ex.step == 0 and ex.sentence.startswith("Before the loop: nothing moved yet; 2 steps")
+    ex.step_slider.value = 1
+    assert ex.sentence == r.events[0].describe()
+    assert "move_ptes() moved 1 present PTE" in ex.sentence
+    ex.set(step=2)
+    assert ex.sentence == r.events[1].describe() and ex.result is r  # replay does not re-simulate
+
+
+def test_step_resets_to_the_end_on_a_new_move(ex):
+    ex.set(step=0)
+    ex.set(preset="cascade")
+    assert (ex.step, ex.steps, ex.step_slider.max) == (4, 4, 4)
+
+
+def test_before_the_loop_mentions_the_realignment(ex):
+    ex.set(kernel="6.7", step=0)
+    assert "Realigned: nothing is mapped below old or new" in ex.sentence
+
+
+# ---- bad input: the reason in the widget, the last good picture stays -----------------------------------
+
+BAD = [
+    (dict(old="zz"), "old: 'zz' is not a hex number"),
+    (dict(new="0x1dff00g"), "new: '0x1dff00g' is not a hex number"),
+    (dict(old=0x1fff001), "not page aligned"),
+    (dict(stack=False, new=0x1fff000 - 0x1000), "overlap"),  # mremap ranges overlap
+    (dict(old=0x7ffffffff000), "TASK_SIZE"),  # old + len past the top of user space
+    (dict(length=1 << 48), "TASK_SIZE"),  # longer than the address space
+    (dict(length=0), "length is zero"),
+    (dict(new=0x2000000), "only goes down"),  # the stack shift moves down
+    (dict(kernel="6.18"), "'6.18' is not one of '6.6', '6.7'"),
+    (dict(geometry="sparc"), "'sparc' is not one of"),
+    (dict(step=1.5), "step must be an int"),
+    (dict(old=1.5), "old must be an int (or a hex string)"),
+    (dict(speed=3), "unknown control(s): speed"),
+]
+
+
+@pytest.mark.parametrize("values, reason", BAD, ids=[str(v) for v, _ in BAD])
+def test_bad_input_shows_the_reason_and_keeps_the_last_good_move(ex, capsys, values, reason):
+    good, picture, summary = ex.result, bytes(ex.image.value), ex.summary
+    ex.set(**values)
+    assert reason in ex.error
+    assert html.escape(reason) in ex.error_line.value and "Cannot move" in ex.error_line.value
+    assert ex.result is good and bytes(ex.image.value) == picture and ex.summary == summary
+    out, err = capsys.readouterr()
+    assert out == "" and err == ""  # no traceback, no print
+
+
+def test_typing_garbage_into_the_box_then_fixing_it(ex):
+    ex.texts["length"].value = "0x20100O"  # a letter O
+    assert "not a hex number" in ex.error
+    ex.texts["length"].value = "0x201000"
+    assert ex.error == "" and ex.error_line.value == ""
+
+
+def test_a_good_move_after_an_error_clears_it_and_snaps_boxes_back(ex):
+    ex.set(old="oops")
+    assert ex.error
+    ex.set(kernel="6.7")  # another control: the box shows the value in use again
+    assert ex.error == "" and ex.texts["old"].value == "0x1fff000"
+
+
+def test_bad_constructor_values_show_an_error_without_raising():
+    ex = MoveExplorer(old=0x1fff001)
+    assert "not page aligned" in ex.error and "Cannot move" in ex.error_line.value
+
+
+# ---- display and memory --------------------------------------------------------------------------------
+
+def test_displaying_shows_the_widget_with_a_short_text_repr(ex):
+    bundle = ex._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["text/plain"] == repr(ex)
+    assert repr(ex) == "MoveExplorer(c-overlap: stack 0x1fff000 -> 0x1dff000 len 0x201000, Linux 6.6, x86_64, step 2/2)"
+
+
+def test_all_sliders_update_on_release_only(ex):
+    sliders = [*ex.sliders.values(), ex.step_slider]
+    assert all(s.continuous_update is False for s in sliders)
+    assert all(t.continuous_update is False for t in ex.texts.values())
+
+
+def live_figures() -> int:
+    gc.collect()
+    return sum(isinstance(o, Figure) for o in gc.get_objects())
+
+
+def test_figures_do_not_leak_over_50_updates(ex):
+    ex.set(step=1)  # the explorer's one figure exists now
+    pyplot_before, live_before = len(plt.get_fignums()), live_figures()
+    for i in range(50):
+        ex.set(kernel=("6.6", "6.7")[i % 2], length=0x201000 + 0x1000 * (i % 7), step=i % 3)
+        assert ex.error == ""
+    assert len(plt.get_fignums()) == pyplot_before
+    assert live_figures() <= live_before
+    assert len(ex._pngs) <= 32  # the PNG cache is bounded

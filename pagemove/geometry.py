@@ -102,6 +102,11 @@ class Geometry:
         """One past the highest user address (TASK_SIZE)."""
         return self.user_top
 
+    def to_boundary(self, addr: int, size: int | None = None) -> int:
+        """Bytes from addr up to the next multiple of size (default PMD_SIZE); a whole size if aligned."""
+        size = self.pmd_size if size is None else size
+        return size - (addr & (size - 1))
+
     def mask(self, size: int) -> int:
         """The kernel's XXX_MASK for a power-of-two size: ~(size - 1)."""
         return ~(size - 1)

@@ -31,7 +31,7 @@ class Kernel:
         k = cls(int(m.group(1)), int(m.group(2)))
         first = 20 if k.major == 4 else 0
         if k.major not in _LAST_MINOR or not first <= k.minor <= _LAST_MINOR[k.major]:
-            raise ValueError(f"unknown kernel version {version!r}: pagemove models Linux 4.20 (the first with "
+            raise ValueError(f"unknown kernel version {version!r}: pagemove models Linux 4.20 (the last without "
                              f"PMD-level moves) to 7.9")
         return k
 
@@ -40,8 +40,8 @@ class Kernel:
 
     @property
     def move_pmd(self) -> bool:
-        """move_normal_pmd() exists (4.20, "mm: speed up mremap by 20x on large regions")."""
-        return True
+        """move_normal_pmd() exists (5.0: 2c91bd4a4e2e, "mm: speed up mremap by 20x on large regions")."""
+        return (self.major, self.minor) >= (5, 0)
 
     @property
     def move_pud(self) -> bool:

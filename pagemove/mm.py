@@ -177,7 +177,7 @@ class AddressSpace:
     # ---- mremap ----------------------------------------------------------------------------------
 
     def mremap(self, old_addr: int, old_size: int, new_size: int, new_addr: int | None = None, *,
-               kernel: str = NEWEST, have_move_pmd: bool = True, have_move_pud: bool | None = None,
+               kernel: str = NEWEST, have_move_pmd: bool | None = None, have_move_pud: bool | None = None,
                unchecked_expansion: bool = False) -> MoveResult:
         """mremap(old_addr, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, new_addr), in the kernel's order:
         unmap the destination, shrink, copy_vma(), move_page_tables(), unmap the old range."""
@@ -232,7 +232,7 @@ class AddressSpace:
     # ---- execve's stack move ---------------------------------------------------------------------
 
     def relocate_vma_down(self, vma: VMA | int, shift: int, kernel: str = NEWEST, *,
-                          have_move_pmd: bool = True, have_move_pud: bool | None = None,
+                          have_move_pmd: bool | None = None, have_move_pud: bool | None = None,
                           unchecked_expansion: bool = False) -> MoveResult:
         """relocate_vma_down() (mm/vma_exec.c; shift_arg_pages() in fs/exec.c before 6.12): move a VMA down
         by `shift` with its page tables, as execve() does with the new stack."""

@@ -47,11 +47,14 @@ class PagetableMoveControl:
 
 def get_extent(entry: str, pmc: PagetableMoveControl) -> int:
     """get_extent() (v6.6-v6.18): bytes to the next `entry` boundary of old or new, or to old_end."""
-    size = pmc.pmd_size if entry == NORMAL_PMD else pmc.pud_size
+    return extent(pmc.pmd_size if entry == NORMAL_PMD else pmc.pud_size, pmc.old_addr, pmc.old_end, pmc.new_addr)
+
+
+def extent(size: int, old_addr: int, old_end: int, new_addr: int) -> int:
+    """The rule inside get_extent(): the smallest of the distances from old_addr to its next `size`
+    boundary, to old_end, and from new_addr to its next `size` boundary."""
     mask = ~(size - 1)
-    extent = ((pmc.old_addr & mask) + size) - pmc.old_addr
-    extent = min(extent, pmc.old_end - pmc.old_addr)
-    return min(extent, ((pmc.new_addr & mask) + size) - pmc.new_addr)
+    return min(((old_addr & mask) + size) - old_addr, old_end - old_addr, ((new_addr & mask) + size) - new_addr)
 
 
 def get_old_pud(pt: PageTables, addr: int):
@@ -218,13 +221,15 @@ def pmc_progress(pmc: PagetableMoveControl) -> int:
 # ---- the loop ------------------------------------------------------------------------------------
 
 def move_page_tables(mm, old_addr: int, new_addr: int, length: int, kernel: str = NEWEST,
-                     for_stack: bool = False, *, have_move_pmd: bool = True, have_move_pud: bool | None = None,
+                     for_stack: bool = False, *, have_move_pmd: bool | None = None,
+                     have_move_pud: bool | None = None,
                      unchecked_expansion: bool = False, old_vma=None, new_vma=None,
                      operation: str = "move_page_tables") -> MoveResult:
     """move_page_tables() (v6.6 and v6.7+, by `kernel`): move the page tables of [old, old+len) to new.
 
-    `old_vma`/`new_vma` default to the VMAs that contain the two ranges. `unchecked_expansion`
-    realigns without can_align_down(): Linus' first proposal, NOT what any kernel does.
+    `old_vma`/`new_vma` default to the VMAs that contain the two ranges. have_move_pmd/have_move_pud
+    (CONFIG_HAVE_MOVE_PMD/PUD) default to what `kernel` has. `unchecked_expansion` realigns without
+    can_align_down(): Linus' first proposal, NOT what any kernel does.
     """
     k = Kernel.parse(kernel)
     geo = mm.geometry
@@ -234,8 +239,8 @@ def move_page_tables(mm, old_addr: int, new_addr: int, length: int, kernel: str 
     if length and (old_vma is None or new_vma is None):
         raise ValueError("move_page_tables() moves between mapped ranges: map both first (mm.mremap() does)")
     pmc = PagetableMoveControl(mm, old_vma, new_vma, old_addr, old_addr + length, new_addr, length, for_stack,
-                               k, have_move_pmd, k.move_pud if have_move_pud is None else have_move_pud,
-                               unchecked_expansion)
+                               k, k.move_pmd if have_move_pmd is None else have_move_pmd,
+                               k.move_pud if have_move_pud is None else have_move_pud, unchecked_expansion)
     pt = mm.pt
     before, allocated0 = pt.clone(), pt.allocated
     realigned, code, check = False, "kernel", f"kernel {k} has no realignment (it came in 6.7)"
@@ -310,6 +315,8 @@ def _refusal_cause(level: str, new: int, size: int, lvl: int, vacated: dict) -> 
 
 def _pte_reason(pmc: PagetableMoveControl, extent: int) -> str:
     if extent == pmc.geo.pmd_size and not pmc.have_move_pmd:
+        if not pmc.kernel.move_pmd:
+            return f"kernel {pmc.kernel} has no move_normal_pmd() (it came in 5.0)"
         return "CONFIG_HAVE_MOVE_PMD is off"
     return f"the extent ({extent:#x}) is not a whole PMD ({pmc.geo.pmd_size:#x})"
 

@@ -383,3 +383,20 @@ def test_realign_reason_codes(kw, code):
     r = simulate(**kw)
     assert r.realign_reason == code
     assert r.realigned == (code in ("realigned", "unchecked"))
+
+
+def test_state_extent_and_boundary_helpers():
+    r = simulate(0x1fff000, 0x1dff000, 0x201000, stack=True, kernel="6.6")
+    after = r.replay(1)
+    assert [after.state(a) for a in (0x1e00000, 0x2000000, 0x2200000)] == ["empty", "present", "none"]
+    assert after.state(0x1e00000, level=2) == "present"
+    from pagemove.mremap import extent
+    assert extent(PMD, 0x1fff000, 0x2200000, 0x1dff000) == PAGE  # what step 0 covers
+    assert extent(PMD, 0x2000000, 0x2200000, 0x1e00000) == PMD
+    geo = pm.Geometry.x86_64()
+    assert geo.to_boundary(0x1fff000) == PAGE and geo.to_boundary(0x2000000) == PMD
+    assert pm.Kernel.parse("4.20").move_pmd is False and pm.Kernel.parse("5.0").move_pmd is True
+
+
+def test_before_50_every_move_is_page_wise():
+    assert counts(simulate(0x20000000, 0x30000000, 0x400000, kernel="4.20")) == (0, 0, 1024, 0)

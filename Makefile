@@ -14,7 +14,6 @@ export JUPYTER_DATA_DIR    := $(STATE)/data
 export JUPYTER_RUNTIME_DIR := $(STATE)/runtime
 export IPYTHONDIR          := $(STATE)/ipython
 export MPLCONFIGDIR        := $(STATE)/matplotlib
-export MPLBACKEND          := Agg
 export PYTHONHASHSEED      := 0
 
 .PHONY: install test lab figures bench present notebooks clean
@@ -22,6 +21,7 @@ export PYTHONHASHSEED      := 0
 install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
+	mkdir -p $(JUPYTER_CONFIG_DIR) $(JUPYTER_DATA_DIR) $(JUPYTER_RUNTIME_DIR) $(IPYTHONDIR) $(MPLCONFIGDIR)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[lab,test,browser]'
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (pagemove)" >/dev/null

@@ -61,12 +61,12 @@ class PageTables:
         return self.entry(addr, level) is not None
 
     def state(self, addr: int, level: int = 1) -> str:
-        """The level-`level` entry for addr: "none", "present", or "empty" (present, but the table it
-        points to maps nothing: the state move_ptes() leaves a PMD entry in)."""
+        """The level-`level` entry for addr: "none", "present", or "present, EMPTY" (present, but the
+        table it points to maps nothing: the state move_ptes() leaves a PMD entry in)."""
         child = self.entry(addr, level)
         if child is None:
             return "none"
-        return "present" if (child.any() if level == 1 else child) else "empty"
+        return "present" if (child.any() if level == 1 else child) else "present, EMPTY"
 
     def empty(self, addr: int) -> bool:
         """True when the PMD entry for `addr` is present but its PTE table maps no page."""

@@ -42,12 +42,13 @@ class MoveExplorer:
     """Controls for one move (old, new, length, kernel, mode, geometry, preset, step) and what it does."""
 
     def __init__(self, old=None, new=None, length=None, kernel=None, stack=None, geometry=None,
-                 preset=None):
+                 preset=None, *, cache_size: int = CACHE_SIZE):
         self.result = None  # the last MoveResult that simulated without error
         self.error = ""  # why the current values cannot be simulated ("" when they can)
         self.summary = ""  # text.summary(result)
         self._fig = None  # the one Figure every update draws into
         self._pngs = OrderedDict()  # (values, blockers, step) -> PNG bytes, least recently used first
+        self._cache_size = cache_size  # 0: draw every time (benchmarks measure that)
         self._quiet = 0  # > 0 while the explorer itself writes widget values: observers stand still
         self._batch = 0  # > 0 inside set(): observers record values, one simulation runs at the end
         self._blockers = ()  # the preset's other mappings; dropped once the learner edits the layout
@@ -61,10 +62,11 @@ class MoveExplorer:
 
     # ---- public --------------------------------------------------------------------------------
 
-    def set(self, **values) -> "MoveExplorer":
+    def set(self, **values) -> None:
         """Change controls as a learner would (preset, geometry, stack/mode, kernel, old, new, length/len, step).
 
-        Addresses may be ints or hex strings. Nothing raises: bad values show up in `error`.
+        Addresses may be ints or hex strings. Nothing raises: bad values show up in `error`. Returns None,
+        so `ex.set(...)` at the end of a notebook cell does not display the explorer a second time.
         """
         if "len" in values:
             values["length"] = values.pop("len")
@@ -73,14 +75,13 @@ class MoveExplorer:
         unknown = set(values) - {"preset", "geometry", "stack", "kernel", *ADDRESS_FIELDS, "step"}
         if unknown:
             self._show_error(f"unknown control(s): {', '.join(sorted(unknown))}")
-            return self
+            return
         with self._batched():
             for name in ("preset", "geometry", "stack", "kernel", *ADDRESS_FIELDS):
                 if name in values:
                     self._set_control(name, values[name])
         if "step" in values:
             self._set_control("step", values["step"])
-        return self
 
     @property
     def step(self) -> int:
@@ -330,10 +331,11 @@ class MoveExplorer:
         self._fig = plot.draw_move(result, step=step, fig=self._fig)  # a pyplot-free Figure, cleared and reused
         buf = io.BytesIO()
         self._fig.savefig(buf, format="png", dpi=PNG_DPI, pil_kwargs=PNG_OPTIONS)
-        self._pngs[key] = buf.getvalue()
-        if len(self._pngs) > CACHE_SIZE:
+        png = buf.getvalue()
+        self._pngs[key] = png
+        while len(self._pngs) > self._cache_size:
             self._pngs.popitem(last=False)
-        return self._pngs[key]
+        return png
 
     def _show_error(self, reason: str) -> None:
         """Show why the values cannot be simulated; keep the last good picture."""

@@ -240,12 +240,34 @@ def live_figures() -> int:
     return sum(isinstance(o, Figure) for o in gc.get_objects())
 
 
-def test_figures_do_not_leak_over_50_updates(ex):
+def test_pictures_are_deterministic_and_flipping_back_reuses_them(ex):
+    first = bytes(ex.image.value)
+    ex.set(kernel="6.7")
+    fixed = bytes(ex.image.value)
+    assert fixed != first
+    ex.set(kernel="6.6")
+    assert bytes(ex.image.value) == first
+    fresh = MoveExplorer(preset="c-overlap", kernel="6.7", cache_size=0)  # drawn anew, not from a cache
+    assert bytes(fresh.image.value) == fixed
+    fresh.close()
+
+
+def test_figures_do_not_leak_over_50_updates():
+    ex = MoveExplorer(preset="tiny-c-overlap", cache_size=0)  # no cache: every update draws
     ex.set(step=1)  # the explorer's one figure exists now
     pyplot_before, live_before = len(plt.get_fignums()), live_figures()
     for i in range(50):
-        ex.set(kernel=("6.6", "6.7")[i % 2], length=0x201000 + 0x1000 * (i % 7), step=i % 3)
+        ex.set(kernel=("6.6", "6.7")[i % 2], length=0x9000 + 0x1000 * (i % 7), step=i % 3)
         assert ex.error == ""
     assert len(plt.get_fignums()) == pyplot_before
     assert live_figures() <= live_before
-    assert len(ex._pngs) <= 32  # the PNG cache is bounded
+    assert not ex._pngs
+    ex.close()
+
+
+def test_the_picture_cache_is_bounded():
+    ex = MoveExplorer(preset="tiny-c-overlap", cache_size=3)
+    for i in range(6):
+        ex.set(length=0x9000 + 0x1000 * i)
+    assert ex.error == "" and len(ex._pngs) == 3
+    ex.close()

@@ -70,8 +70,10 @@ def _rows(geo, spans, signature) -> list[tuple]:
     return rows
 
 
-def _colour_key(pt, lo: int, hi: int):
-    """(sorted frames, offset 0..1 of each) for the pages of [lo, hi): a frame keeps its colour as it moves."""
+def _colour_key(pt, lo: int, hi: int) -> np.ndarray:
+    """A lookup table, frame -> offset 0..1 of its page in [lo, hi) (NaN: not in the range).
+
+    Colouring by frame means a page keeps its colour wherever it moves."""
     ps, pmd = pt.geo.page_size, pt.geo.pmd_size
     frames, offsets = [np.zeros(0, np.int64)], [np.zeros(0)]
     for base, pte in pt.pte_tables():
@@ -83,17 +85,17 @@ def _colour_key(pt, lo: int, hi: int):
         frames.append(pte[idx[keep]])
         offsets.append((addr[keep] - lo) / max(hi - lo, 1))
     frames, offsets = np.concatenate(frames), np.concatenate(offsets)
-    order = np.argsort(frames, kind="stable")
-    return frames[order], offsets[order]
+    lut = np.full(int(frames.max(initial=0)) + 1, np.nan)
+    lut[frames] = offsets
+    return lut
 
 
-def _cells(pt, rows, key, cmap) -> np.ndarray:
+def _cells(pt, rows, lut, cmap) -> np.ndarray:
     """An RGBA image: one row per display row, one cell per PTE (or per group of PTEs)."""
     geo = pt.geo
     group = max(1, geo.entries // COLUMNS)
     cols = geo.entries // group
     img = np.empty((len(rows), cols, 4))
-    frames, offsets = key
     for r, row in enumerate(rows):
         if row[0] == "gap":
             img[r] = GAP_RGBA
@@ -110,11 +112,21 @@ def _cells(pt, rows, key, cmap) -> np.ndarray:
             continue
         # Each cell takes the colour of its first present page; pages of other mappings are grey.
         first = grid[np.arange(cols), present.argmax(axis=1)]
-        pos = np.searchsorted(frames, first).clip(0, max(len(frames) - 1, 0))
-        known = (frames.size > 0) & (frames[pos] == first) if frames.size else np.zeros(cols, bool)
-        colours = np.where(known[:, None], cmap(offsets[pos] if frames.size else np.zeros(cols)), OTHER_RGBA)
+        offset = np.where(first < lut.size, lut[first.clip(0, lut.size - 1)], np.nan)
+        known = ~np.isnan(offset)
+        colours = np.where(known[:, None], cmap(np.nan_to_num(offset)), OTHER_RGBA)
         img[r][anyp] = colours[anyp]
     return img
+
+
+def _states(pt, lo: int, hi: int) -> dict[int, str]:
+    """_state() of every PMD slot in [lo, hi) that has a PTE table, in one walk."""
+    out = {}
+    for base, pte in pt.pte_tables():
+        if lo <= base < hi:
+            n = int(np.count_nonzero(pte))
+            out[base] = "empty" if n == 0 else "full" if n == pte.size else "some"
+    return out
 
 
 def _row_of(rows, addr: int, pmd: int):
@@ -207,17 +219,35 @@ def _runs(rows: list[int]) -> list[tuple[int, int]]:
     return out
 
 
-def _figure(fig, nrows: int, title_lines: int):
-    """A new Figure sized for nrows display rows, or `fig` cleared for reuse."""
+def _height(nrows: int, title_lines: int) -> float:
+    """Figure height in inches for nrows display rows and a caption of title_lines lines."""
+    return min(12.0, TOP + 0.17 * title_lines + BOTTOM + 0.28 * max(nrows, 4))
+
+
+def _canvas(fig, height: float, rects: list[tuple]) -> tuple:
+    """(figure, one axes per rect): a new Figure, or `fig` reused.
+
+    A figure this module drew before keeps its axes: only their artists are removed, because
+    building axes (and their ticks) again costs more than drawing into them.
+    """
     from matplotlib.figure import Figure
 
-    height = min(12.0, TOP + 0.17 * title_lines + BOTTOM + 0.28 * max(nrows, 4))
     if fig is None:
         fig = Figure(figsize=(WIDTH, height), dpi=100)
+    fig.set_size_inches(WIDTH, height)
+    axes = getattr(fig, "_pagemove_axes", None)
+    if axes is not None and list(fig.axes) == axes and len(axes) == len(rects):
+        for artist in [*fig.texts, *fig.artists, *fig.legends, *fig.images]:
+            artist.remove()
+        for ax, rect in zip(axes, rects):
+            for artist in [*ax.images, *ax.texts, *ax.patches, *ax.collections, *ax.lines, *ax.artists]:
+                artist.remove()
+            ax.set_position(rect)
     else:
         fig.clear()
-        fig.set_size_inches(WIDTH, height)
-    return fig
+        axes = [fig.add_axes(rect) for rect in rects]
+        fig._pagemove_axes = axes
+    return fig, axes
 
 
 _KEY: dict = {}  # the rendered key (legend and colour strip), drawn once per process: text is the slow part
@@ -254,12 +284,18 @@ def _key_image(cmap) -> np.ndarray:
     return _KEY["image"]
 
 
-def _key(fig, cmap) -> None:
-    """Put the pre-rendered key along the bottom of fig: an image in its own axes, so it moves and scales
-    with the figure (bbox_inches="tight", other dpi); at 100 dpi it lands pixel for pixel."""
-    ax = fig.add_axes((0, 0, 1, KEY / fig.get_figheight()))
-    ax.imshow(_key_image(cmap), interpolation="nearest", aspect="auto")
-    ax.set_axis_off()
+def _key(ax, cmap) -> None:
+    """Put the pre-rendered key along the bottom of ax's figure, as an image placed in figure coordinates:
+    it moves and scales with the figure (bbox_inches="tight", other dpi), and costs no axes of its own.
+    At 100 dpi it lands pixel for pixel."""
+    from matplotlib.image import AxesImage
+
+    fig = ax.figure
+    im = AxesImage(ax, interpolation="nearest", transform=fig.transFigure)
+    im.set_data(_key_image(cmap))
+    im.set_extent((0, 1, 0, KEY / fig.get_figheight()))
+    im.set_clip_on(False)
+    ax.add_artist(im)
 
 
 def _colour_strip(fig, cmap, rect):
@@ -299,14 +335,15 @@ def draw_tables(src, start: int | None = None, end: int | None = None, *, ax=Non
     key = _colour_key(pt, *(old if old else (lo, hi)))
     cmap = matplotlib.colormaps["viridis"]
     ranges = [(o[0], o[1], c) for o, c in ((old, BLUE), (new, GREEN)) if o]
-    if ax is None:
-        fig = _figure(None, len(rows), 1)
-        h = fig.get_figheight()
-        ax = fig.add_axes((0.2, BOTTOM / h, 0.75, 1 - (BOTTOM + TOP) / h))
-        _key(fig, matplotlib.colormaps["viridis"])
+    fresh = ax is None
+    if fresh:
+        h = _height(len(rows), 1)
+        fig, (ax,) = _canvas(None, h, [(0.2, BOTTOM / h, 0.75, 1 - (BOTTOM + TOP) / h)])
     fig = ax.figure
     _panel(ax, pt, rows, key, cmap, ranges=ranges, vmas=vmas,
            title=title or f"page tables [{hexa(lo, geo)}, {hexa(hi, geo)}) ({geo.name})")
+    if fresh:
+        _key(ax, cmap)
     return fig
 
 
@@ -330,7 +367,10 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None):
     lo_new, hi_new = min(r.start_new, r.new_addr), r.new_addr + r.length
     in_old = lambda a: a < hi_old and a + pmd > lo_old
     in_new = lambda a: a < hi_new and a + pmd > lo_new
-    rows = _rows(geo, windows(r), lambda a: (_state(r.before, a), _state(r.after, a), in_old(a), in_new(a)))
+    spans = windows(r)
+    lo, hi = spans[0][0], spans[-1][1]
+    was, now_ = _states(r.before, lo, hi), _states(r.after, lo, hi)
+    rows = _rows(geo, spans, lambda a: (was.get(a, "none"), now_.get(a, "none"), in_old(a), in_new(a)))
     key = _colour_key(r.before, r.old_addr, r.old_addr + r.length)
     cmap = matplotlib.colormaps["viridis"]
 
@@ -347,13 +387,12 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None):
     lines = textwrap.wrap(caption, 120)
     if refusals:
         lines += [warn_line(refusals[0].refused[-1]) + "  (once per boot; the move falls back to move_ptes())"]
-    fig = _figure(fig, len(rows), len(lines))
-    height = fig.get_figheight()
+    height = _height(len(rows), len(lines))
     top = 1 - (TOP + 0.17 * len(lines)) / height  # room for the title and the caption
     bottom = BOTTOM / height  # room for the x labels, the legend and the colour bar
     left, gap, width = 0.14, 0.08, 0.36
-    ax0 = fig.add_axes((left, bottom, width, top - bottom))
-    ax1 = fig.add_axes((left + width + gap, bottom, width, top - bottom))
+    fig, (ax0, ax1) = _canvas(fig, height, [(left, bottom, width, top - bottom),
+                                            (left + width + gap, bottom, width, top - bottom)])
 
     title = (f"{r.operation} {hexa(r.old_addr, geo)} -> {hexa(r.new_addr, geo)}, len {r.length:#x}, "
              f"Linux {r.kernel} ({geo.name})")
@@ -391,7 +430,7 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None):
             ax1.add_patch(Rectangle((-0.5, rr - 0.5), cols, 1, fill=False, edgecolor=VERMILLION, linewidth=2.5))
             ax1.text(1.03, rr, "WARN", ha="left", va="center", fontsize=8, color=VERMILLION,
                      fontweight="bold", clip_on=False, transform=ax1.get_yaxis_transform())
-    _key(fig, cmap)
+    _key(ax0, cmap)
     return fig
 
 

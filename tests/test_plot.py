@@ -45,7 +45,7 @@ def test_draw_move_every_step_in_both_geometries(name):
 
 def test_draw_move_rows_are_pmd_slots_labelled_in_hex():
     fig = plot.draw_move(PRESETS["c-overlap"].run())
-    assert len(fig.axes) == 3  # before, after, and the key
+    assert len(fig.axes) == 2  # before and after; the key is an image in figure coordinates
     labels = row_labels(panels(fig)[0])
     assert labels == ["0x000001a00000", "0x000001c00000", "0x000001e00000", "0x000002000000", "0x000002200000"]
 
@@ -107,6 +107,9 @@ def test_fig_is_reused_and_output_is_deterministic():
         return buf.getvalue()
 
     assert png(plot.draw_move(r, 1)) == png(plot.draw_move(r, 1))
+    # Drawing into a reused figure leaves nothing of the previous drawing behind.
+    big = plot.draw_move(PRESETS["cascade"].run())
+    assert png(plot.draw_move(r, 1, fig=big)) == png(plot.draw_move(r, 1))
 
 
 def test_bad_step_is_a_clear_error():

@@ -44,7 +44,7 @@ class VMA:
 
     def __str__(self) -> str:
         label = f" {self.name}" if self.name else ""
-        prot = "" if self.prot == "rw" else f" {self.prot}"
+        prot = {"rw": "", "r": " (read-only)", "none": " (PROT_NONE)"}[self.prot]
         return f"[{self.start:#x}, {self.end:#x}){label}{prot}"
 
 

@@ -32,7 +32,7 @@ MODES = (("mremap", False), ("execve stack shift", True))
 GEOMETRIES = (("tiny", "tiny"), ("x86-64", "x86_64"))
 CUSTOM = ""  # the preset dropdown's value once the learner has changed something a preset fixes
 ADDRESS_FIELDS = ("old", "new", "length")
-SLIDER_SPAN_BYTES = {"tiny": None, "x86_64": 1 << 32}  # None: the whole address space fits on one slider
+SLIDER_PMDS = 32  # an address slider spans 32 PMDs around its value: 64 MiB on x86-64, 1 MiB on tiny
 PNG_DPI = 100  # plot.py sizes its figures for 100 dpi: 900 px, the width of a notebook cell
 PNG_OPTIONS = {"compress_level": 1}  # zlib level 1: about 10 ms faster than the default, ~20% larger
 CACHE_SIZE = 32  # PNGs kept per explorer (~40 KB each): flipping the kernel or replaying steps is instant
@@ -164,7 +164,8 @@ class MoveExplorer:
         self.step_slider.observe(self._on("step"), names="value")
 
         rows = [W.HBox([self.texts[n], self.sliders[n]]) for n in ADDRESS_FIELDS]
-        self.widget = W.VBox([self.preset, self.about, self.geometry, self.mode, self.kernel, *rows,
+        toggles = W.HBox([self.geometry, self.mode, self.kernel], layout=W.Layout(flex_flow="row wrap"))
+        self.widget = W.VBox([self.preset, self.about, toggles, *rows,
                               self.error_line, self.image, self.step_slider, self.step_line, self.summary_box])
 
     def _on(self, name: str, source: str = "control"):
@@ -214,7 +215,7 @@ class MoveExplorer:
             else:
                 value *= self._geo().page_size
             self._values[name] = value
-            self._sync_address(name)
+            self._sync_address(name, recentre=source == "text")
             self._mark_custom()
         elif name == "geometry":
             self._values["geometry"] = value
@@ -222,7 +223,7 @@ class MoveExplorer:
             if name_twin:  # the same teaching case, scaled to the other geometry; the kernel stays
                 self._apply_preset(name_twin, keep_kernel=True)
                 return
-            self._sync_all_addresses()
+            self._sync_all_addresses(recentre=True)
         elif name == "stack":
             self._values["stack"] = value
             self._mark_custom()
@@ -243,7 +244,7 @@ class MoveExplorer:
             self.geometry.value = p.geometry
             self.mode.value = p.stack
             self.kernel.value = values["kernel"]
-        self._sync_all_addresses()
+        self._sync_all_addresses(recentre=True)
         self.about.value = f"<b>{html.escape(p.title)}</b><br>{html.escape(p.description)}"
         self._recompute()
 
@@ -260,31 +261,38 @@ class MoveExplorer:
     def _geo(self):
         return geometry_of(self._values.get("geometry", "x86_64"))
 
-    def _sync_all_addresses(self) -> None:
+    def _sync_all_addresses(self, recentre: bool) -> None:
         for name in ADDRESS_FIELDS:
-            self._sync_address(name)
+            self._sync_address(name, recentre)
 
-    def _sync_address(self, name: str) -> None:
-        """Show the value of `name` in its text box and on its slider, without echoing back."""
+    def _sync_address(self, name: str, recentre: bool) -> None:
+        """Show the value of `name` in its text box and on its slider, without echoing back.
+
+        A slider spans SLIDER_PMDS PMDs around its value, so one pixel is a few pages and the PMD
+        boundaries are within reach. The window moves only when asked (a typed value, a preset) or when
+        the value left it, never under the learner's mouse.
+        """
         value = self._values.get(name)
         if value is None:
             return
         geo = self._geo()
-        pages, total = value // geo.page_size, geo.task_size // geo.page_size
-        span = (SLIDER_SPAN_BYTES.get(geo.name) or geo.task_size) // geo.page_size
-        if name == "length":  # 1 .. a whole number of spans that holds the value
-            lo, hi = 1, min(total, max(span, -(-pages // span) * span))
-        else:  # the span-sized window that holds the value
-            lo = min(pages // span * span, max(total - span, 0))
-            hi = min(lo + span, total) - 1
+        ps, slider = geo.page_size, self.sliders[name]
+        pages, total, span = value // ps, geo.task_size // ps, SLIDER_PMDS * geo.pmd_size // ps
+        if recentre or not slider.min <= pages <= slider.max:
+            if name == "length":  # 1 .. twice the length, at least a window
+                lo, hi = 1, min(total, max(span, 2 * pages))
+            else:  # a window centred on the value, starting on a PMD boundary
+                lo = max(0, pages - span // 2) // (geo.pmd_size // ps) * (geo.pmd_size // ps)
+                hi = min(total - 1, lo + span - 1)
+                lo = max(0, hi - span + 1)
+            with self._quietly():
+                if lo > slider.max:  # keep min <= max at every moment
+                    slider.max, slider.min = hi, lo
+                else:
+                    slider.min, slider.max = lo, hi
         with self._quietly():
             self.texts[name].value = _hex(value)
-            slider = self.sliders[name]
-            if lo > slider.max:  # keep min <= max at every moment
-                slider.max, slider.min = hi, lo
-            else:
-                slider.min, slider.max = lo, hi
-            slider.value = min(max(pages, lo), hi)
+            slider.value = min(max(pages, slider.min), slider.max)
 
     # ---- simulate, draw, describe ---------------------------------------------------------------------
 
@@ -302,7 +310,7 @@ class MoveExplorer:
             return
         self.result, self.error = result, ""
         self.error_line.value = ""
-        self._sync_all_addresses()  # a box still showing a typo snaps back to the value in use
+        self._sync_all_addresses(recentre=False)  # a box still showing a typo snaps back to the value in use
         self.summary = text.summary(result)
         self.summary_box.value = f"<pre style='max-height:16em;overflow:auto'>{html.escape(self.summary)}</pre>"
         with self._quietly():

@@ -108,6 +108,16 @@ def test_a_slider_window_follows_a_value_typed_far_away(ex):
     assert ex.error == "" and "1 PMD" in ex.summary
 
 
+def test_the_slider_window_stays_under_the_mouse_and_recentres_on_typing(ex):
+    s = ex.sliders["old"]
+    window = (s.min, s.max)
+    assert s.min < s.value < s.max  # the preset's value is inside, not pinned to an edge
+    s.value = s.min + 2048  # a drag: old = 4 PMDs above the window start (0x800000), PMD-aligned
+    assert (s.min, s.max) == window and ex.texts["old"].value == "0x800000"
+    ex.texts["old"].value = "0x40000000"  # typed: the window moves to the new value
+    assert s.min <= 0x40000 <= s.max and (s.min, s.max) != window
+
+
 # ---- mode, geometry, presets ---------------------------------------------------------------------------
 
 def test_mode_toggle_switches_between_mremap_and_the_stack_shift(ex):

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import typing
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -68,16 +69,31 @@ def find_notebook(prefix: str) -> Path | None:
 
 
 def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
-    """Terminate a server we started (its kernels go with it), then kill its process group if it lingers."""
+    """Terminate a server we started and wait; kill it, and any kernel it leaves behind, on timeout.
+
+    Kernels run in sessions of their own (jupyter_client starts them with start_new_session), so they are
+    collected by process id, as the server's descendants, before the server is asked to stop.
+    """
+    import psutil   # ipykernel's own dependency
+
     if proc.poll() is not None:
         return
-    proc.terminate()
+    try:
+        descendants = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        descendants = []
+    proc.terminate()                      # the server shuts its kernels down itself
     try:
         proc.wait(timeout)
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)     # its own session: only what it started
         proc.wait(timeout)
+    _, alive = psutil.wait_procs(descendants, timeout=timeout)
+    for p in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.kill()
+    psutil.wait_procs(alive, timeout=timeout)
 
 
 def wait_listening(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
@@ -109,9 +125,36 @@ def server(cmd: list, env: dict, ready_url: str, log: Path, cwd: Path | None = N
             stop(proc)
 
 
+class Server(typing.NamedTuple):
+    url: str                          # http://127.0.0.1:port
+    proc: subprocess.Popen
+
+    def processes(self) -> list:
+        """The server and everything it runs now (its kernels), as psutil.Process objects."""
+        import psutil
+
+        try:
+            me = psutil.Process(self.proc.pid)
+            return [me, *me.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+
+def still_running(processes: list) -> list:
+    """Those of `processes` that still run (a zombie waiting for its parent to reap it has stopped)."""
+    import psutil
+
+    running = []
+    for p in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                running.append(p)
+    return running
+
+
 @contextlib.contextmanager
 def jupyter_lab(root_dir: Path, state: Path):
-    """A JupyterLab server on a free port serving root_dir, no token, announcements off; yields its URL."""
+    """A JupyterLab server on a free port serving root_dir, no token, announcements off; yields a Server."""
     env = jupyter_env(state)
     # The "news?" toast would cover the page; --level=user writes into JUPYTER_CONFIG_DIR, not the venv.
     subprocess.run([sys.executable, "-m", "jupyter", "labextension", "disable", "--level=user",
@@ -122,13 +165,13 @@ def jupyter_lab(root_dir: Path, state: Path):
            f"--ServerApp.root_dir={root_dir}", "--LabApp.news_url=None",
            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     url = f"http://127.0.0.1:{port}"
-    with server(cmd, env, f"{url}/api/status", state / "jupyterlab.log"):
-        yield url
+    with server(cmd, env, f"{url}/api/status", state / "jupyterlab.log") as proc:
+        yield Server(url, proc)
 
 
 @contextlib.contextmanager
 def voila(notebook: Path, state: Path):
-    """Voila serving one notebook on a free port; yields its URL (the page is served at /)."""
+    """Voila serving one notebook on a free port; yields a Server (the page is served at /)."""
     env = jupyter_env(state)
     port = free_port()
     voila_bin = Path(sys.executable).with_name("voila")
@@ -136,8 +179,8 @@ def voila(notebook: Path, state: Path):
            "--Voila.port_retries=0"]
     url = f"http://127.0.0.1:{port}"
     # Any path but / answers without starting a kernel; a 404 proves the server listens.
-    with server(cmd, env, f"{url}/pagemove-ready-probe", state / "voila.log", cwd=notebook.parent):
-        yield url
+    with server(cmd, env, f"{url}/pagemove-ready-probe", state / "voila.log", cwd=notebook.parent) as proc:
+        yield Server(url, proc)
 
 
 @contextlib.contextmanager

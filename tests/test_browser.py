@@ -13,7 +13,7 @@ import time
 
 import pytest
 from browser_support import (ExplorerPage, chromium_page, copy_notebooks, find_notebook, jupyter_lab,
-                             needs_chromium, strip_outputs)
+                             needs_chromium, still_running, strip_outputs)
 
 from pagemove import text
 from pagemove.scenario import simulate
@@ -65,9 +65,9 @@ def test_notebook_03_explorer_from_the_warn_on_6_6_to_realigned_on_6_7(tmp_path_
                          for k in ("6.6", "6.7"))
     assert (warned.warned, warned.refusals, realigned.warned, realigned.realigned) == (True, 1, False, True)
 
-    with jupyter_lab(work / "notebooks", work / "state") as url, chromium_page(work / "state") as page:
+    with jupyter_lab(work / "notebooks", work / "state") as lab, chromium_page(work / "state") as page:
         try:
-            page.goto(f"{url}/lab/tree/{nb03.name}?reset")     # ?reset: no restored workspace
+            page.goto(f"{lab.url}/lab/tree/{nb03.name}?reset")     # ?reset: no restored workspace
             panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
             run_all(page, panel, n_code)
             cell = panel.locator(".jp-CodeCell", has=page.locator(".widget-toggle-buttons")).first
@@ -101,6 +101,9 @@ def test_notebook_03_explorer_from_the_warn_on_6_6_to_realigned_on_6_7(tmp_path_
             assert "WARNING" not in shown and re.search(r"^realigned", shown, re.M)
             assert f"{realigned.pmd_moves} PMD, {realigned.pte_moves} PTE" in shown
             cell.screenshot(path=str(shots / "3-linux-6.7-realigned.png"))
+            started = lab.processes()
+            assert len(started) >= 2, "expected JupyterLab and notebook 03's kernel to be running"
         except BaseException:
             page.screenshot(path=str(shots / "failure.png"))
             raise
+    assert not still_running(started), "JupyterLab or its kernel is still running"

@@ -8,7 +8,7 @@ import json
 import shutil
 
 import pytest
-from browser_support import NOTEBOOKS, ExplorerPage, chromium_page, needs_chromium, voila
+from browser_support import NOTEBOOKS, ExplorerPage, chromium_page, needs_chromium, still_running, voila
 
 from pagemove import text
 from pagemove.presets import PRESETS
@@ -35,9 +35,9 @@ def test_voila_dashboard_renders_the_explorer_and_controls_change_the_picture(tm
     notebook = work / "dashboard.ipynb"
     shutil.copy2(DASHBOARD, notebook)
     console = []
-    with voila(notebook, work / "state") as url, chromium_page(work / "state", console) as page:
+    with voila(notebook, work / "state") as server, chromium_page(work / "state", console) as page:
         try:
-            page.goto(f"{url}/")
+            page.goto(f"{server.url}/")
             ex = ExplorerPage(page)
 
             # 1. It renders: the overlapping stack shift on 6.6, with the WARN, and no code on the page.
@@ -61,9 +61,12 @@ def test_voila_dashboard_renders_the_explorer_and_controls_change_the_picture(tm
             shown = ex.summary.inner_text()
             assert "WARNING" not in shown and "realigned" in shown and "4 PMD" in shown
             page.screenshot(path=str(shots / "3-cascade-6.7.png"), full_page=True)
+            started = server.processes()
+            assert len(started) >= 2, "expected Voila and the dashboard's kernel to be running"
         except BaseException:
             page.screenshot(path=str(shots / "failure.png"), full_page=True)
             raise
+    assert not still_running(started), "Voila or its kernel is still running"
     # Only the offline CDN requests (Font Awesome) may fail; a widget or kernel error would show here.
     assert not [m for m in console if "ERR_NAME_NOT_RESOLVED" not in m and "Failed to load" not in m
                 and "RUNTIME-012" not in m], console

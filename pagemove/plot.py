@@ -233,6 +233,7 @@ def _canvas(fig, height: float, rects: list[tuple]) -> tuple:
     from matplotlib.figure import Figure
 
     if fig is None:
+        _show_in_jupyter()
         fig = Figure(figsize=(WIDTH, height), dpi=100)
     fig.set_size_inches(WIDTH, height)
     axes = getattr(fig, "_pagemove_axes", None)
@@ -248,6 +249,32 @@ def _canvas(fig, height: float, rects: list[tuple]) -> tuple:
         axes = [fig.add_axes(rect) for rect in rects]
         fig._pagemove_axes = axes
     return fig, axes
+
+
+def _show_in_jupyter() -> None:
+    """Let a Figure left at the end of a notebook cell show as a PNG, with or without %matplotlib inline.
+
+    These figures are built without pyplot, so nothing else tells IPython how to display them."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    ip = get_ipython()
+    if ip is None:
+        return
+    from matplotlib.figure import Figure
+
+    png = ip.display_formatter.formatters["image/png"]
+    if Figure not in png.type_printers:
+        png.for_type(Figure, _png)
+
+
+def _png(fig) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight", metadata={"Software": None})
+    return buf.getvalue()
 
 
 _KEY: dict = {}  # the rendered key (legend and colour strip), drawn once per process: text is the slow part

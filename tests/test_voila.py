@@ -13,8 +13,6 @@ from browser_support import NOTEBOOKS, ExplorerPage, chromium_page, needs_chromi
 from pagemove import text
 from pagemove.presets import PRESETS
 
-pytestmark = [pytest.mark.browser, needs_chromium]
-
 DASHBOARD = NOTEBOOKS / "dashboard.ipynb"
 
 
@@ -28,6 +26,8 @@ def test_dashboard_is_a_title_and_one_explorer_cell():
     assert "MoveExplorer(" in "".join(cells[1]["source"])
 
 
+@pytest.mark.browser
+@needs_chromium
 def test_voila_dashboard_renders_the_explorer_and_controls_change_the_picture(tmp_path_factory, capsys):
     work, shots = tmp_path_factory.mktemp("voila"), tmp_path_factory.mktemp("voila-screenshots")
     with capsys.disabled():

@@ -32,6 +32,7 @@ MODES = (("mremap", False), ("execve stack shift", True))
 GEOMETRIES = (("tiny", "tiny"), ("x86-64", "x86_64"))
 CUSTOM = ""  # the preset dropdown's value once the learner has changed something a preset fixes
 ADDRESS_FIELDS = ("old", "new", "length")
+LABELS = {"old": "old", "new": "new", "length": "len"}  # what the text boxes say
 SLIDER_PMDS = 32  # an address slider spans 32 PMDs around its value: 64 MiB on x86-64, 1 MiB on tiny
 PNG_DPI = 100  # plot.py sizes its figures for 100 dpi: 900 px, the width of a notebook cell
 PNG_OPTIONS = {"compress_level": 1}  # zlib level 1: about 10 ms faster than the default, ~20% larger
@@ -70,8 +71,10 @@ class MoveExplorer:
         """
         if "len" in values:
             values["length"] = values.pop("len")
-        if "mode" in values:
-            values["stack"] = values.pop("mode") in (True, "stack", "execve stack shift", "execve")
+        if "mode" in values:  # the mode buttons' words, or stack=True/False
+            mode = values.pop("mode")
+            values["stack"] = {"mremap": False, "stack": True, "execve": True,
+                               "execve stack shift": True}.get(mode, mode)
         unknown = set(values) - {"preset", "geometry", "stack", "kernel", *ADDRESS_FIELDS, "step"}
         if unknown:
             self._show_error(f"unknown control(s): {', '.join(sorted(unknown))}")
@@ -143,7 +146,7 @@ class MoveExplorer:
         self.mode = W.ToggleButtons(options=MODES, description="mode", style={"button_width": "11em"})
         self.kernel = W.ToggleButtons(options=KERNELS, description="Linux", style={"button_width": "4em"})
         self.texts, self.sliders = {}, {}
-        for name, label in (("old", "old"), ("new", "new"), ("length", "len")):
+        for name, label in LABELS.items():
             self.texts[name] = W.Text(description=label, continuous_update=False, layout=W.Layout(width="16em"))
             self.sliders[name] = W.IntSlider(min=0, max=1, continuous_update=False, readout=False,
                                              description="pages", layout=W.Layout(width="26em"))
@@ -185,7 +188,9 @@ class MoveExplorer:
             elif name == "step":
                 self.step_slider.value = _as_int(value, "step")
             elif name == "stack":
-                self.mode.value = bool(value)
+                if not isinstance(value, bool):
+                    raise ValueError(f"must be True (execve stack shift) or False (mremap), got {value!r}")
+                self.mode.value = value
             else:
                 widget = getattr(self, name)
                 value = {"x86-64": "x86_64"}.get(value, value)
@@ -208,7 +213,7 @@ class MoveExplorer:
         if name in ADDRESS_FIELDS:
             if source == "text":
                 try:
-                    value = _parse_hex(value, name)
+                    value = _parse_hex(value, LABELS[name])
                 except ValueError as e:
                     self._show_error(str(e))
                     return

@@ -120,6 +120,13 @@ def test_the_slider_window_stays_under_the_mouse_and_recentres_on_typing(ex):
 
 # ---- mode, geometry, presets ---------------------------------------------------------------------------
 
+def test_mode_by_name_in_set(ex):
+    ex.set(mode="mremap", new=0x0fff000)
+    assert ex.error == "" and ex.result.operation == "mremap"
+    ex.set(mode="execve stack shift", new=0x1dff000)
+    assert ex.error == "" and ex.result.operation == "relocate_vma_down"
+
+
 def test_mode_toggle_switches_between_mremap_and_the_stack_shift(ex):
     ex.mode.value = False  # mremap: the ranges overlap, which mremap refuses
     assert "overlap" in ex.error and "EINVAL" in ex.error
@@ -197,6 +204,8 @@ BAD = [
     (dict(step=1.5), "step must be an int"),
     (dict(old=1.5), "old must be an int (or a hex string)"),
     (dict(speed=3), "unknown control(s): speed"),
+    (dict(mode="fork"), "stack: must be True (execve stack shift) or False (mremap), got 'fork'"),
+    (dict(length="0x2g"), "len: '0x2g' is not a hex number"),
 ]
 
 

@@ -80,18 +80,21 @@ def explorer(reps: int) -> dict[str, float]:
     out = {}
     cases = {
         "tiny, case (c) overlap": dict(preset="tiny-c-overlap"),
+        "tiny, cascade": dict(preset="tiny-cascade"),
+        "x86-64, seed case (c)": dict(preset="c"),
         "x86-64, seed overlap (c-overlap)": dict(preset="c-overlap"),
+        "x86-64, cascade": dict(preset="cascade"),
         "x86-64, 1 GiB page-wise": dict(old=OLD, new=NEW, length=G, kernel="6.6", stack=False, geometry="x86_64"),
+        "x86-64, 1 GiB PMD-wise": dict(old=5 * G + (2 << 20), new=9 * G + (2 << 20), length=G, kernel="6.6",
+                                       stack=False, geometry="x86_64"),
     }
     for name, args in cases.items():
-        try:
-            ex = MoveExplorer(**args)
-        except Exception as e:  # a preset name the widget does not know: report, don't crash the bench
-            out[name] = f"skipped ({e})"
-            continue
+        ex = MoveExplorer(**args, cache_size=0)  # no PNG cache: every update simulates, draws and encodes
         kernels = ["6.6", "6.7"]
-        out[f"explorer update: {name}"] = median_ms(lambda k: ex.set(kernel=k), reps, lambda: kernels.reverse()
-                                                    or kernels[0])
+        out[f"explorer kernel flip: {name}"] = median_ms(lambda k: ex.set(kernel=k), reps,
+                                                         lambda: kernels.reverse() or kernels[0])
+        out[f"explorer step change: {name}"] = median_ms(lambda s: ex.set(step=s), reps,
+                                                         lambda: (ex.step - 1) % (ex.steps + 1))
     return out
 
 

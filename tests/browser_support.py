@@ -263,6 +263,26 @@ class ExplorerPage:
                     f"expected summary:\n{summary}\nshown:\n{seen}\nfigure unchanged: {digest == previous_digest}")
 
 
+def explorer_png_digests(preset: str, *changes: dict) -> list[str]:
+    """SHA-256 of the explorer's PNG for `preset`, then after each set(**change), drawn in this process.
+
+    The kernel behind the page runs the same code on the same matplotlib, so a page showing the right
+    move shows exactly these bytes.
+    """
+    import hashlib
+
+    from pagemove.widgets import MoveExplorer
+
+    ex = MoveExplorer(preset=preset)
+    digests = [hashlib.sha256(ex.image.value).hexdigest()]
+    for change in changes:
+        ex.set(**change)
+        assert not ex.error, ex.error
+        digests.append(hashlib.sha256(ex.image.value).hexdigest())
+    ex.close()
+    return digests
+
+
 def strip_outputs(nb_path: Path) -> None:
     """Drop the stored outputs and widget state, so everything the browser shows comes from a live kernel."""
     import json

@@ -12,8 +12,8 @@ import re
 import time
 
 import pytest
-from browser_support import (ExplorerPage, chromium_page, copy_notebooks, find_notebook, jupyter_lab,
-                             needs_chromium, still_running, strip_outputs)
+from browser_support import (ExplorerPage, chromium_page, copy_notebooks, explorer_png_digests, find_notebook,
+                             jupyter_lab, needs_chromium, still_running, strip_outputs)
 
 from pagemove import text
 from pagemove.scenario import simulate
@@ -64,6 +64,9 @@ def test_notebook_03_explorer_from_the_warn_on_6_6_to_realigned_on_6_7(tmp_path_
     warned, realigned = (simulate(SEED["old"], SEED["new"], SEED["length"], kernel=k, stack=True)
                          for k in ("6.6", "6.7"))
     assert (warned.warned, warned.refusals, realigned.warned, realigned.realigned) == (True, 1, False, True)
+    # The pictures the explorer draws for the four states, in this process: the page must show these bytes.
+    pictures = explorer_png_digests("c-overlap", {"new": ONE_PAGE_LOWER}, {"new": SEED["new"]}, {"kernel": "6.7"})
+    assert pictures[0] == pictures[2] and len(set(pictures)) == 3
 
     with jupyter_lab(work / "notebooks", work / "state") as lab, chromium_page(work / "state") as page:
         try:
@@ -76,6 +79,7 @@ def test_notebook_03_explorer_from_the_warn_on_6_6_to_realigned_on_6_7(tmp_path_
 
             # 0. The explorer opens on the seed's overlapping example, Linux 6.6: the WARN is shown.
             first = ex.wait_for_state(summary(), None)
+            assert first == pictures[0], "the page's figure is not the explorer's drawing of this move"
             assert "WARNING" in ex.summary.inner_text() and "refusals: 1" in ex.summary.inner_text()
             cell.screenshot(path=str(shots / "0-seed-6.6-warn.png"))
 
@@ -83,6 +87,7 @@ def test_notebook_03_explorer_from_the_warn_on_6_6_to_realigned_on_6_7(tmp_path_
             ex.text_box("new").fill(f"{ONE_PAGE_LOWER:#x}")
             ex.text_box("new").press("Enter")
             lower = ex.wait_for_state(summary(new=ONE_PAGE_LOWER), first)
+            assert lower == pictures[1]
             assert "WARNING" not in ex.summary.inner_text()
             cell.screenshot(path=str(shots / "1-new-one-page-lower.png"))
 
@@ -96,7 +101,7 @@ def test_notebook_03_explorer_from_the_warn_on_6_6_to_realigned_on_6_7(tmp_path_
 
             # 3. Click Linux 6.7: realigned, two whole PMD moves, no WARN.
             ex.toggle("Linux", "6.7").click()
-            ex.wait_for_state(summary(kernel="6.7"), again)
+            assert ex.wait_for_state(summary(kernel="6.7"), again) == pictures[3]
             shown = ex.summary.inner_text()
             assert "WARNING" not in shown and re.search(r"^realigned", shown, re.M)
             assert f"{realigned.pmd_moves} PMD, {realigned.pte_moves} PTE" in shown

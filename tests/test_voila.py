@@ -8,7 +8,8 @@ import json
 import shutil
 
 import pytest
-from browser_support import NOTEBOOKS, ExplorerPage, chromium_page, needs_chromium, still_running, voila
+from browser_support import (NOTEBOOKS, ExplorerPage, chromium_page, explorer_png_digests, needs_chromium,
+                             still_running, voila)
 
 from pagemove import text
 from pagemove.presets import PRESETS
@@ -34,6 +35,8 @@ def test_voila_dashboard_renders_the_explorer_and_controls_change_the_picture(tm
         print(f"\nvoila screenshots: {shots}")
     notebook = work / "dashboard.ipynb"
     shutil.copy2(DASHBOARD, notebook)
+    pictures = explorer_png_digests("c-overlap", {"preset": "cascade"}, {"kernel": "6.7"})
+    assert len(set(pictures)) == 3
     console = []
     with voila(notebook, work / "state") as server, chromium_page(work / "state", console) as page:
         try:
@@ -44,6 +47,7 @@ def test_voila_dashboard_renders_the_explorer_and_controls_change_the_picture(tm
             warned = PRESETS["c-overlap"].run()
             assert warned.warned and "WARNING" in summary_of("c-overlap")
             first = ex.wait_for_state(summary_of("c-overlap"), None, timeout=90)
+            assert first == pictures[0], "the page's figure is not the explorer's drawing of this move"
             body = page.inner_text("body")
             assert "import" not in body and "MoveExplorer(" not in body, "Voila shows code"
             assert page.locator(".jp-InputArea-editor, .cm-editor").count() == 0
@@ -52,12 +56,13 @@ def test_voila_dashboard_renders_the_explorer_and_controls_change_the_picture(tm
             # 2. A preset from the dropdown: the refusal cascade (3 refusals on 6.6).
             ex.preset.select_option(label=f"cascade: {PRESETS['cascade'].title}")
             cascade = ex.wait_for_state(summary_of("cascade"), first)
+            assert cascade == pictures[1]
             assert PRESETS["cascade"].run().refusals == 3 and "refusals: 3" in ex.summary.inner_text()
             page.screenshot(path=str(shots / "2-cascade-6.6.png"), full_page=True)
 
             # 3. The kernel toggle: 6.7 realigns, four whole PMD moves, no WARN.
             ex.toggle("Linux", "6.7").click()
-            ex.wait_for_state(summary_of("cascade", kernel="6.7"), cascade)
+            assert ex.wait_for_state(summary_of("cascade", kernel="6.7"), cascade) == pictures[2]
             shown = ex.summary.inner_text()
             assert "WARNING" not in shown and "realigned" in shown and "4 PMD" in shown
             page.screenshot(path=str(shots / "3-cascade-6.7.png"), full_page=True)

@@ -1049,7 +1049,8 @@ def plot_measured_vs_predicted(report: LabReport, group: str = "2M", ax=None):
     ax.set_xticks(list(xs), [r.name.rsplit(" ", 1)[0] if group != "guard" else r.name[6:] for r in rows],
                   rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("µs per mremap")
-    ax.set_title(f"{group}: measured vs predicted")
+    title = {"2M": "2 MiB + 4 KiB", "64M": "64 MiB", "1G": "1 GiB", "guard": "the length guard"}.get(group, group)
+    ax.set_title(f"{title}: measured vs cost model")
     ax.legend(fontsize=8)
     return ax
 

@@ -107,7 +107,7 @@ needs_linux = pytest.mark.skipif(bool(PLATFORM_SKIP), reason=f"no real-kernel la
 
 @pytest.fixture(scope="module")
 def measured():
-    before = _tracefs_state()
+    before = _tracefs_state(), os.sched_getaffinity(0)
     report = lab.run(("2M",), guard=True, reps=3, trace=True)
     return report, before
 
@@ -146,7 +146,8 @@ def test_trace_matches_engine_for_every_2mib_class_scenario(measured):
 @needs_linux
 def test_lab_leaves_tracefs_and_address_space_as_it_found_them(measured):
     report, before = measured
-    assert _tracefs_state() == before
+    assert (_tracefs_state(), os.sched_getaffinity(0)) == before
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER  # SCHED_FIFO only around each timed call
     layout = lab.Layout.for_scenarios(lab.scenarios(("2M",)))
     assert lab._mapped_in(layout.base, layout.base + layout.size) == []
 
@@ -160,3 +161,12 @@ def test_reservation_refuses_to_touch_anything_outside_its_windows():
         with pytest.raises(RuntimeError, match="outside the lab's reservation"):
             res.unmap(res.layout.src_anchor - lab.SLACK - lab.PAGE, lab.PAGE)  # a remnant, not a hole
     assert lab._mapped_in(res.layout.base, res.layout.base + res.layout.size) == []
+
+
+@needs_linux
+def test_without_root_the_lab_still_measures_and_says_what_it_skipped(monkeypatch):
+    monkeypatch.setattr(lab, "is_root", lambda: False)
+    report = lab.run(("2M",), guard=False, reps=1, trace=True, realtime=False)
+    assert report.measured and report.trace_status == "trace mode needs root (tracefs)"
+    assert all(r.data_ok and r.pfn_ok is None and r.trace_match is None for r in report.scenarios)
+    assert lab.format_trace(report) == "not traced: trace mode needs root (tracefs)"

@@ -1,4 +1,4 @@
-# pagemove: make lab | make test | make figures | make bench | make present
+# pagemove: make lab | make test | make figures | make bench | make present | make slides
 # Every target creates .venv on first use and installs the package from this repository's own files,
 # with the versions pinned in constraints.txt.
 
@@ -16,7 +16,7 @@ export IPYTHONDIR          := $(STATE)/ipython
 export MPLCONFIGDIR        := $(STATE)/matplotlib
 export PYTHONHASHSEED      := 0
 
-.PHONY: install test lab figures bench present notebooks clean
+.PHONY: install test lab figures bench present notebooks slides clean
 
 install: $(STAMP)
 
@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+	MPLBACKEND=Agg $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
@@ -37,10 +37,14 @@ present: $(STAMP)
 	$(VENV)/bin/voila notebooks/dashboard.ipynb --Voila.ip=127.0.0.1 --port=8866
 
 figures: $(STAMP)
-	$(PY) -m pagemove.figures figures/
+	MPLBACKEND=Agg $(PY) -m pagemove.figures figures/
 
 bench: $(STAMP)
-	$(PY) benchmarks/bench.py
+	MPLBACKEND=Agg $(PY) benchmarks/bench.py
+
+# Notebooks 03 and 04 as reveal.js slides, in build/slides/.
+slides: $(STAMP)
+	$(VENV)/bin/jupyter nbconvert --to slides --output-dir=build/slides notebooks/03-*.ipynb notebooks/04-*.ipynb
 
 # Re-execute every notebook in place, so the committed outputs match the code.
 notebooks: $(STAMP)

@@ -93,8 +93,11 @@ def explorer(reps: int) -> dict[str, float]:
         kernels = ["6.6", "6.7"]
         out[f"explorer kernel flip: {name}"] = median_ms(lambda k: ex.set(kernel=k), reps,
                                                          lambda: kernels.reverse() or kernels[0])
-        out[f"explorer step change: {name}"] = median_ms(lambda s: ex.set(step=s), reps,
-                                                         lambda: (ex.step - 1) % (ex.steps + 1))
+        out[f"explorer step back: {name}"] = median_ms(lambda s: ex.set(step=s), reps,
+                                                       lambda: (ex.step - 1) % (ex.steps + 1))
+        ex.set(step=0)
+        out[f"explorer step forward: {name}"] = median_ms(lambda s: ex.set(step=s), reps,
+                                                          lambda: (ex.step + 1) % (ex.steps + 1))
     return out
 
 

@@ -140,6 +140,29 @@ def _row_of(rows, addr: int, pmd: int):
     return None
 
 
+_LAST: list = [None, None]  # (result, what draw_move derives from it alone): a redrawn step reuses it
+
+
+def _derived(r: MoveResult) -> dict:
+    """What draw_move needs from a result whatever the step: computed once per result."""
+    if _LAST[0] is not r:
+        geo, pmd = r.geometry, r.geometry.pmd_size
+        lo_old, hi_old = min(r.start_old, r.old_addr), r.old_addr + r.length
+        lo_new, hi_new = min(r.start_new, r.new_addr), r.new_addr + r.length
+        spans = windows(r)
+        lo, hi = spans[0][0], spans[-1][1]
+        was, now = _states(r.before, lo, hi), _states(r.after, lo, hi)
+        rows = _rows(geo, spans, lambda a: (was.get(a, "none"), now.get(a, "none"),
+                                            a < hi_old and a + pmd > lo_old, a < hi_new and a + pmd > lo_new))
+        row_of = {}  # (old row, new row) of every whole-entry move, in order
+        for e in r.events:
+            if e.outcome == "moved" and e.level in (PMD, PUD):
+                row_of[e.step] = (_row_of(rows, e.old, pmd), _row_of(rows, e.new, pmd))
+        _LAST[:] = [r, dict(rows=rows, key=_colour_key(r.before, r.old_addr, r.old_addr + r.length),
+                            hi_old=hi_old, hi_new=hi_new, moves=row_of)]
+    return _LAST[1]
+
+
 # ---- one panel ------------------------------------------------------------------------------------
 
 def _panel(ax, pt, rows, key, cmap, *, ranges=(), vmas=(), title="", labels=True, bar=-0.018):
@@ -374,11 +397,13 @@ def draw_tables(src, start: int | None = None, end: int | None = None, *, ax=Non
     return fig
 
 
-def draw_move(result: MoveResult, step: int | None = None, *, fig=None):
+def draw_move(result: MoveResult, step: int | None = None, *, fig=None, caption: bool = True):
     """Before and after a move side by side; with `step`, the state after that many loop steps.
 
     Whole PMD and PUD moves are arrows from the old row to the new one; a refused move is outlined
-    in vermillion with the WARN it prints. `fig` is cleared and reused when given.
+    in vermillion with the WARN it prints. `fig` is cleared and reused when given. caption=False
+    leaves out the sentence and the WARNING line under the title, for a widget that shows them as
+    text beside the picture (text is most of the drawing time).
     """
     import matplotlib
     from matplotlib.patches import ConnectionPatch, Rectangle
@@ -390,15 +415,8 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None):
     done = n if step is None else step
     now = r.after if done == n else r.replay(done)
     pmd = geo.pmd_size
-    lo_old, hi_old = min(r.start_old, r.old_addr), r.old_addr + r.length
-    lo_new, hi_new = min(r.start_new, r.new_addr), r.new_addr + r.length
-    in_old = lambda a: a < hi_old and a + pmd > lo_old
-    in_new = lambda a: a < hi_new and a + pmd > lo_new
-    spans = windows(r)
-    lo, hi = spans[0][0], spans[-1][1]
-    was, now_ = _states(r.before, lo, hi), _states(r.after, lo, hi)
-    rows = _rows(geo, spans, lambda a: (was.get(a, "none"), now_.get(a, "none"), in_old(a), in_new(a)))
-    key = _colour_key(r.before, r.old_addr, r.old_addr + r.length)
+    d = _derived(r)
+    rows, key, hi_old, hi_new = d["rows"], d["key"], d["hi_old"], d["hi_new"]
     cmap = matplotlib.colormaps["viridis"]
 
     events = r.events[:done]
@@ -406,13 +424,13 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None):
     refusals = [e for e in events if e.refused]
     if step is None:
         right = "after the loop"
-        caption = _counts(r)
+        sentence = _counts(r)
     else:
         right = f"after step {done - 1} ({done} of {n} done)" if done else f"before step 0 (0 of {n} done)"
-        caption = latest.describe() if latest else f"Before the loop: {n} step{'s' if n != 1 else ''} to go. " \
-                                                    f"{_counts(r)}"
-    lines = textwrap.wrap(caption, 120)
-    if refusals:
+        sentence = latest.describe() if latest else f"Before the loop: {n} step{'s' if n != 1 else ''} to go. " \
+                                                     f"{_counts(r)}"
+    lines = textwrap.wrap(sentence, 120) if caption else []
+    if refusals and caption:
         lines += [warn_line(refusals[0].refused[-1]) + "  (once per boot; the move falls back to move_ptes())"]
     height = _height(len(rows), len(lines))
     top = 1 - (TOP + 0.17 * len(lines)) / height  # room for the title and the caption
@@ -436,9 +454,9 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None):
     # Arrows for whole-entry moves, from the old row (left) to the new row (right).
     drawn = set()
     for e in events:
-        if e.outcome != "moved" or e.level not in (PMD, PUD):
+        if e.step not in d["moves"]:
             continue
-        a, b = _row_of(rows, e.old, pmd), _row_of(rows, e.new, pmd)
+        a, b = d["moves"][e.step]
         if a is None or b is None or (a, b) in drawn or len(drawn) >= 16:
             continue
         drawn.add((a, b))

@@ -103,6 +103,7 @@ class MoveResult:
     tables_freed: int = 0  # tables freed by the cleanup after the loop (munmap of old / free_pgd_range)
     final: PageTables | None = field(default=None, repr=False)  # the tables when the whole call returned
     realign_reason: str = ""  # realign_check as a code: see pagemove.mremap.REALIGN_REASONS
+    _replayed: tuple | None = field(default=None, repr=False, compare=False)  # (step, tables): the last replay
 
     # ---- counts ----------------------------------------------------------------------------------
 
@@ -149,9 +150,13 @@ class MoveResult:
         n = len(self.events) if step is None else step
         if not 0 <= n <= len(self.events):
             raise ValueError(f"step must be between 0 and {len(self.events)}, got {step}")
-        pt = self.before.clone()
-        for e in self.events[:n]:
+        done, pt = 0, self.before
+        if self._replayed is not None and self._replayed[0] <= n:  # stepping forward: go on from there
+            done, pt = self._replayed
+        pt = pt.clone()
+        for e in self.events[done:n]:
             apply_event(pt, e)
+        self._replayed = (n, pt.clone())
         return pt
 
     def __repr__(self) -> str:

@@ -400,3 +400,13 @@ def test_state_extent_and_boundary_helpers():
 
 def test_before_50_every_move_is_page_wise():
     assert counts(simulate(0x20000000, 0x30000000, 0x400000, kernel="4.20")) == (0, 0, 1024, 0)
+
+
+def test_replay_forward_from_the_last_step_matches_a_fresh_replay():
+    fresh = simulate(0x1fff000, 0x1dff000, 0x601000, stack=True, kernel="6.6")
+    stepped = simulate(0x1fff000, 0x1dff000, 0x601000, stack=True, kernel="6.6")
+    for k in (1, 3, 4, 2, 4):
+        got = stepped.replay(k)
+        assert got == fresh.replay(k) if k != 4 else got == fresh.after
+        got.zap(0, 1 << 40)  # a returned replay is the caller's: changing it changes no later replay
+    assert stepped.replay(4) == fresh.after

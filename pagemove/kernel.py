@@ -54,6 +54,11 @@ class Kernel:
         return (self.major, self.minor) >= (6, 7)
 
     @property
+    def multi_vma_move(self) -> bool:
+        """mremap() may move several VMAs at once (6.17, "mm/mremap: permit mremap() move of multiple VMAs")."""
+        return (self.major, self.minor) >= (6, 17)
+
+    @property
     def exec_function(self) -> str:
         """Where the execve stack move lives in this release."""
         if (self.major, self.minor) < (6, 12):

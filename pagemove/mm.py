@@ -185,7 +185,7 @@ class AddressSpace:
         if new_addr is None:
             raise ValueError("new_addr is required: pagemove models MREMAP_MAYMOVE|MREMAP_FIXED moves")
         _ints(old_addr=old_addr, old_size=old_size, new_size=new_size, new_addr=new_addr)
-        vma, old_len, new_len = self._check_mremap(old_addr, old_size, new_size, new_addr)
+        vma, old_len, new_len = self._check_mremap(old_addr, old_size, new_size, new_addr, k)
         self._unmap(new_addr, new_addr + new_len)  # MREMAP_FIXED: do_munmap() the destination
         if old_len > new_len:  # shrinking: the tail goes first, then the rest moves
             self._unmap(old_addr + new_len, old_addr + old_len)
@@ -199,7 +199,7 @@ class AddressSpace:
         result.tables_freed = self._unmap(old_addr, old_addr + old_len)  # do_munmap() of the old range
         return self._finish(result)
 
-    def _check_mremap(self, old_addr, old_size, new_size, new_addr):
+    def _check_mremap(self, old_addr, old_size, new_size, new_addr, kernel: Kernel):
         """The checks of the mremap() syscall, mremap_to(), vma_to_resize() and get_unmapped_area()
         (v6.6), in the order the kernel makes them, so the errno is the one the kernel returns first."""
         ps = self.geometry.page_size
@@ -221,6 +221,11 @@ class AddressSpace:
                                        f"[{new_addr:#x}, {new_addr + new_len:#x}) overlap")
         if old_len == 0:  # vma_to_resize(), after the destination and the shrunk tail are unmapped
             raise _error(errno.EINVAL, "mremap: old_size 0 only duplicates shared mappings; this one is private")
+        if min(old_len, new_len) > vma.end - old_addr and kernel.multi_vma_move and old_len == new_len:
+            raise NotImplementedError(
+                f"[{old_addr:#x}, {old_addr + old_len:#x}) spans more than one VMA. Linux {kernel} moves each VMA "
+                f"with its own move_page_tables() call (6.17's multi-VMA mremap), which pagemove does not model: "
+                f"move the VMAs one at a time, or pass kernel='6.16' to get that kernel's EFAULT")
         if min(old_len, new_len) > vma.end - old_addr:
             raise _error(errno.EFAULT, f"mremap: [{old_addr:#x}, {old_addr + min(old_len, new_len):#x}) is not "
                                        f"inside one mapping ({vma} ends first)")

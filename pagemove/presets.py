@@ -66,22 +66,22 @@ _CASES = [
         "a", "Case (a): both ends PMD-aligned",
         "Old and new start on a PMD boundary and the length is a whole number of PMDs, so every step moves "
         "one whole PMD entry: the PTE table changes owner in one pointer write and no PTE is touched. Both "
-        "kernels do the same (kernel-notes E1).",
+        "kernels do the same.",
         dict(old=0x20000000, new=0x30000000, length=0x400000),
         dict(old=0x20000, new=0x30000, length=0x10000)),
     _x86_and_tiny(
         "b", "Case (b): new is one page off a PMD boundary",
         "Old is PMD-aligned but new is not, so no PMD entry can be moved whole: move_ptes() copies every "
         "present PTE one at a time, and each source PMD entry is left present but pointing to an empty "
-        "table. Both kernels do the same (kernel-notes E2).",
+        "table. Both kernels do the same.",
         dict(old=0x20000000, new=0x30001000, length=0x400000),
         dict(old=0x20000, new=0x31000, length=0x10000)),
     _x86_and_tiny(
-        "c", "Case (c): mutually misaligned, no overlap",
+        "c", "Case (c): mutually aligned, no overlap",
         "Old and new are both one page below a PMD boundary (the same offset inside their PMDs). 6.6 moves "
         "the first page with move_ptes(), then one whole PMD. 6.7's try_realign_addr() sees nothing mapped "
         "below either address in its PMD, moves both starts down to the boundary, and does two whole PMD "
-        "moves (kernel-notes E3).",
+        "moves.",
         dict(old=0x1fff000, new=0x0fff000, length=0x201000),
         dict(old=0x27000, new=0x17000, length=0x9000)),
     _x86_and_tiny(
@@ -89,14 +89,14 @@ _CASES = [
         "The stack VMA moves down by exactly one PMD, so the destination overlaps the source. On 6.6 the "
         "first step moves one page and leaves its source PMD entry present but empty; the next step's "
         "destination is that very entry, so move_normal_pmd() hits WARN_ON_ONCE(!pmd_none(*new_pmd)) and "
-        "falls back to {ptes} single-PTE moves. 6.7 realigns and moves two whole PMDs (kernel-notes E4).",
+        "falls back to {ptes} single-PTE moves. 6.7 realigns and moves two whole PMDs.",
         dict(old=0x1fff000, new=0x1dff000, length=0x201000, stack=True),
         dict(old=0x27000, new=0x1f000, length=0x9000, stack=True)),
     _x86_and_tiny(
         "cascade", "The refusal cascade: one WARN per PMD on 6.6",
         "The same one-PMD stack shift over three more PMDs. On 6.6 every whole-PMD step finds the entry the "
         "previous step emptied and is refused: 3 refusals (the WARN prints once), and every page moves "
-        "one PTE at a time. 6.7 realigns and does 4 whole PMD moves (kernel-notes E6).",
+        "one PTE at a time. 6.7 realigns and does 4 whole PMD moves.",
         dict(old=0x1fff000, new=0x1dff000, length=0x601000, stack=True),
         dict(old=0x27000, new=0x1f000, length=0x19000, stack=True)),
     _x86_and_tiny(

@@ -85,10 +85,9 @@ class ExerciseWidget:
         return "" if self.feedback is None else str(self.feedback)
 
     def _repr_mimebundle_(self, **kwargs):
-        bundle = self.widget._repr_mimebundle_(**kwargs)
-        if isinstance(bundle, tuple):
-            bundle = bundle[0]
-        return {**bundle, "text/plain": repr(self)}
+        from .widgets import display_bundle
+
+        return display_bundle(self.widget, repr(self), **kwargs)
 
     def __repr__(self) -> str:
         return f"ExerciseWidget({self.problem.title() if self.problem else self.error})"

@@ -123,11 +123,7 @@ class MoveExplorer:
         return seen
 
     def _repr_mimebundle_(self, **kwargs):
-        bundle = self.widget._repr_mimebundle_(**kwargs)
-        if isinstance(bundle, tuple):
-            bundle = bundle[0]
-        # The container's own repr lists every child, the PNG bytes included: keep text/plain short.
-        return {**bundle, "text/plain": repr(self)}
+        return display_bundle(self.widget, repr(self), **kwargs)
 
     def __repr__(self) -> str:
         v = self._values
@@ -387,6 +383,16 @@ class MoveExplorer:
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
+
+def display_bundle(widget, text: str, **kwargs) -> dict:
+    """What Jupyter shows for an object wrapping `widget`: the widget, with a short text/plain.
+
+    The container's own repr lists every child (the PNG bytes included), which nbval would compare."""
+    bundle = widget._repr_mimebundle_(**kwargs)
+    if isinstance(bundle, tuple):
+        bundle = bundle[0]
+    return {**bundle, "text/plain": text}
+
 
 def _hex(value) -> str:
     return "?" if value is None else f"{value:#x}"

@@ -868,8 +868,7 @@ def _infer_realigned(r: ScenarioResult, twin: ScenarioResult | None, possible: b
         if r.blocker:
             return False, f"{saving:.1f} us slower than without the blocker: the blocker refused realignment"
         return True, f"{saving:.1f} us faster than with a blocker below old: realigned"
-    if saving <= 0 and not r.blocker:
-        return False, f"not faster than its blocked twin ({saving:+.1f} us): not realigned"
+    # Not faster is no proof of "not realigned": at 2 MiB the two paths can cost the same within the noise.
     return None, f"difference to the twin ({saving:+.1f} us) is within the noise"
 
 

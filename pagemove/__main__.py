@@ -159,8 +159,8 @@ def run_quiz(args) -> int:
         feedback = p.check(answers)
         print(f"{p}\n\n{feedback}")
         return 0 if feedback.right else 1
-    for name in ("seed", "count", "compute", "kind", "difficulty"):
-        print(f"ARG {name} {getattr(args, name)}")
+    for name in ("seed", "count", "compute", "kind", "difficulty"):  # OSTEP's habit: echo the settings, so
+        print(f"ARG {name} {getattr(args, name)}")                     # a pasted run can be reproduced
     for i in range(args.count):
         p = Problem.random(args.seed + i, kind=args.kind, difficulty=args.difficulty)
         print(f"\n{p}")

@@ -293,7 +293,7 @@ def realign_phrase(r: MoveResult) -> str:
     return f"not realigned: {r.realign_check}"
 
 
-TRACE_COLUMNS = ("step", "old", "new", "extent", "level", "outcome", "PTEs", "refused / cause")
+TRACE_COLUMNS = ("step", "old", "new", "extent", "level", "outcome", "PTEs", "why this path")
 
 
 def trace(result: MoveResult, max_rows: int = 40) -> str:
@@ -316,7 +316,7 @@ def trace(result: MoveResult, max_rows: int = 40) -> str:
 
 def _why(e) -> str:
     if e.refused:
-        return f"{'+'.join(e.refused)} refused: {e.cause}"
+        return f"REFUSED {'+'.join(e.refused)} move (WARN): {e.cause}"
     return e.cause
 
 

@@ -116,9 +116,9 @@ def test_summary_reports_damage_of_the_unchecked_expansion():
 
 def test_trace_is_an_aligned_table():
     lines = text.trace(e4()).splitlines()
-    assert lines[0].split() == ["step", "old", "new", "extent", "level", "outcome", "PTEs", "refused", "/", "cause"]
+    assert lines[0].split() == ["step", "old", "new", "extent", "level", "outcome", "PTEs", "why", "this", "path"]
     assert lines[3].split()[:7] == ["1", "0x000002000000", "0x000001e00000", "0x200000", "PTE", "moved", "512"]
-    assert "PMD refused: the destination PMD entry still holds the table emptied at step 0" in lines[3]
+    assert "REFUSED PMD move (WARN): the destination PMD entry still holds the table emptied at step 0" in lines[3]
     assert len({line.index("level") if "level" in line else None for line in lines[:1]}) == 1
 
 

@@ -102,6 +102,11 @@ class Geometry:
         """One past the highest user address (TASK_SIZE)."""
         return self.user_top
 
+    @property
+    def arch(self) -> str:
+        """Whose kernel configuration to assume: "arm64" for the arm64 presets, else "x86"."""
+        return "arm64" if self.name.startswith("arm64") else "x86"
+
     def to_boundary(self, addr: int, size: int | None = None) -> int:
         """Bytes from addr up to the next multiple of size (default PMD_SIZE); a whole size if aligned."""
         size = self.pmd_size if size is None else size

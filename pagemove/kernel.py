@@ -38,20 +38,30 @@ class Kernel:
     def __str__(self) -> str:
         return f"{self.major}.{self.minor}"
 
-    @property
-    def move_pmd(self) -> bool:
-        """move_normal_pmd() exists (5.0: 2c91bd4a4e2e, "mm: speed up mremap by 20x on large regions")."""
-        return (self.major, self.minor) >= (5, 0)
+    def move_pmd(self, arch: str = "x86") -> bool:
+        """CONFIG_HAVE_MOVE_PMD: x86 from 5.0 (2c91bd4a4e2e, "mm: speed up mremap by 20x on large regions"),
+        arm64 from 5.10 (45544eee9606)."""
+        return (self.major, self.minor) >= ((5, 10) if arch == "arm64" else (5, 0))
+
+    def move_pud(self, arch: str = "x86") -> bool:
+        """CONFIG_HAVE_MOVE_PUD: x86 and arm64 from 5.11 (c49dd3401802, "mm: speedup mremap on 1GB or larger
+        regions")."""
+        return (self.major, self.minor) >= (5, 11)
 
     @property
-    def move_pud(self) -> bool:
-        """move_normal_pud() exists (5.11, "mm: speedup mremap on 1GB or larger regions")."""
-        return (self.major, self.minor) >= (5, 11)
+    def warn_once(self) -> bool:
+        """The refusal warns with WARN_ON_ONCE from 5.10 (f81fdd0c4ab7); before, WARN_ON at every refusal."""
+        return (self.major, self.minor) >= (5, 10)
 
     @property
     def realigns(self) -> bool:
         """try_realign_addr() exists (6.7, "mm/mremap: optimize the start addresses in move_page_tables()")."""
         return (self.major, self.minor) >= (6, 7)
+
+    @property
+    def mremap_checks_params_first(self) -> bool:
+        """6.15's check_mremap_params() makes every argument check before vma_lookup()."""
+        return (self.major, self.minor) >= (6, 15)
 
     @property
     def multi_vma_move(self) -> bool:

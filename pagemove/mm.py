@@ -200,18 +200,18 @@ class AddressSpace:
         return self._finish(result)
 
     def _check_mremap(self, old_addr, old_size, new_size, new_addr, kernel: Kernel):
-        """The checks of the mremap() syscall, mremap_to(), vma_to_resize() and get_unmapped_area()
-        (v6.6), in the order the kernel makes them, so the errno is the one the kernel returns first."""
+        """The checks of the mremap() syscall, in the order the kernel makes them, so the errno is the one
+        it returns first. Up to 6.14 vma_lookup() (EFAULT) comes before mremap_to()'s new_address checks;
+        6.15's check_mremap_params() makes all the argument checks (EINVAL) before looking at any VMA."""
         ps = self.geometry.page_size
         if old_addr % ps:
             raise _error(errno.EINVAL, f"mremap: old_address {old_addr:#x} is not page aligned")
         old_len, new_len = self._page_align(old_size), self._page_align(new_size)
         if new_len == 0:
             raise _error(errno.EINVAL, "mremap: new_size is zero")
-        vma = self.find_vma(old_addr)
-        if vma is None:
-            raise _error(errno.EFAULT, f"mremap: nothing is mapped at old_address {old_addr:#x}")
-        if new_addr % ps:  # mremap_to()
+        if not kernel.mremap_checks_params_first:
+            vma = self._lookup_for_mremap(old_addr)
+        if new_addr % ps:
             raise _error(errno.EINVAL, f"mremap: new_address {new_addr:#x} is not page aligned")
         task = self.geometry.task_size
         if new_len > task or new_addr > task - new_len:
@@ -219,6 +219,8 @@ class AddressSpace:
         if old_addr + old_len > new_addr and new_addr + new_len > old_addr:
             raise _error(errno.EINVAL, f"mremap: the ranges [{old_addr:#x}, {old_addr + old_len:#x}) and "
                                        f"[{new_addr:#x}, {new_addr + new_len:#x}) overlap")
+        if kernel.mremap_checks_params_first:
+            vma = self._lookup_for_mremap(old_addr)
         if old_len == 0:  # vma_to_resize(), after the destination and the shrunk tail are unmapped
             raise _error(errno.EINVAL, "mremap: old_size 0 only duplicates shared mappings; this one is private")
         if min(old_len, new_len) > vma.end - old_addr and kernel.multi_vma_move and old_len == new_len:
@@ -234,6 +236,12 @@ class AddressSpace:
                                       f"{self.mmap_min_addr:#x}")
         return vma, old_len, new_len
 
+    def _lookup_for_mremap(self, old_addr: int) -> VMA:
+        vma = self.find_vma(old_addr)
+        if vma is None:
+            raise _error(errno.EFAULT, f"mremap: nothing is mapped at old_address {old_addr:#x}")
+        return vma
+
     # ---- execve's stack move ---------------------------------------------------------------------
 
     def relocate_vma_down(self, vma: VMA | int, shift: int, kernel: str = NEWEST, *,
@@ -248,8 +256,8 @@ class AddressSpace:
             raise ValueError(f"shift must be a positive multiple of PAGE_SIZE, got {shift:#x}")
         old_start, old_end = vma.start, vma.end
         length, new_start, new_end = old_end - old_start, old_start - shift, old_end - shift
-        if new_start < self.mmap_min_addr:
-            raise _error(errno.ENOMEM, f"relocate_vma_down: the new start {new_start:#x} would be below "
+        if new_start <= self.mmap_min_addr:  # setup_arg_pages(): vm_end - vm_start >= stack_top - mmap_min_addr
+            raise _error(errno.ENOMEM, f"setup_arg_pages: the stack would start at {new_start:#x}, not above "
                                        f"vm.mmap_min_addr {self.mmap_min_addr:#x}")
         between = self.find_vma_intersection(new_start, old_start)
         if between is not None:  # "ensure there are no vmas between where we want to go and where we are"

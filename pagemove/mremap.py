@@ -5,8 +5,11 @@ Read this file next to the kernel source:
   v6.7  https://elixir.bootlin.com/linux/v6.7/source/mm/mremap.c   (try_realign_addr, can_align_down)
   v6.15 https://elixir.bootlin.com/linux/v6.15/source/mm/mremap.c  (struct pagetable_move_control)
 
-What is left out, because pagemove has no such pages: huge pages (move_huge_pmd/pud), hugetlb,
-userfaultfd, rmap locks and the mmu notifier. Allocations never fail, so the loop never breaks.
+What is left out, because pagemove has no such pages or state: huge pages (move_huge_pmd/pud),
+hugetlb, userfaultfd (uffd_supports_page_table_move(), 6.17), rmap locks and the mmu notifier, the
+recheck under the PMD locks (!pmd_present(pmd) || pmd_leaf(pmd), 6.12: a race with
+retract_page_tables() that cannot happen here), the large-folio PTE batching of move_ptes() (6.17)
+and the error-path reverse move. Allocations never fail, so the loop never breaks.
 """
 
 from __future__ import annotations
@@ -46,7 +49,10 @@ class PagetableMoveControl:
 # Like the kernel's pud_t * and pmd_t *, an entry is named by (the table holding it, its index).
 
 def get_extent(entry: str, pmc: PagetableMoveControl) -> int:
-    """get_extent() (v6.6-v6.18): bytes to the next `entry` boundary of old or new, or to old_end."""
+    """get_extent() (v5.11-v6.18): bytes to the next `entry` boundary of old or new, or to old_end.
+
+    Before 5.11 the loop stepped one PMD at a time (no PUD step); pagemove uses the 5.11 loop for every
+    kernel: the counts are the same, but a missing old PUD is skipped as one event, not one per PMD."""
     return extent(pmc.pmd_size if entry == NORMAL_PMD else pmc.pud_size, pmc.old_addr, pmc.old_end, pmc.new_addr)
 
 
@@ -239,8 +245,8 @@ def move_page_tables(mm, old_addr: int, new_addr: int, length: int, kernel: str 
     if length and (old_vma is None or new_vma is None):
         raise ValueError("move_page_tables() moves between mapped ranges: map both first (mm.mremap() does)")
     pmc = PagetableMoveControl(mm, old_vma, new_vma, old_addr, old_addr + length, new_addr, length, for_stack,
-                               k, k.move_pmd if have_move_pmd is None else have_move_pmd,
-                               k.move_pud if have_move_pud is None else have_move_pud, unchecked_expansion)
+                               k, k.move_pmd(geo.arch) if have_move_pmd is None else have_move_pmd,
+                               k.move_pud(geo.arch) if have_move_pud is None else have_move_pud, unchecked_expansion)
     pt = mm.pt
     before, allocated0 = pt.clone(), pt.allocated
     realigned, code, check = False, "kernel", f"kernel {k} has no realignment (it came in 6.7)"
@@ -315,8 +321,8 @@ def _refusal_cause(level: str, new: int, size: int, lvl: int, vacated: dict) -> 
 
 def _pte_reason(pmc: PagetableMoveControl, extent: int) -> str:
     if extent == pmc.geo.pmd_size and not pmc.have_move_pmd:
-        if not pmc.kernel.move_pmd:
-            return f"kernel {pmc.kernel} has no move_normal_pmd() (it came in 5.0)"
+        if not pmc.kernel.move_pmd(pmc.geo.arch):
+            return f"kernel {pmc.kernel} does not select CONFIG_HAVE_MOVE_PMD for this architecture"
         return "CONFIG_HAVE_MOVE_PMD is off"
     return f"the extent ({extent:#x}) is not a whole PMD ({pmc.geo.pmd_size:#x})"
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .kernel import Kernel
 from .pgtable import PageTables
 from .trace import PMD, PUD, MoveResult
 
@@ -160,12 +161,13 @@ def strip_legend(geo) -> str:
     if group == 1:
         cells = "one character per PTE: '#' present, '.' none"
     elif group <= 9:
-        cells = f"one character per {group} PTEs: '.' none present, 1-{group - 1} that many present, " \
+        cells = f"one character per {group} PTEs: '.' 0 of {group} present, 1-{group - 1} that many present, " \
                 f"'#' all {group}"
     else:
-        cells = f"one character per {group} PTEs: '.' none present, '+' some, '#' all {group}"
+        cells = f"one character per {group} PTEs: '.' 0 of {group} present, '+' some, '#' all {group}"
     return (f"{cells}\n"
-            f"a row of '-': the PMD entry is none (no PTE table); EMPTY: present PMD entry, its PTE table maps nothing")
+            f"a row of '-': the PMD entry is none (no PTE table); EMPTY: present PMD entry, its PTE table maps nothing\n"
+            f"'x N through A': N identical rows in a row, folded into one (the last one is A)")
 
 
 def _group(geo) -> int:
@@ -235,10 +237,7 @@ def _fold(rows, geo) -> list[str]:
 
 # ---- summary, trace, report of a move ---------------------------------------------------------------
 
-_WARN = {
-    PMD: ("move_normal_pmd", "WARN_ON_ONCE(!pmd_none(*new_pmd))"),
-    PUD: ("move_normal_pud", "WARN_ON_ONCE(!pud_none(*new_pud))"),
-}
+_WARN = {PMD: ("move_normal_pmd", "!pmd_none(*new_pmd)"), PUD: ("move_normal_pud", "!pud_none(*new_pud)")}
 
 
 def warn_line(level: str) -> str:
@@ -246,18 +245,22 @@ def warn_line(level: str) -> str:
     return f"WARNING: CPU: _ PID: _ at mm/mremap.c:_ {_WARN[level][0]}+0x_/0x_"
 
 
-def warn_note(level: str) -> str:
-    """Which check that WARNING is, and what the kernel does next."""
+def warn_note(level: str, kernel: str = "6.6") -> str:
+    """Which check that WARNING is, how often `kernel` prints it, and what it does next."""
     func, cond = _WARN[level]
-    return (f"that is the {cond} in {func}(), printed once per boot (when inlined, the report names the caller:\n"
+    if Kernel.parse(kernel).warn_once:
+        how = f"WARN_ON_ONCE({cond}) in {func}(), printed once per boot"
+    else:
+        how = f"WARN_ON({cond}) in {func}(), printed at every refusal (WARN_ON_ONCE from 5.10)"
+    return (f"that is the {how} (when inlined, the report names the caller:\n"
             f"move_pgt_entry in the March 2023 thread); every refusal falls back to move_ptes()")
 
 
 def summary(result: MoveResult) -> str:
     """Counts, kernel, realignment, each refusal with its WARN, TLB flushes, damage."""
     r, geo = result, result.geometry
-    what = "execve stack move" if r.operation == "relocate_vma_down" else r.operation
-    lines = [f"{r.operation} ({what}) {hexa(r.old_addr, geo)} -> {hexa(r.new_addr, geo)}, "
+    what = " (execve stack move)" if r.operation == "relocate_vma_down" else ""
+    lines = [f"{r.operation}{what} {hexa(r.old_addr, geo)} -> {hexa(r.new_addr, geo)}, "
              f"len {r.length:#x}, Linux {r.kernel}, {geo.name}",
              f"moves: {r.pud_moves} PUD, {r.pmd_moves} PMD, {r.pte_moves} PTE; refusals: {r.refusals}; "
              f"steps: {len(r.events)}",
@@ -270,7 +273,7 @@ def summary(result: MoveResult) -> str:
                          f"({size:#x} bytes): {e.cause}")
             if not warned:
                 lines.append(f"  {warn_line(level)}")
-                lines += ["    " + x for x in warn_note(level).splitlines()]
+                lines += ["    " + x for x in warn_note(level, r.kernel).splitlines()]
                 if r.operation == "relocate_vma_down":
                     from .kernel import Kernel
                     lines.append(f"  called from {Kernel.parse(r.kernel).exec_function}, during execve()")

@@ -26,7 +26,7 @@ class Event:
     level: str  # PUD or PMD: that whole entry was moved (or skipped); PTE: move_ptes() ran
     outcome: str  # "moved", or "skipped" when the old entry at `level` was none
     ptes: int = 0  # present PTEs move_ptes() moved in this step
-    refused: tuple[str, ...] = ()  # levels whose entry move was refused (WARN_ON_ONCE) before falling back
+    refused: tuple[str, ...] = ()  # levels whose entry move was refused (the WARN) before falling back
     cause: str = ""  # why a whole-entry move was refused, or why this step went PTE by PTE
     flush: tuple[int, int] | None = None  # the flush_tlb_range() this step issued
 
@@ -42,7 +42,7 @@ class Event:
         pages = f"{self.ptes} present PTE{'s' if self.ptes != 1 else ''}"
         if self.refused:
             lvl = self.refused[-1]
-            return f"Step {self.step}: {lvl} move refused (WARN_ON_ONCE): {self.cause}. Fell back to " \
+            return f"Step {self.step}: {lvl} move refused (the WARN): {self.cause}. Fell back to " \
                    f"move_ptes(), which moved {pages} one at a time ({span})."
         return f"Step {self.step}: move_ptes() moved {pages} one at a time ({span}), because {self.cause}; " \
                f"the source PMD entry stays present."
@@ -140,7 +140,8 @@ class MoveResult:
 
     @property
     def warned(self) -> bool:
-        """Would the kernel have printed the WARN_ON_ONCE in move_normal_pmd()/move_normal_pud()?"""
+        """Did the move hit the WARN condition in move_normal_pmd()/move_normal_pud()? (From 5.10 it is a
+        WARN_ON_ONCE, so the kernel prints it only if nothing hit it since boot.)"""
         return self.refusals > 0
 
     # ---- replay ----------------------------------------------------------------------------------

@@ -395,7 +395,23 @@ def test_state_extent_and_boundary_helpers():
     assert extent(PMD, 0x2000000, 0x2200000, 0x1e00000) == PMD
     geo = pm.Geometry.x86_64()
     assert geo.to_boundary(0x1fff000) == PAGE and geo.to_boundary(0x2000000) == PMD
-    assert pm.Kernel.parse("4.20").move_pmd is False and pm.Kernel.parse("5.0").move_pmd is True
+    assert pm.Kernel.parse("4.20").move_pmd() is False and pm.Kernel.parse("5.0").move_pmd() is True
+    assert pm.Kernel.parse("5.9").move_pmd("arm64") is False and pm.Kernel.parse("5.10").move_pmd("arm64")
+
+
+def test_arm64_before_510_moves_page_by_page():
+    mm = pm.AddressSpace(pm.Geometry.arm64())
+    mm.mmap(0x20000000, 4 * M, populate=True)
+    assert counts(mm.clone().mremap(0x20000000, 4 * M, 4 * M, new_addr=0x30000000, kernel="5.4")) == (0, 0, 1024, 0)
+    assert counts(mm.clone().mremap(0x20000000, 4 * M, 4 * M, new_addr=0x30000000, kernel="5.10")) == (0, 2, 0, 0)
+
+
+def test_warn_once_from_510():
+    from pagemove import text
+    old = text.summary(simulate(0x1fff000, 0x1dff000, 0x601000, stack=True, kernel="5.4"))
+    new = text.summary(simulate(0x1fff000, 0x1dff000, 0x601000, stack=True, kernel="6.6"))
+    assert "WARN_ON(!pmd_none(*new_pmd))" in old and "printed at every refusal" in old
+    assert "WARN_ON_ONCE(!pmd_none(*new_pmd))" in new and "once per boot" in new
 
 
 def test_before_50_every_move_is_page_wise():

@@ -66,6 +66,22 @@ def test_kernel_errors_change_nothing(code, words, call):
     assert words in str(e) and errno.errorcode[code] in str(e)
 
 
+@pytest.mark.parametrize("kernel,code", [("6.6", errno.EFAULT), ("6.14", errno.EFAULT), ("6.15", errno.EINVAL),
+                                         ("6.18", errno.EINVAL)])
+def test_errno_order_changed_in_615(kernel, code):
+    """Nothing at old_address AND a misaligned new_address: up to 6.14 vma_lookup() answers first (EFAULT);
+    6.15's check_mremap_params() checks the arguments before any VMA (EINVAL)."""
+    mm, _ = layout()
+    assert unchanged(mm, lambda: mm.mremap(0x50000000, PAGE, PAGE, new_addr=0x40000800, kernel=kernel)).errno == code
+
+
+def test_stack_may_not_start_at_mmap_min_addr():
+    mm = pm.AddressSpace()
+    v = mm.mmap(0x20000, 2 * PAGE, populate=True, stack=True)
+    assert unchanged(mm, lambda: mm.relocate_vma_down(v, 0x10000)).errno == errno.ENOMEM  # new start == 0x10000
+    assert mm.relocate_vma_down(v, 0xf000).pte_moves == 2
+
+
 def test_617_multi_vma_move_is_named_not_faked():
     """6.17 moves a range spanning several VMAs, one move_page_tables() per VMA; pagemove says it does
     not model that, instead of returning the EFAULT older kernels give."""

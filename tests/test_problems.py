@@ -231,7 +231,7 @@ def test_wrong_pmd_count_is_explained_from_the_trace():
     v = fb["pmd_6.6"]
     assert not v.right and v.given == 1 and v.expected == 0
     assert v.explanation.startswith("You said 1; on 6.6 the loop makes 0 PMD move(s)")
-    assert "Step 1: PMD move refused (WARN_ON_ONCE): the destination PMD entry still holds the table emptied " \
+    assert "Step 1: PMD move refused (the WARN): the destination PMD entry still holds the table emptied " \
            "at step 0. Fell back to move_ptes(), which moved 512 present PTEs" in v.explanation
     assert "[wrong] PMD moves on 6.6: 1 (answer: 0)" in str(fb) and "5/6 right." in str(fb)
 

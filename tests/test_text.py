@@ -51,7 +51,7 @@ def test_dump_of_a_gib_stays_short_and_elides_with_a_count():
 
 def test_strip_after_step_one_of_e4_shows_the_empty_pmd():
     out = text.strip(e4().replay(1), 0x1c00000, 0x2200000)
-    rows = out.splitlines()[3:]
+    rows = out.splitlines()[4:]
     assert rows[0] == "0x000001c00000 |" + "." * 63 + "1| 1 present"
     assert rows[1] == "0x000001e00000 |" + "." * 64 + "| present, EMPTY"
     assert rows[2] == "0x000002000000 |" + "#" * 64 + "| 512 present"
@@ -61,7 +61,7 @@ def test_strip_tiny_one_char_per_pte_and_none_rows():
     r = PRESETS["tiny-c-overlap"].run()
     out = text.strip(r.after, 0x10000, 0x30000)
     assert out.splitlines()[1] == "one character per PTE: '#' present, '.' none"
-    assert out.splitlines()[3:] == [
+    assert out.splitlines()[4:] == [
         "0x010000  --------  none",
         "0x018000 |.......#| 1 present",
         "0x020000 |########| 8 present",
@@ -73,7 +73,7 @@ def test_strip_counts_partial_groups_and_folds_runs():
     mm = pm.AddressSpace()
     mm.mmap(0x200000, 0x3000, populate=True)  # 3 of the first 8 PTEs
     mm.mmap(0x40000000, 0x800000, populate=True)  # four full PMDs
-    out = text.strip(mm, 0, 0x40800000).splitlines()[3:]
+    out = text.strip(mm, 0, 0x40800000).splitlines()[4:]
     assert out[0] == "0x000000000000  " + "-" * 64 + "  none"
     assert out[1] == "0x000000200000 |3" + "." * 63 + "| 3 present"
     assert out[2].endswith("none x 510 through 0x00003fe00000")

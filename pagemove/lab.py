@@ -89,7 +89,7 @@ def _size_label(n: int) -> str:
 
 
 def size_scenarios(size: str) -> list[Scenario]:
-    """Cases (a), (b), (c) at three offsets, (c) refused by blockers, and (1 GiB only) a PUD move."""
+    """Cases (a), (b), (c) at three offsets, (c) blocked by blockers, and (1 GiB only) a PUD move."""
     n, label = SIZES[size], _size_label(SIZES[size])
     at = PMD_AT
     out = [Scenario(f"a aligned {label}", size, "a", at, at, n),
@@ -866,7 +866,7 @@ def _infer_realigned(r: ScenarioResult, twin: ScenarioResult | None, possible: b
     saving = blocked.median_us - free.median_us
     if free.ci_us[1] < blocked.ci_us[0]:  # the 95% intervals of the two medians do not overlap
         if r.blocker:
-            return False, f"{saving:.1f} us slower than without the blocker: the blocker refused realignment"
+            return False, f"{saving:.1f} us slower than without the blocker: the blocker prevented realignment"
         return True, f"{saving:.1f} us faster than with a blocker below old: realigned"
     # Not faster is no proof of "not realigned": at 2 MiB the two paths can cost the same within the noise.
     return None, f"difference to the twin ({saving:+.1f} us) is within the noise"
@@ -984,7 +984,8 @@ def format_ratios(report: LabReport) -> str:
     return "\n".join(lines)
 
 
-def _yn(v) -> str:
+def yes_no(v) -> str:
+    """"yes", "no", or "?" for unknown (None)."""
     return "?" if v is None else ("yes" if v else "no")
 
 
@@ -1001,8 +1002,8 @@ def format_table(report: LabReport) -> str:
     for r in report.scenarios:
         lines.append(f"{r.name:<38} {r.pmd_moves + r.pud_moves:>4} {r.pte_moves:>6} {r.median_us:>8.1f} "
                      f"{r.p10_us:>7.1f} {r.p90_us:>7.1f} {_num(r.model_us):>7} "
-                     f"{_yn(r.predicted_realigned) + '/' + _yn(r.observed_realigned):>16} "
-                     f"{_yn(r.data_ok):>4} {_yn(r.pfn_ok):>4} {_yn(r.trace_match):>5}")
+                     f"{yes_no(r.predicted_realigned) + '/' + yes_no(r.observed_realigned):>16} "
+                     f"{yes_no(r.data_ok):>4} {yes_no(r.pfn_ok):>4} {yes_no(r.trace_match):>5}")
     m = report.model
     lines.append("cost model (us): " + ", ".join(f"{k[:-3]} {_num(v, 4)}" for k, v in m.items()))
     return "\n".join(lines)
@@ -1011,7 +1012,7 @@ def format_table(report: LabReport) -> str:
 def format_predictions_of(report: LabReport) -> str:
     rows = [f"{'scenario':<38} {'realign':<7} {'PUD':>3} {'PMD':>4} {'PTE':>6}  flushes"]
     for r in report.scenarios:
-        rows.append(f"{r.name:<38} {_yn(r.predicted_realigned):<7} {r.pud_moves:>3} {r.pmd_moves:>4} "
+        rows.append(f"{r.name:<38} {yes_no(r.predicted_realigned):<7} {r.pud_moves:>3} {r.pmd_moves:>4} "
                     f"{r.pte_moves:>6}  {rle(r.predicted_flush_pages)}")
     return "\n".join(rows)
 
@@ -1029,7 +1030,7 @@ def format_trace(report: LabReport) -> str:
     lines = [f"{ok}/{len(traced)} scenarios: the kernel's tlb_flush sequence is the engine's, then the unmap of old",
              f"{'scenario':<38} {'match':>5}  engine -> kernel (tail)"]
     for r in traced:
-        lines.append(f"{r.name:<38} {_yn(r.trace_match):>5}  {rle(r.predicted_flush_pages)} -> "
+        lines.append(f"{r.name:<38} {yes_no(r.trace_match):>5}  {rle(r.predicted_flush_pages)} -> "
                      f"{rle(r.traced_flush_pages)} (tail {rle(r.trace_tail)})")
     return "\n".join(lines)
 

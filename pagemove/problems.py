@@ -387,7 +387,8 @@ class Problem:
              "start": f"On {k[0]}, at which old and new address does the move_page_tables() loop start "
                       f"(after any realignment)?",
              "empty": f"On {k[0]}, once step {self.step} has run (steps count from 0), which PMD entries are "
-                      f"present but empty? Give the base address of each (or 'none')."}
+                      f"present but empty? Give the base address of each: the start of its PMD_SIZE range (any "
+                      f"address in it rounded down to a multiple of PMD_SIZE), or 'none'."}
         return q[self.kind]
 
     def title(self) -> str:

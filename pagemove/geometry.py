@@ -112,10 +112,6 @@ class Geometry:
         size = self.pmd_size if size is None else size
         return size - (addr & (size - 1))
 
-    def mask(self, size: int) -> int:
-        """The kernel's XXX_MASK for a power-of-two size: ~(size - 1)."""
-        return ~(size - 1)
-
     def index(self, addr: int, level: int) -> int:
         """Index of `addr` in its level-`level` table (pte_index, pmd_index, ...)."""
         return (addr >> self._shifts[level]) & self._masks[level]

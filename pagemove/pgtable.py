@@ -114,11 +114,6 @@ class PageTables:
                 n += self._zap(child, level - 1, start, end, cb)
         return n
 
-    def count_present(self, start: int, end: int) -> int:
-        """Present PTEs in [start, end)."""
-        return sum(int(np.count_nonzero(pte[i0:i1])) for pte, i0, i1, _ in self._pte_chunks(start, end)
-                   if pte is not None)
-
     # ---- moving (the two primitives move_page_tables() is made of) -------------------------------
 
     def move_entry(self, level: int, old: int, new: int) -> None:

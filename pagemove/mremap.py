@@ -267,7 +267,6 @@ def move_page_tables(mm, old_addr: int, new_addr: int, length: int, kernel: str 
 
 def _loop(pmc: PagetableMoveControl) -> list[Event]:
     """The for loop of move_page_tables(), recording one Event per iteration."""
-    pt, pmd_size, pud_size = pmc.pt, pmc.pmd_size, pmc.pud_size
     events: list[Event] = []
     vacated: dict[tuple[int, int], int] = {}  # (level, slot) -> step that left that entry present but emptied
     while pmc.old_addr < pmc.old_end:  # !pmc_done(pmc)
@@ -313,6 +312,7 @@ def _step(pmc: PagetableMoveControl, step: int, vacated: dict) -> Event:
 
 
 def _refusal_cause(level: str, new: int, size: int, lvl: int, vacated: dict) -> str:
+    """Why the destination entry was present: which earlier step emptied it, if one did."""
     step = vacated.get((lvl, new & ~(size - 1)))
     if step is not None:
         return f"the destination {level} entry still holds the table emptied at step {step}"
@@ -320,6 +320,7 @@ def _refusal_cause(level: str, new: int, size: int, lvl: int, vacated: dict) -> 
 
 
 def _pte_reason(pmc: PagetableMoveControl, extent: int) -> str:
+    """Why a step went to move_ptes() without any refusal."""
     if extent == pmc.geo.pmd_size and not pmc.have_move_pmd:
         if not pmc.kernel.move_pmd(pmc.geo.arch):
             return f"kernel {pmc.kernel} does not select CONFIG_HAVE_MOVE_PMD for this architecture"

@@ -8,9 +8,9 @@ failing call there can lose the destination mapping. pagemove checks first and s
 from __future__ import annotations
 
 import errno
-import os
 from dataclasses import dataclass
 
+from .errors import check_ints, kernel_error
 from .geometry import Geometry
 from .kernel import NEWEST, Kernel
 from .mremap import find_damage, move_page_tables
@@ -18,11 +18,6 @@ from .pgtable import PageTables
 from .trace import MoveResult
 
 PROTS = ("rw", "r", "none")
-
-
-def _error(code: int, rule: str) -> OSError:
-    """An OSError like the kernel's, naming the rule that was broken."""
-    return OSError(code, f"{os.strerror(code)} ({errno.errorcode[code]}): {rule}")
 
 
 @dataclass(frozen=True)
@@ -92,17 +87,17 @@ class AddressSpace:
     def mmap(self, addr: int, length: int, populate: bool = False, *, prot: str = "rw", name: str = "",
              stack: bool = False) -> VMA:
         """mmap(addr, length, ..., MAP_FIXED_NOREPLACE): map exactly [addr, addr+length)."""
-        _ints(addr=addr, length=length)
+        check_ints(addr=addr, length=length)
         if prot not in PROTS:
             raise ValueError(f"prot must be one of {PROTS}, got {prot!r}")
         length = self._page_align(length)
         self._check_range(addr, length, "mmap", errno.ENOMEM)
         if addr < self.mmap_min_addr:
-            raise _error(errno.EPERM, f"mmap: addr {addr:#x} is below vm.mmap_min_addr {self.mmap_min_addr:#x}")
+            raise kernel_error(errno.EPERM, f"mmap: addr {addr:#x} is below vm.mmap_min_addr {self.mmap_min_addr:#x}")
         clash = self.find_vma_intersection(addr, addr + length)
         if clash is not None:
-            raise _error(errno.EEXIST, f"mmap: MAP_FIXED_NOREPLACE range [{addr:#x}, {addr + length:#x}) "
-                                       f"overlaps the mapping {clash}")
+            raise kernel_error(errno.EEXIST, f"mmap: MAP_FIXED_NOREPLACE range [{addr:#x}, {addr + length:#x}) "
+                                              f"overlaps the mapping {clash}")
         vma = VMA(addr, addr + length, prot, name, stack)
         self._insert(vma)
         if populate:
@@ -113,7 +108,7 @@ class AddressSpace:
         """madvise(MADV_POPULATE_WRITE): fault in every page; each new page gets a fresh frame.
 
         Returns how many pages were faulted in (pages already present keep their frame)."""
-        _ints(addr=addr, length=length)
+        check_ints(addr=addr, length=length)
         length = self._page_align(length)
         self._check_range(addr, length, "populate", errno.EINVAL)
         a = addr
@@ -123,10 +118,10 @@ class AddressSpace:
             if v.start > a:
                 break
             if v.prot == "none":
-                raise _error(errno.EFAULT, f"populate: {v} is PROT_NONE; touching it would fault")
+                raise kernel_error(errno.EFAULT, f"populate: {v} is PROT_NONE; touching it would fault")
             a = v.end
         if a < addr + length:
-            raise _error(errno.ENOMEM, f"populate: {a:#x} is not mapped")
+            raise kernel_error(errno.ENOMEM, f"populate: {a:#x} is not mapped")
         n = self.pt.set_ptes(addr, addr + length, self.next_frame)
         self.next_frame += n
         return n
@@ -135,7 +130,7 @@ class AddressSpace:
         """munmap(): split VMAs, clear their PTEs and free the page tables no VMA uses any more.
 
         Returns how many page-table pages were freed."""
-        _ints(addr=addr, length=length)
+        check_ints(addr=addr, length=length)
         length = self._page_align(length)
         self._check_range(addr, length, "munmap", errno.EINVAL)
         return self._unmap(addr, addr + length)
@@ -184,7 +179,7 @@ class AddressSpace:
         k = Kernel.parse(kernel)
         if new_addr is None:
             raise ValueError("new_addr is required: pagemove models MREMAP_MAYMOVE|MREMAP_FIXED moves")
-        _ints(old_addr=old_addr, old_size=old_size, new_size=new_size, new_addr=new_addr)
+        check_ints(old_addr=old_addr, old_size=old_size, new_size=new_size, new_addr=new_addr)
         vma, old_len, new_len = self._check_mremap(old_addr, old_size, new_size, new_addr, k)
         self._unmap(new_addr, new_addr + new_len)  # MREMAP_FIXED: do_munmap() the destination
         if old_len > new_len:  # shrinking: the tail goes first, then the rest moves
@@ -205,41 +200,41 @@ class AddressSpace:
         6.15's check_mremap_params() makes all the argument checks (EINVAL) before looking at any VMA."""
         ps = self.geometry.page_size
         if old_addr % ps:
-            raise _error(errno.EINVAL, f"mremap: old_address {old_addr:#x} is not page aligned")
+            raise kernel_error(errno.EINVAL, f"mremap: old_address {old_addr:#x} is not page aligned")
         old_len, new_len = self._page_align(old_size), self._page_align(new_size)
         if new_len == 0:
-            raise _error(errno.EINVAL, "mremap: new_size is zero")
+            raise kernel_error(errno.EINVAL, "mremap: new_size is zero")
         if not kernel.mremap_checks_params_first:
             vma = self._lookup_for_mremap(old_addr)
         if new_addr % ps:
-            raise _error(errno.EINVAL, f"mremap: new_address {new_addr:#x} is not page aligned")
+            raise kernel_error(errno.EINVAL, f"mremap: new_address {new_addr:#x} is not page aligned")
         task = self.geometry.task_size
         if new_len > task or new_addr > task - new_len:
-            raise _error(errno.EINVAL, f"mremap: the destination reaches past TASK_SIZE {task:#x}")
+            raise kernel_error(errno.EINVAL, f"mremap: the destination reaches past TASK_SIZE {task:#x}")
         if old_addr + old_len > new_addr and new_addr + new_len > old_addr:
-            raise _error(errno.EINVAL, f"mremap: the ranges [{old_addr:#x}, {old_addr + old_len:#x}) and "
-                                       f"[{new_addr:#x}, {new_addr + new_len:#x}) overlap")
+            raise kernel_error(errno.EINVAL, f"mremap: the ranges [{old_addr:#x}, {old_addr + old_len:#x}) and "
+                                              f"[{new_addr:#x}, {new_addr + new_len:#x}) overlap")
         if kernel.mremap_checks_params_first:
             vma = self._lookup_for_mremap(old_addr)
         if old_len == 0:  # vma_to_resize(), after the destination and the shrunk tail are unmapped
-            raise _error(errno.EINVAL, "mremap: old_size 0 only duplicates shared mappings; this one is private")
+            raise kernel_error(errno.EINVAL, "mremap: old_size 0 only duplicates shared mappings; this one is private")
         if min(old_len, new_len) > vma.end - old_addr and kernel.multi_vma_move and old_len == new_len:
             raise NotImplementedError(
                 f"[{old_addr:#x}, {old_addr + old_len:#x}) spans more than one VMA. Linux {kernel} moves each VMA "
                 f"with its own move_page_tables() call (6.17's multi-VMA mremap), which pagemove does not model: "
                 f"move the VMAs one at a time, or pass kernel='6.16' to get that kernel's EFAULT")
         if min(old_len, new_len) > vma.end - old_addr:
-            raise _error(errno.EFAULT, f"mremap: [{old_addr:#x}, {old_addr + min(old_len, new_len):#x}) is not "
-                                       f"inside one mapping ({vma} ends first)")
+            raise kernel_error(errno.EFAULT, f"mremap: [{old_addr:#x}, {old_addr + min(old_len, new_len):#x}) is not "
+                                              f"inside one mapping ({vma} ends first)")
         if new_addr < self.mmap_min_addr:  # get_unmapped_area(MAP_FIXED) -> security_mmap_addr()
-            raise _error(errno.EPERM, f"mremap: new_address {new_addr:#x} is below vm.mmap_min_addr "
-                                      f"{self.mmap_min_addr:#x}")
+            raise kernel_error(errno.EPERM, f"mremap: new_address {new_addr:#x} is below vm.mmap_min_addr "
+                                             f"{self.mmap_min_addr:#x}")
         return vma, old_len, new_len
 
     def _lookup_for_mremap(self, old_addr: int) -> VMA:
         vma = self.find_vma(old_addr)
         if vma is None:
-            raise _error(errno.EFAULT, f"mremap: nothing is mapped at old_address {old_addr:#x}")
+            raise kernel_error(errno.EFAULT, f"mremap: nothing is mapped at old_address {old_addr:#x}")
         return vma
 
     # ---- execve's stack move ---------------------------------------------------------------------
@@ -251,18 +246,18 @@ class AddressSpace:
         by `shift` with its page tables, as execve() does with the new stack."""
         k = Kernel.parse(kernel)
         vma = self._resolve(vma)
-        _ints(shift=shift)
+        check_ints(shift=shift)
         if shift <= 0 or shift % self.geometry.page_size:
             raise ValueError(f"shift must be a positive multiple of PAGE_SIZE, got {shift:#x}")
         old_start, old_end = vma.start, vma.end
         length, new_start, new_end = old_end - old_start, old_start - shift, old_end - shift
         if new_start <= self.mmap_min_addr:  # setup_arg_pages(): vm_end - vm_start >= stack_top - mmap_min_addr
-            raise _error(errno.ENOMEM, f"setup_arg_pages: the stack would start at {new_start:#x}, not above "
-                                       f"vm.mmap_min_addr {self.mmap_min_addr:#x}")
+            raise kernel_error(errno.ENOMEM, f"setup_arg_pages: the stack would start at {new_start:#x}, not above "
+                                              f"vm.mmap_min_addr {self.mmap_min_addr:#x}")
         between = self.find_vma_intersection(new_start, old_start)
         if between is not None:  # "ensure there are no vmas between where we want to go and where we are"
-            raise _error(errno.EFAULT, f"relocate_vma_down: {between} lies between the new start {new_start:#x} "
-                                       f"and the VMA")
+            raise kernel_error(errno.EFAULT, f"relocate_vma_down: {between} lies between the new start {new_start:#x} "
+                                              f"and the VMA")
         # 1) expand the VMA to cover [new_start, old_end)
         spanning = VMA(new_start, old_end, vma.prot, vma.name, vma.stack)
         self._replace(vma, spanning)
@@ -310,18 +305,9 @@ class AddressSpace:
 
     def _check_range(self, addr: int, length: int, call: str, too_high: int) -> None:
         if addr % self.geometry.page_size:
-            raise _error(errno.EINVAL, f"{call}: addr {addr:#x} is not page aligned")
+            raise kernel_error(errno.EINVAL, f"{call}: addr {addr:#x} is not page aligned")
         if length == 0:
-            raise _error(errno.EINVAL, f"{call}: length is zero")
+            raise kernel_error(errno.EINVAL, f"{call}: length is zero")
         if addr + length > self.geometry.task_size:
-            raise _error(too_high, f"{call}: [{addr:#x}, {addr + length:#x}) reaches past TASK_SIZE "
-                                   f"{self.geometry.task_size:#x}")
-
-
-def _ints(**values) -> None:
-    """Nonsense (not an int, negative) is a ValueError: no kernel would ever see it."""
-    for name, v in values.items():
-        if not isinstance(v, int) or isinstance(v, bool):
-            raise ValueError(f"{name} must be an int, got {v!r}")
-        if v < 0:
-            raise ValueError(f"{name} must not be negative, got {v}")
+            raise kernel_error(too_high, f"{call}: [{addr:#x}, {addr + length:#x}) reaches past TASK_SIZE "
+                                          f"{self.geometry.task_size:#x}")

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import check_ints
 from .kernel import NEWEST, Kernel
-from .pgtable import PageTables, move_pte_range
+from .pgtable import PageTables, move_pte_range, move_table_entry
 from .trace import PMD, PTE, PUD, Damage, Event, MoveResult
 
 NORMAL_PMD, NORMAL_PUD = PMD, PUD  # enum pgt_entry
@@ -108,20 +109,19 @@ def _arch_supports_page_table_move(pmc: PagetableMoveControl) -> bool:
     return pmc.have_move_pmd or pmc.have_move_pud
 
 
-def _move_entry(old_entry, new_entry) -> None:
-    """pXd = *old; pXd_clear(old); pXd_populate(new, pXd): the table moves, the source entry is cleared."""
-    (old_table, i), (new_table, j) = old_entry, new_entry
-    new_table[j] = old_table.pop(i)
+def _move_normal(pmc: PagetableMoveControl, old_entry, new_entry) -> bool:
+    """The body move_normal_pmd() and move_normal_pud() share: refuse, or move the entry whole."""
+    if not _arch_supports_page_table_move(pmc):
+        return False
+    if new_entry[1] in new_entry[0]:  # WARN_ON_ONCE(!pXd_none(*new_pXd))
+        return False
+    move_table_entry(old_entry, new_entry)  # pXd = *old; pXd_clear(old); pXd_populate(new, pXd)
+    return True
 
 
 def move_normal_pud(pmc: PagetableMoveControl, old_pud, new_pud) -> bool:
     """move_normal_pud() (v6.6): move a whole PUD entry unless the destination entry is present."""
-    if not _arch_supports_page_table_move(pmc):
-        return False
-    if new_pud[1] in new_pud[0]:  # WARN_ON_ONCE(!pud_none(*new_pud))
-        return False
-    _move_entry(old_pud, new_pud)
-    return True
+    return _move_normal(pmc, old_pud, new_pud)
 
 
 def move_normal_pmd(pmc: PagetableMoveControl, old_pmd, new_pmd) -> bool:
@@ -131,12 +131,7 @@ def move_normal_pmd(pmc: PagetableMoveControl, old_pmd, new_pmd) -> bool:
     stack down onto itself, and a move that began page by page leaves the old PMD entry present
     but empty. "Warn on it once ... then say 'I won't move this pmd'."
     """
-    if not _arch_supports_page_table_move(pmc):
-        return False
-    if new_pmd[1] in new_pmd[0]:  # WARN_ON_ONCE(!pmd_none(*new_pmd))
-        return False
-    _move_entry(old_pmd, new_pmd)
-    return True
+    return _move_normal(pmc, old_pmd, new_pmd)
 
 
 def move_ptes(pmc: PagetableMoveControl, extent: int, old_pmd, new_pmd, old_addr: int, new_addr: int):
@@ -260,8 +255,8 @@ def move_page_tables(mm, old_addr: int, new_addr: int, length: int, kernel: str 
     result = MoveResult(geo, str(k), operation, old_addr, new_addr, length, start_old, start_new, realigned,
                         check, for_stack, unchecked_expansion, moved, events, before, pt.clone(),
                         vmas=mm.vmas, tables_allocated=pt.allocated - allocated0, realign_reason=code)
-    if unchecked_expansion:
-        result.damage = find_damage(result, mm)
+    if unchecked_expansion and operation == "move_page_tables":  # mremap() and relocate_vma_down() report
+        result.damage = find_damage(result, mm)                     # it when their whole call is done
     return result
 
 
@@ -330,11 +325,8 @@ def _pte_reason(pmc: PagetableMoveControl, extent: int) -> str:
 
 def _check_move_args(mm, old_addr: int, new_addr: int, length: int) -> None:
     geo = mm.geometry
+    check_ints(old_addr=old_addr, new_addr=new_addr, length=length)
     for name, v in (("old_addr", old_addr), ("new_addr", new_addr), ("length", length)):
-        if not isinstance(v, int) or isinstance(v, bool):
-            raise ValueError(f"{name} must be an int, got {v!r}")
-        if v < 0:
-            raise ValueError(f"{name} must not be negative, got {v}")
         if v % geo.page_size:
             raise ValueError(f"{name} {v:#x} is not a multiple of PAGE_SIZE {geo.page_size:#x}")
     if max(old_addr, new_addr) + length > geo.task_size:

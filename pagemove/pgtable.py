@@ -121,10 +121,9 @@ class PageTables:
 
         The destination table must exist and the destination entry must be none.
         """
-        src, dst = self.table(old, level), self.table(new, level)
-        i, j = self.geo.index(old, level), self.geo.index(new, level)
+        dst, j = self.table(new, level), self.geo.index(new, level)
         assert j not in dst, "move_entry onto a present entry"
-        dst[j] = src.pop(i)
+        move_table_entry((self.table(old, level), self.geo.index(old, level)), (dst, j))
 
     def move_ptes(self, old: int, new: int, extent: int) -> tuple[int, list[tuple[int, int]]]:
         """Move the present PTEs of [old, old+extent) to new, clearing each source (ptep_get_and_clear).
@@ -225,6 +224,12 @@ class PageTables:
     def __repr__(self) -> str:
         tables = sum(1 for _ in self.walk())
         return f"<PageTables {self.geo.name}: {tables} tables below the PGD>"
+
+
+def move_table_entry(old_entry, new_entry) -> None:
+    """Move the table behind one entry to another and clear the source; entries are (table, index)."""
+    (old_table, i), (new_table, j) = old_entry, new_entry
+    new_table[j] = old_table.pop(i)
 
 
 def move_pte_range(src: np.ndarray, i: int, dst: np.ndarray, j: int, n: int, new: int, page_size: int):

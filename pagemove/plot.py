@@ -35,8 +35,11 @@ WIDTH = 9.0  # inches: 900 px at 100 dpi, the width of a notebook cell
 def _state(pt, addr: int) -> str:
     """'none', 'empty', 'full' or 'some' for the PMD slot at addr."""
     pte = pt.entry(addr, 1)
-    if pte is None:
-        return "none"
+    return "none" if pte is None else _fill(pte)
+
+
+def _fill(pte) -> str:
+    """'empty', 'full' or 'some': how much of one PTE table maps pages."""
     n = int(np.count_nonzero(pte))
     return "empty" if n == 0 else "full" if n == pte.size else "some"
 
@@ -124,8 +127,7 @@ def _states(pt, lo: int, hi: int) -> dict[int, str]:
     out = {}
     for base, pte in pt.pte_tables():
         if lo <= base < hi:
-            n = int(np.count_nonzero(pte))
-            out[base] = "empty" if n == 0 else "full" if n == pte.size else "some"
+            out[base] = _fill(pte)
     return out
 
 

@@ -16,18 +16,18 @@ export IPYTHONDIR          := $(STATE)/ipython
 export MPLCONFIGDIR        := $(STATE)/matplotlib
 export PYTHONHASHSEED      := 0
 
-.PHONY: install test lab figures bench present notebooks slides clean
+.PHONY: install test lint lab figures bench present notebooks slides clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	mkdir -p $(JUPYTER_CONFIG_DIR) $(JUPYTER_DATA_DIR) $(JUPYTER_RUNTIME_DIR) $(IPYTHONDIR) $(MPLCONFIGDIR)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[lab,test,browser]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[lab,test,browser,grade]'
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (pagemove)" >/dev/null
 	touch $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) lint
 	MPLBACKEND=Agg $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
 
 lab: $(STAMP)
@@ -46,8 +46,14 @@ bench: $(STAMP)
 slides: $(STAMP)
 	$(VENV)/bin/jupyter nbconvert --to slides --output-dir=build/slides notebooks/03-*.ipynb notebooks/04-*.ipynb
 
-# Re-execute every notebook in place, so the committed outputs match the code.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check pagemove tests benchmarks
+
+# Notebooks are edited as their jupytext sources (notebooks/*.md, MyST). This copies every source's
+# cells into its .ipynb (keeping the outputs of unchanged cells), then re-executes every notebook in
+# place, so the committed outputs match the code.
 notebooks: $(STAMP)
+	for src in $$(grep -l '^jupytext:' notebooks/*.md); do $(VENV)/bin/jupytext --quiet --update --to ipynb "$$src"; done
 	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
 	    --ExecutePreprocessor.record_timing=False --ExecutePreprocessor.timeout=600 notebooks/*.ipynb
 

@@ -89,15 +89,20 @@ def explorer(reps: int) -> dict[str, float]:
                                        stack=False, geometry="x86_64"),
     }
     for name, args in cases.items():
-        ex = MoveExplorer(**args, cache_size=0)  # no PNG cache: every update simulates, draws and encodes
-        kernels = ["6.6", "6.7"]
-        out[f"explorer kernel flip: {name}"] = median_ms(lambda k: ex.set(kernel=k), reps,
-                                                         lambda: kernels.reverse() or kernels[0])
-        out[f"explorer step back: {name}"] = median_ms(lambda s: ex.set(step=s), reps,
-                                                       lambda: (ex.step - 1) % (ex.steps + 1))
-        ex.set(step=0)
-        out[f"explorer step forward: {name}"] = median_ms(lambda s: ex.set(step=s), reps,
-                                                          lambda: (ex.step + 1) % (ex.steps + 1))
+        out.update(explorer_timings(name, MoveExplorer(**args, cache_size=0), reps))
+    return out
+
+
+def explorer_timings(name, ex, reps):
+    """Median update times of one explorer with no PNG cache: every update simulates, draws and encodes."""
+    kernels = ["6.6", "6.7"]
+    out = {f"explorer kernel flip: {name}": median_ms(lambda k: ex.set(kernel=k), reps,
+                                                      lambda: kernels.reverse() or kernels[0])}
+    out[f"explorer step back: {name}"] = median_ms(lambda s: ex.set(step=s), reps,
+                                                   lambda: (ex.step - 1) % (ex.steps + 1))
+    ex.set(step=0)
+    out[f"explorer step forward: {name}"] = median_ms(lambda s: ex.set(step=s), reps,
+                                                      lambda: (ex.step + 1) % (ex.steps + 1))
     return out
 
 

@@ -21,7 +21,7 @@ FIGURES = {
 }
 
 
-def make(outdir: "str | Path") -> list[Path]:
+def make(outdir: str | Path) -> list[Path]:
     """Write every figure into outdir; return the paths written."""
     from .plot import draw_move
 

@@ -54,19 +54,19 @@ class Geometry:
     # ---- presets -----------------------------------------------------------------------------
 
     @classmethod
-    def x86_64(cls) -> "Geometry":
+    def x86_64(cls) -> Geometry:
         """x86-64 with 4-level paging: 4 KiB pages, 512 entries per table, 48-bit addresses.
 
         User space is the lower half, up to TASK_SIZE_MAX = 0x7ffffffff000 (one guard page below 2**47)."""
         return cls(12, 9, 4, name="x86_64", user_top=(1 << 47) - (1 << 12))
 
     @classmethod
-    def tiny(cls) -> "Geometry":
+    def tiny(cls) -> Geometry:
         """A teaching machine: 4 KiB pages but 8 entries per table, so every PTE can be drawn."""
         return cls(12, 3, 4, name="tiny")
 
     @classmethod
-    def arm64(cls, page_size: int = 4096) -> "Geometry":
+    def arm64(cls, page_size: int = 4096) -> Geometry:
         """arm64 with 48-bit addresses: 4K pages (4 levels), 16K (4 levels, a 2-entry PGD) or 64K (3 levels)."""
         configs = {4096: (12, 9, 4, 48), 16384: (14, 11, 4, 48), 65536: (16, 13, 3, 48)}
         if page_size not in configs:

@@ -19,7 +19,7 @@ class Kernel:
     minor: int
 
     @classmethod
-    def parse(cls, version: "str | Kernel") -> "Kernel":
+    def parse(cls, version: str | Kernel) -> Kernel:
         """Read "6.6", "v6.7", "6.7-rc1" or "6.12.3"; anything else is a ValueError."""
         if isinstance(version, Kernel):
             return version

@@ -143,7 +143,7 @@ class Layout:
     window: int  # bytes above each anchor, a multiple of PUD_SIZE
 
     @classmethod
-    def for_scenarios(cls, scs, base: int = ENGINE_BASE) -> "Layout":
+    def for_scenarios(cls, scs, base: int = ENGINE_BASE) -> Layout:
         reach = max(max(s.old, s.new) + s.length for s in scs)
         return cls(base, -(-reach // PUD) * PUD)
 
@@ -393,7 +393,7 @@ class Reservation:
         self.mine: set[tuple[int, int]] = set()  # (start, length) the lab mapped in its holes
         self._remnants: list[tuple[int, int]] = []
 
-    def __enter__(self) -> "Reservation":
+    def __enter__(self) -> Reservation:
         window = Layout.for_scenarios(self.scs).window
         size = Layout(0, window).size
         for base in self.CANDIDATES:
@@ -591,7 +591,7 @@ class Tracer:
         self.dir = None
         self.marker = None
 
-    def __enter__(self) -> "Tracer":
+    def __enter__(self) -> Tracer:
         try:
             if not os.path.exists(os.path.join(TRACEFS, "instances")):
                 if os.system(f"mount -t tracefs nodev {TRACEFS} 2>/dev/null") != 0:
@@ -844,7 +844,7 @@ def measure(scs, reps: dict[str, int], trace: bool = True, progress=None, realti
                             runs[sc.name].append(run)  # checked, not timed (below)
                             traces[sc.name] = run.flushes
                             seed += 1
-                    status = f"traced tlb:tlb_flush, one move per scenario (pid-filtered tracefs instance)"
+                    status = "traced tlb:tlb_flush, one move per scenario (pid-filtered tracefs instance)"
                 except OSError as e:
                     status = f"trace mode failed: {e}"
     finally:

@@ -73,7 +73,7 @@ class AddressSpace:
         """{virtual page address: frame} for every present PTE."""
         return self.pt.pages()
 
-    def clone(self) -> "AddressSpace":
+    def clone(self) -> AddressSpace:
         other = AddressSpace(self.geometry, mmap_min_addr=self.mmap_min_addr)
         other.pt, other._vmas, other.next_frame = self.pt.clone(), list(self._vmas), self.next_frame
         return other

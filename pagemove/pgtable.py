@@ -208,7 +208,7 @@ class PageTables:
             out.update(zip((base + idx * ps).tolist(), pte[idx].tolist()))
         return out
 
-    def clone(self) -> "PageTables":
+    def clone(self) -> PageTables:
         """A deep copy (counters included)."""
         other = PageTables(self.geo)
         other.root = _copy(self.root)

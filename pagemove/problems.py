@@ -257,7 +257,7 @@ class Problem:
 
     @classmethod
     def fixed(cls, kind: str, *, old, new, length, kernel: str | None = None, stack: bool = False,
-              blockers=(), geometry: str = "x86_64", step: int | None = None) -> "Problem":
+              blockers=(), geometry: str = "x86_64", step: int | None = None) -> Problem:
         """An instructor's problem: exactly this move. Numbers may be ints or text ("0x1fff000", "2M")."""
         blockers = tuple((parse_number(s), parse_number(n)) for s, n in blockers)
         p = cls(kind, parse_number(old), parse_number(new), parse_number(length), bool(stack),
@@ -266,7 +266,7 @@ class Problem:
         return p
 
     @classmethod
-    def random(cls, seed: int, kind: str | None = None, difficulty: int = 1) -> "Problem":
+    def random(cls, seed: int, kind: str | None = None, difficulty: int = 1) -> Problem:
         """A problem drawn from `seed`: the same one everywhere. kind None: drawn too."""
         if difficulty not in DIFFICULTIES:
             raise ValueError(f"difficulty must be one of {sorted(DIFFICULTIES)}, got {difficulty!r}")

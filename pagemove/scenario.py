@@ -14,7 +14,7 @@ from .trace import MoveResult
 GEOMETRIES = {"x86_64": Geometry.x86_64, "tiny": Geometry.tiny}
 
 
-def geometry_of(geometry: "Geometry | str | None") -> Geometry:
+def geometry_of(geometry: Geometry | str | None) -> Geometry:
     """A Geometry from a Geometry, a preset name ("x86_64", "tiny") or None (x86-64)."""
     if geometry is None:
         return Geometry.x86_64()
@@ -26,7 +26,7 @@ def geometry_of(geometry: "Geometry | str | None") -> Geometry:
 
 
 def simulate(old: int, new: int, length: int, *, kernel: str = NEWEST, stack: bool = False,
-             geometry: "Geometry | str | None" = None, blockers=(), populate: bool = True,
+             geometry: Geometry | str | None = None, blockers=(), populate: bool = True,
              unchecked_expansion: bool = False, vma_start: int | None = None) -> MoveResult:
     """Map [old, old+length) (populated), map each blocker (start, length) read-only, then move.
 

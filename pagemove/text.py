@@ -312,8 +312,9 @@ def trace(result: MoveResult, max_rows: int = 40) -> str:
         rows = rows[:head] + [("...", f"{cut} steps", "", "", "", "", "", "")] + rows[-tail:]
     widths = [max(len(c) for c in col) for col in zip(TRACE_COLUMNS, *rows)]
     right = {0, 3, 6}  # numbers align right
-    fmt = lambda row: "  ".join(c.rjust(w) if i in right else c.ljust(w)
-                                for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+    def fmt(row):
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                                    for i, (c, w) in enumerate(zip(row, widths))).rstrip()
     return "\n".join([fmt(TRACE_COLUMNS), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows]) + "\n"
 
 

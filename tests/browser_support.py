@@ -74,7 +74,7 @@ def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
     Kernels run in sessions of their own (jupyter_client starts them with start_new_session), so they are
     collected by process id, as the server's descendants, before the server is asked to stop.
     """
-    import psutil   # ipykernel's own dependency
+    import psutil  # ipykernel's own dependency
 
     if proc.poll() is not None:
         return

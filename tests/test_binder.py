@@ -3,11 +3,11 @@
 import os
 import stat
 import subprocess
-import tomllib
 from importlib import metadata
 from pathlib import Path
 
 import pytest
+import tomllib
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
@@ -41,7 +41,7 @@ def pyproject() -> dict:
 
 
 def binder_needs() -> list[Requirement]:
-    """What Binder must provide: the runtime dependencies and the `lab` extra (JupyterLab, Voila, RISE)."""
+    """What Binder must provide: the runtime dependencies and the `lab` extra (JupyterLab, Voila, jupytext)."""
     project = pyproject()["project"]
     return [Requirement(r) for r in project["dependencies"] + project["optional-dependencies"]["lab"]]
 

@@ -12,8 +12,17 @@ import re
 import time
 
 import pytest
-from browser_support import (ExplorerPage, chromium_page, copy_notebooks, explorer_png_digests, find_notebook,
-                             jupyter_lab, needs_chromium, still_running, strip_outputs)
+from browser_support import (
+    ExplorerPage,
+    chromium_page,
+    copy_notebooks,
+    explorer_png_digests,
+    find_notebook,
+    jupyter_lab,
+    needs_chromium,
+    still_running,
+    strip_outputs,
+)
 
 from pagemove import text
 from pagemove.scenario import simulate

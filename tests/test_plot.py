@@ -91,7 +91,8 @@ def test_pages_keep_their_colour_from_old_to_new():
     r = PRESETS["tiny-a"].run()
     fig = plot.draw_move(r)
     before, after = (ax.get_images()[0].get_array() for ax in panels(fig))
-    painted = lambda img: img[(img[..., :3] != plot.NONE_RGBA[:3]).any(-1) & (img[..., 3] > 0)]
+    def painted(img):
+        return img[(img[..., :3] != plot.NONE_RGBA[:3]).any(-1) & (img[..., 3] > 0)]
     assert np.array_equal(np.unique(painted(before), axis=0), np.unique(painted(after), axis=0))
 
 

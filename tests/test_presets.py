@@ -1,5 +1,7 @@
 """The named teaching cases reproduce the seed's numbers (kernel-notes section 8) in both geometries."""
 
+import dataclasses
+
 import pytest
 
 from pagemove.presets import PRESETS, Preset, twin
@@ -69,7 +71,7 @@ def test_run_overrides_fields_without_changing_the_preset():
     p = PRESETS["c"]
     assert p.run(kernel="6.7").realigned and not p.run().realigned
     assert p.kernel == "6.6"
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         p.kernel = "6.7"  # frozen
 
 

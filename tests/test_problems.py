@@ -7,8 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from pagemove.problems import (KINDS, REASONS, Feedback, Problem, SplitMix64, empty_pmds, parse_addresses,
-                               parse_bool, parse_number, parse_reason, reason_of)
+from pagemove.problems import (
+    KINDS,
+    REASONS,
+    Feedback,
+    Problem,
+    SplitMix64,
+    empty_pmds,
+    parse_addresses,
+    parse_bool,
+    parse_number,
+    parse_reason,
+    reason_of,
+)
 from pagemove.scenario import simulate
 
 GOLDEN_FILE = Path(__file__).parent / "golden" / "problems.txt"
@@ -151,8 +162,9 @@ SAMPLE = [(d, s, k) for d in (1, 2, 3) for s in range(12) for k in KINDS]
 def test_answers_are_the_engines(difficulty, seed, kind):
     """Recompute each answer with scenario.simulate() directly, outside problems.py's cache."""
     p = Problem.random(seed, kind=kind, difficulty=difficulty)
-    run = lambda k: simulate(p.old, p.new, p.length, kernel=k, stack=p.stack, geometry=p.geometry,
-                             blockers=p.blockers)
+    def run(k):
+        return simulate(p.old, p.new, p.length, kernel=k, stack=p.stack, geometry=p.geometry,
+                                 blockers=p.blockers)
     a = p.answers()
     if kind == "aligned":
         pmd = p.geo.pmd_size

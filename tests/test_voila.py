@@ -8,8 +8,15 @@ import json
 import shutil
 
 import pytest
-from browser_support import (NOTEBOOKS, ExplorerPage, chromium_page, explorer_png_digests, needs_chromium,
-                             still_running, voila)
+from browser_support import (
+    NOTEBOOKS,
+    ExplorerPage,
+    chromium_page,
+    explorer_png_digests,
+    needs_chromium,
+    still_running,
+    voila,
+)
 
 from pagemove import text
 from pagemove.presets import PRESETS

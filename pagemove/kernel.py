@@ -39,8 +39,9 @@ class Kernel:
         return f"{self.major}.{self.minor}"
 
     def move_pmd(self, arch: str = "x86") -> bool:
-        """CONFIG_HAVE_MOVE_PMD: x86 from 5.0 (2c91bd4a4e2e, "mm: speed up mremap by 20x on large regions"),
-        arm64 from 5.10 (45544eee9606)."""
+        """CONFIG_HAVE_MOVE_PMD: x86 from 5.0 (2c91bd4a4e2e "mm: speed up mremap by 20x on large regions" adds
+        the option and move_normal_pmd(); "mm: select HAVE_MOVE_PMD in x86 for faster mremap", its own patch
+        in the same series, selects it), arm64 from 5.10 (45544eee9606)."""
         return (self.major, self.minor) >= ((5, 10) if arch == "arm64" else (5, 0))
 
     def move_pud(self, arch: str = "x86") -> bool:
@@ -50,8 +51,9 @@ class Kernel:
 
     @property
     def warn_once(self) -> bool:
-        """The refusal warns with WARN_ON_ONCE from 5.10 (f81fdd0c4ab7); before, WARN_ON at every refusal."""
-        return (self.major, self.minor) >= (5, 10)
+        """The refusal warns with WARN_ON_ONCE from 5.8 (f81fdd0c4ab7, July 2020: in the v5.8-rc7 and v5.8.1
+        trees); before, WARN_ON at every refusal."""
+        return (self.major, self.minor) >= (5, 8)
 
     @property
     def realigns(self) -> bool:

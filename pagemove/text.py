@@ -5,11 +5,15 @@
     summary(r)           counts, realignment, each refusal with the WARN it prints
     trace(r)             one row per step of the move_page_tables() loop
     report(r)            all of the above for one move (the `move` command prints it)
+    wrap(text)           any text folded to COLUMNS (100) at spaces, never inside a number
 
-Everything here is plain, deterministic text: no matplotlib, no time, no memory addresses.
+Everything here is plain, deterministic text: no matplotlib, no time, no memory addresses, and no
+line wider than COLUMNS characters.
 """
 
 from __future__ import annotations
+
+import textwrap
 
 import numpy as np
 
@@ -18,6 +22,7 @@ from .pgtable import PageTables
 from .trace import PMD, PUD, MoveResult
 
 STRIP_COLUMNS = 64  # characters per PMD row; 512-entry tables get one character per 8 PTEs
+COLUMNS = 100  # no line printed here is wider (a terminal, a projector, a notebook cell)
 
 
 # ---- shared helpers -----------------------------------------------------------------------------
@@ -32,6 +37,20 @@ def tables_of(src) -> PageTables:
     if isinstance(pt, PageTables):
         return pt
     raise TypeError(f"expected an AddressSpace, a PageTables or a MoveResult, got {type(src).__name__}")
+
+
+def wrap(text: str, width: int = COLUMNS, indent: str = "  ") -> str:
+    """Fold every line of `text` that is wider than `width` at spaces (never inside a word or a hex
+    number); continuation lines keep the line's own indentation plus `indent`."""
+    out = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            out.append(line)
+            continue
+        lead = line[:len(line) - len(line.lstrip(" "))]
+        out += textwrap.wrap(line.strip(" "), width, initial_indent=lead, subsequent_indent=lead + indent,
+                             break_long_words=False, break_on_hyphens=False)
+    return "\n".join(out)
 
 
 def hexa(addr: int, geo) -> str:
@@ -166,12 +185,16 @@ def strip_legend(geo) -> str:
     else:
         cells = f"one character per {group} PTEs: '.' 0 of {group} present, '+' some, '#' all {group}"
     return (f"{cells}\n"
-            f"a row of '-': the PMD entry is none (no PTE table); EMPTY: present PMD entry, its PTE table maps nothing\n"
-            f"'x N through A': N identical rows in a row, folded into one (the last one is A)")
+            f"a row of '-': the PMD entry is none (no PTE table)\n"
+            f"EMPTY: the PMD entry is present, but its PTE table maps nothing\n"
+            f"'x N': N identical rows in a row, folded into one (the next row, or the window's end,\n"
+            f"  shows where they end)")
 
 
 def _group(geo) -> int:
-    return max(1, geo.entries // STRIP_COLUMNS)
+    # Long addresses (57-bit, 5-level) get half as many characters per row, so a row fits COLUMNS.
+    columns = STRIP_COLUMNS if geo.hexwidth() <= 12 else STRIP_COLUMNS // 2
+    return max(1, geo.entries // columns)
 
 
 def _cells(pte: np.ndarray, geo) -> str:
@@ -184,10 +207,11 @@ def _cells(pte: np.ndarray, geo) -> str:
     return "".join("." if c == 0 else "#" if c == group else some[c - 1] for c in counts)
 
 
-def strip(src, start: int, end: int, *, max_rows: int = 200) -> str:
+def strip(src, start: int, end: int, *, max_rows: int = 200, legend: bool = True) -> str:
     """PTE occupancy of every PMD slot in [start, end), one row per slot labelled with its address.
 
     Runs of three or more identical rows (none entries, or full tables) fold into one row marked "x N".
+    legend=False leaves out the lines of strip_legend() (print them once, then draw many strips).
     """
     pt = tables_of(src)
     geo = pt.geo
@@ -205,10 +229,11 @@ def strip(src, start: int, end: int, *, max_rows: int = 200) -> str:
             break
         n = int(np.count_nonzero(tables[base]))
         rows.append((base, "|" + _cells(tables[base], geo) + "|",
-                     "present, EMPTY" if n == 0 else f"{n} present"))
+                     "EMPTY" if n == 0 else f"{n} present"))
         slot = base + pmd
     head = [f"PTE occupancy per PMD slot, [{hexa(lo, geo)}, {hexa(hi, geo)}) ({geo.name})"]
-    head += strip_legend(geo).splitlines()
+    if legend:
+        head += strip_legend(geo).splitlines()
     return "\n".join(head + _elide(_fold(rows, geo), max_rows, "rows")) + "\n"
 
 
@@ -220,15 +245,14 @@ def _fold(rows, geo) -> list[str]:
         addr, body, note = rows[i]
         if note.startswith("none x "):
             count = int(note.split()[-1])
-            out.append(f"{hexa(addr, geo)} {body} none" + ("" if count == 1 else
-                       f" x {count} through {hexa(addr + (count - 1) * pmd, geo)}"))
+            out.append(f"{hexa(addr, geo)} {body} none" + ("" if count == 1 else f" x {count}"))
             i += 1
             continue
         j = i + 1
         while j < len(rows) and rows[j][1:] == (body, note) and rows[j][0] == rows[j - 1][0] + pmd:
             j += 1
         if j - i >= 3:
-            out.append(f"{hexa(addr, geo)} {body} {note}, x {j - i} through {hexa(rows[j - 1][0], geo)}")
+            out.append(f"{hexa(addr, geo)} {body} {note} x {j - i}")
         else:
             out += [f"{hexa(a, geo)} {b} {n}" for a, b, n in rows[i:j]]
         i = j
@@ -246,25 +270,25 @@ def warn_line(level: str) -> str:
 
 
 def warn_note(level: str, kernel: str = "6.6") -> str:
-    """Which check that WARNING is, how often `kernel` prints it, and what it does next."""
+    """Which check that WARNING is, and how often `kernel` prints it (one line)."""
     func, cond = _WARN[level]
     if Kernel.parse(kernel).warn_once:
         how = f"WARN_ON_ONCE({cond}) in {func}(), printed once per boot"
     else:
-        how = f"WARN_ON({cond}) in {func}(), printed at every refusal (WARN_ON_ONCE from 5.10)"
-    return (f"that is the {how} (when inlined, the report names the caller:\n"
-            f"move_pgt_entry in the March 2023 thread); every refusal falls back to move_ptes()")
+        how = f"WARN_ON({cond}) in {func}(), printed at every refusal (WARN_ON_ONCE from 5.8)"
+    return how
 
 
 def summary(result: MoveResult) -> str:
-    """Counts, kernel, realignment, each refusal with its WARN, TLB flushes, damage."""
+    """What is particular to this move: counts, realignment (on kernels that have it), each refusal
+    (the WARN line once), TLB flushes, damage. Every line fits COLUMNS."""
     r, geo = result, result.geometry
     what = " (execve stack move)" if r.operation == "relocate_vma_down" else ""
-    lines = [f"{r.operation}{what} {hexa(r.old_addr, geo)} -> {hexa(r.new_addr, geo)}, "
-             f"len {r.length:#x}, Linux {r.kernel}, {geo.name}",
-             f"moves: {r.pud_moves} PUD, {r.pmd_moves} PMD, {r.pte_moves} PTE; refusals: {r.refusals}; "
-             f"steps: {len(r.events)}",
-             realign_phrase(r)]
+    lines = [f"{r.operation}{what}: {hexa(r.old_addr, geo)} -> {hexa(r.new_addr, geo)}, len {r.length:#x}",
+             f"Linux {r.kernel}, {geo.name}; moves: {r.pud_moves} PUD, {r.pmd_moves} PMD, {r.pte_moves} PTE; "
+             f"refusals: {r.refusals}; steps: {len(r.events)}"]
+    if Kernel.parse(r.kernel).realigns or r.unchecked:  # a kernel without realignment has nothing to say
+        lines.append(realign_phrase(r))
     warned = False
     for e in r.events:
         for level in e.refused:
@@ -273,18 +297,28 @@ def summary(result: MoveResult) -> str:
                          f"({size:#x} bytes): {e.cause}")
             if not warned:
                 lines.append(f"  {warn_line(level)}")
-                lines += ["    " + x for x in warn_note(level, r.kernel).splitlines()]
+                lines.append(f"    {warn_note(level, r.kernel)}")
                 if r.operation == "relocate_vma_down":
-                    from .kernel import Kernel
-                    lines.append(f"  called from {Kernel.parse(r.kernel).exec_function}, during execve()")
+                    lines.append(f"    called from {Kernel.parse(r.kernel).exec_function}, during execve()")
                 warned = True
     pages = r.tlb_flush_pages()
-    lines.append(f"TLB flushes: {len(pages)}" + (f" (pages, -1 = full flush: {pages})" if pages else ""))
+    lines.append(f"TLB flushes: {len(pages)}" + (f", in pages: {runs_of(pages)}" if pages else ""))
     if r.unchecked:
         lines.append("NOT THE KERNEL: realigned without can_align_down() (Linus' unchecked proposal)")
     if r.damage:
         lines.append(f"damage: {r.damage.summary()}")
-    return "\n".join(lines) + "\n"
+    return wrap("\n".join(lines)) + "\n"
+
+
+def runs_of(values) -> str:
+    """A list with runs of equal neighbours folded: [1, -1, -1, -1] -> "1, -1 x 3"."""
+    out: list[list] = []
+    for v in values:
+        if out and out[-1][0] == v:
+            out[-1][1] += 1
+        else:
+            out.append([v, 1])
+    return ", ".join(str(v) if n == 1 else f"{v} x {n}" for v, n in out)
 
 
 def realign_phrase(r: MoveResult) -> str:
@@ -311,10 +345,16 @@ def trace(result: MoveResult, max_rows: int = 40) -> str:
         cut = len(rows) - head - tail
         rows = rows[:head] + [("...", f"{cut} steps", "", "", "", "", "", "")] + rows[-tail:]
     widths = [max(len(c) for c in col) for col in zip(TRACE_COLUMNS, *rows)]
+    # A long "why this path" goes on under the row, indented to the "old" column: no line is wider
+    # than COLUMNS.
+    why_at = sum(widths[:-1]) + 2 * (len(widths) - 1)
+    widths[-1] = min(widths[-1], max(len(TRACE_COLUMNS[-1]), COLUMNS - why_at))
     right = {0, 3, 6}  # numbers align right
+
     def fmt(row):
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
-                                    for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+        line = "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))
+        return "\n".join(textwrap.wrap(line.rstrip(), COLUMNS, subsequent_indent=" " * (widths[0] + 2),
+                                        break_long_words=False, break_on_hyphens=False))
     return "\n".join([fmt(TRACE_COLUMNS), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows]) + "\n"
 
 
@@ -346,5 +386,5 @@ def report(result: MoveResult) -> str:
     parts = [summary(result), trace(result)]
     for label, pt in (("before the move (loop start)", result.before), ("after the loop", result.after)):
         for lo, hi in windows(result):
-            parts.append(f"{label}:\n" + strip(pt, lo, hi))
+            parts.append(f"{label}:\n" + strip(pt, lo, hi, legend=len(parts) == 2))  # the legend once
     return "\n".join(parts)

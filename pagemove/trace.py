@@ -140,7 +140,7 @@ class MoveResult:
 
     @property
     def warned(self) -> bool:
-        """Did the move hit the WARN condition in move_normal_pmd()/move_normal_pud()? (From 5.10 it is a
+        """Did the move hit the WARN condition in move_normal_pmd()/move_normal_pud()? (From 5.8 it is a
         WARN_ON_ONCE, so the kernel prints it only if nothing hit it since boot.)"""
         return self.refusals > 0
 

@@ -24,7 +24,7 @@ def test_move_prints_the_report_for_the_warn_case(capsys):
     out = capsys.readouterr().out
     assert "moves: 0 PUD, 0 PMD, 513 PTE; refusals: 1; steps: 2" in out
     assert "WARNING:" in out and "move_normal_pmd" in out
-    assert "present, EMPTY" in out  # the text picture after the loop
+    assert "| EMPTY" in out  # the text picture after the loop
 
 
 def test_move_accepts_decimal_and_suffixes(capsys):

@@ -21,6 +21,7 @@ from functools import lru_cache
 
 from .kernel import Kernel
 from .scenario import geometry_of, simulate
+from .text import wrap
 from .trace import PTE, MoveResult
 
 MASK64 = (1 << 64) - 1
@@ -112,7 +113,7 @@ class Verdict:
             line += f" (answer: {show(self.expected, self.item.type)})"
             if self.explanation:
                 line += "\n" + "\n".join("        " + s for s in self.explanation.splitlines())
-        return line
+        return wrap(line)
 
 
 @dataclass(frozen=True)
@@ -397,14 +398,14 @@ class Problem:
         return f"Problem ({origin}): {self.kind}"
 
     def __str__(self) -> str:
-        return f"{self.title()}\n{self.setup()}\nQ: {self.question()}"
+        return wrap(f"{self.title()}\n{self.setup()}\nQ: {self.question()}")
 
     def solution(self) -> str:
         """The answers, and the engine's trace that gives them."""
         answers = self.answers()
         lines = [f"{item.label}: {show(answers[item.name], item.type)}" for item in self.items]
         lines += ["", self._why()]
-        return "\n".join(lines)
+        return wrap("\n".join(lines))
 
     def _why(self) -> str:
         if self.kind == "aligned":

@@ -45,7 +45,8 @@ def test_importing_the_widget_module_does_not_load_matplotlib():
 def test_default_is_c_overlap_on_6_6_with_the_warn(ex):
     assert ex.preset.value == "c-overlap" and ex.error == ""
     assert "moves: 0 PUD, 0 PMD, 513 PTE; refusals: 1" in ex.summary
-    assert "not realigned" in ex.summary and "WARNING:" in ex.summary and "move_normal_pmd" in ex.summary
+    assert "realign" not in ex.summary  # 6.6 has no realignment: the summary says only what is particular
+    assert "WARNING:" in ex.summary and "move_normal_pmd" in ex.summary
     assert (ex.step, ex.steps) == (2, 2)
     assert ex.sentence.startswith("Step 1: PMD move refused")
     assert "the destination PMD entry still holds the table emptied at step 0" in ex.sentence

@@ -240,7 +240,8 @@ def run_quiz(args) -> int:
 
 def run_assignment(args) -> int:
     """The `assignment` command: nbgrader source notebooks of seeded problems."""
-    from .assignment import check_name, variant_problems, write_assignment
+    from .assignment import check_args, check_name, variant_problems, write_assignment
+    check_args(args.count, args.seed, args.difficulty, args.kind, args.points, args.variants)
     sets = variant_problems(args.count, args.seed, args.difficulty, args.kind, args.variants)
     names = [args.name] if len(sets) == 1 else [f"{args.name}-v{v}" for v in range(1, len(sets) + 1)]
     for name in names:  # every name is checked before anything is written

@@ -127,8 +127,8 @@ def check_args(count, seed, difficulty, kinds, points=1, variants=1) -> None:
     for k in kinds or ():
         if k not in KINDS:
             raise ValueError(f"--kind must be one of {', '.join(KINDS)}, got {k!r}")
-    if not points > 0:
-        raise ValueError(f"--points must be positive, got {points}")
+    if not 0 < points <= 1000:  # also refuses nan and inf
+        raise ValueError(f"--points must be positive (at most 1000), got {points:g}")
     if not isinstance(variants, int) or not 1 <= variants <= MAX_COUNT:
         raise ValueError(f"--variants must be between 1 and {MAX_COUNT}, got {variants}")
 

@@ -252,11 +252,13 @@ def run_assignment(args) -> int:
         seeds = f"seeds {problems[0].seed}..{problems[-1].seed}" if len(problems) > 1 else \
             f"seed {problems[0].seed}"
         items = sum(len(p.items) for p in problems)
-        print(f"wrote {path}: {len(problems)} problem(s), {seeds}, difficulty {args.difficulty}; "
-              f"{items} answers, {args.points:g} point(s) each, {items * args.points:g} in all")
+        print(f"wrote {path}")
+        print(f"  {len(problems)} problem{'s' * (len(problems) > 1)} ({seeds}, difficulty {args.difficulty}), "
+              f"{items} answers, {args.points:g} point{'s' * (args.points != 1)} each: "
+              f"{items * args.points:g} points")
         if config:
             print(f"wrote {path.parents[2] / 'nbgrader_config.py'}")
-    print(f"next: cd {args.course} && nbgrader generate_assignment {names[0]}   (see docs/teaching.md)")
+    print(f"next, in {args.course}: nbgrader generate_assignment {names[0]}   (docs/teaching.md)")
     return 0
 
 

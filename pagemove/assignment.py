@@ -217,7 +217,8 @@ def _intro(name, problems, points, total, practice, repo) -> str:
 {len(problems)} problem{'s' * (len(problems) != 1)} about `move_page_tables()` (`mm/mremap.c`) on \
 `mremap()` and on `execve()`'s stack shift, {total} points in all ({pts} per answer). Each describes \
 one move; work out what the kernel does, on paper or in your head, and write your answers in the cell \
-under it. Background: {background}.
+under it. "6.6" and "6.7" are the kernels before and after the mutual-alignment fix (6.7's \
+`try_realign_addr()`). Background: {background}.
 
 **How to answer.** In each answer cell replace every `...` with your answer, then delete the two lines \
 that follow the dict (`# YOUR CODE HERE` and `raise NotImplementedError()`).
@@ -335,6 +336,8 @@ def _check_source(n: int, p: Problem, points, practice: bool) -> str:
     call = f"grade(problem_{n}, answers_{n}, points={_tidy(points)!r}, label={json.dumps(label)})"
     if practice:
         return "\n".join(head + [call])
+    head.insert(1, "# Here it checks that your answers can be read; whether they are right is graded when "
+                   "you submit.")
     return "\n".join(head + [f"precheck(problem_{n}, answers_{n}, label={json.dumps(label)})",
                              "### BEGIN HIDDEN TESTS", call, "### END HIDDEN TESTS"])
 
@@ -352,7 +355,7 @@ c = get_config()  # noqa: F821 (nbgrader provides get_config)
 # c.CourseDirectory.course_id = "os-course"
 
 # pagemove's checks take well under a second; this only bounds a cell that never ends.
-c.ExecutePreprocessor.timeout = 120
+c.ExecutePreprocessor.timeout = 120  # seconds per cell (nbgrader's default: 30)
 '''
 
 

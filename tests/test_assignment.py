@@ -224,8 +224,10 @@ def test_assignment_writes_the_notebook_and_a_config_once(tmp_path, capsys):
     assert main(["assignment", "hw1", "--course", str(course), "--count", "3", "--seed", "5"]) == 0
     out = capsys.readouterr().out
     path = course / "source" / "hw1" / "hw1.ipynb"
-    assert f"wrote {path}: 3 problem(s), seeds 5..7, difficulty 1" in out
-    assert "nbgrader generate_assignment hw1" in out
+    items = sum(len(p.items) for p in problems_for(3, 5, 1, None))
+    assert out.startswith(f"wrote {path}\n  3 problems (seeds 5..7, difficulty 1), {items} answers, 1 point "
+                          f"each: {items} points\nwrote {course / 'nbgrader_config.py'}\n")
+    assert out.endswith(f"next, in {course}: nbgrader generate_assignment hw1   (docs/teaching.md)\n")
     nb = json.loads(path.read_text())
     assert nb == notebook("hw1", problems_for(3, 5, 1, None))
     assert (course / "nbgrader_config.py").read_text() == CONFIG

@@ -258,7 +258,8 @@ def run_assignment(args) -> int:
               f"{items * args.points:g} points")
         if config:
             print(f"wrote {path.parents[2] / 'nbgrader_config.py'}")
-    print(f"next, in {args.course}: nbgrader generate_assignment {names[0]}   (docs/teaching.md)")
+    more = f" (and {', '.join(names[1:])})" if len(names) > 1 else ""
+    print(f"next, in {args.course}: nbgrader generate_assignment {names[0]}{more}   (docs/teaching.md)")
     return 0
 
 

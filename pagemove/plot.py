@@ -514,5 +514,8 @@ def _mark_extent(ax, rows, start, extent, geo, colour):
 
 
 def _counts(r: MoveResult) -> str:
+    from .kernel import Kernel
+    # Say each thing once: a kernel without realignment gets no realignment phrase (as in text.summary).
+    realign = f"; {realign_phrase(r)}" if Kernel.parse(r.kernel).realigns or r.unchecked else ""
     return (f"{r.pud_moves} PUD, {r.pmd_moves} PMD, {r.pte_moves} PTE moves, {r.refusals} refusal"
-            f"{'s' if r.refusals != 1 else ''}; {realign_phrase(r)}.")
+            f"{'s' if r.refusals != 1 else ''}{realign}.")

@@ -177,7 +177,7 @@ def format_tables(report: LabReport, names=None) -> str:
             f"{-r.blocker_tables_predicted:+d} / {_signed(r.blocker_tables_observed, neg=True)}"
         lines.append(f"{r.name:<{W}} {_signed(lvl.get('pte')):>4} {_signed(lvl.get('pmd')):>4} "
                      f"{_signed(lvl.get('pud')):>4} {_signed(r.tables_predicted):>5} "
-                     f"{_signed(r.tables_observed):>5} {yes_no(r.tables_match):>5} {blk:>13}")
+                     f"{_signed(r.tables_observed):>5} {yes_no(r.tables_match):>5} {blk:>13}".rstrip())
     return "\n".join(lines)
 
 
@@ -256,3 +256,58 @@ def plot_measured_vs_predicted(report: LabReport, group: str = "2M", ax=None):
     ax.set_title(f"{group}: measured vs cost model")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside the bars
     return ax
+
+
+def save_reference(report: LabReport, path=REFERENCE, load: str = "") -> None:
+    """Record a measured run (with where and how it was taken) as the reference notebook 06 shows."""
+    import datetime
+    import os
+    import platform
+    cond = {"kernel": report.kernel_release, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+            "date": datetime.date.today().isoformat(), "load": load or "unknown",
+            "loadavg": open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else None,
+            "reps": {r.group: r.reps for r in report.scenarios if r.reps}}
+    with open(path, "w") as f:
+        json.dump({"conditions": cond, "report": report.to_dict()}, f, indent=1)
+        f.write("\n")
+
+
+def format_compare(report: LabReport, names) -> str:
+    """A few scenarios side by side: the engine's realignment and flushes, the kernel's flushes (the
+    loop's, then | and the unmap's tail) and the median time."""
+    by = report.by_name()
+    lines = [f"{'scenario':<{W}} {'realign':>7}  {'engine':<12} {'kernel trace':<16} {'median us':>9}"]
+    for n in names:
+        r = by[n]
+        k = r.traced_flush_pages
+        if k is not None and r.predicted_flush_pages is not None:
+            loop = k[:len(r.predicted_flush_pages)]
+            seen = rle(loop)[:-1] + (" | " + rle(r.trace_tail)[1:] if r.trace_tail else "]")
+        else:
+            seen = rle(k)
+        lines.append(f"{n:<{W}} {yes_no(r.predicted_realigned):>7}  {rle(r.predicted_flush_pages):<12} "
+                     f"{seen:<16} {_num(r.median_us):>9}")
+    return "\n".join(lines)
+
+
+def format_speedups(report: LabReport) -> str:
+    """How many times slower page-by-page is than whole PMDs (b / a), and PMDs than one PUD (a / p)."""
+    rows = {(r["ratio"], r["size"]): r["value"] for r in ratios(report)}
+    pw = [f"{s} {rows[(RATIOS[0][0], s)]:.1f}x" for s in (size_label(n) for n in SIZES.values())
+          if (RATIOS[0][0], s) in rows]
+    if not pw:
+        return f"no ratios: {report.skip_reason or 'nothing measured'}"
+    lines = ["page by page / whole PMDs (b / a), medians: " + ", ".join(pw)]
+    pud = rows.get((RATIOS[-1][0], "1G"))
+    if pud:
+        lines.append(f"whole PMDs / one PUD (a / p) at 1G: {pud:.1f}x")
+    return "\n".join(lines)
+
+
+def format_model_per_2mib(model: dict) -> str:
+    """The cost model's price of moving 2 MiB page by page (512 PTEs, one extent) and as one PMD."""
+    if not model or model.get("per_pte_us") is None or model.get("per_pmd_move_us") is None:
+        return "per 2 MiB: not fitted"
+    pte = 512 * model["per_pte_us"] + (model["per_pte_extent_us"] or 0.0)
+    pmd = model["per_pmd_move_us"]
+    return f"so per 2 MiB moved: page by page {pte:.2f} us, one whole PMD {pmd:.2f} us ({pte / pmd:.0f}x)"

@@ -193,8 +193,10 @@ def repredict(report: LabReport) -> LabReport:
 
 
 def run(sizes=("2M",), guard: bool = True, reps: int | None = None, quick: bool = False, trace: bool = True,
-        progress=None, realtime: bool = True, thp: bool = True) -> LabReport:
-    """Run the lab: predictions always; timings, checks, VmPTE and traces when this machine allows."""
+        progress=None, realtime: bool = True, thp: bool = True, reps_by_group: dict | None = None) -> LabReport:
+    """Run the lab: predictions always; timings, checks, VmPTE and traces when this machine allows.
+
+    Repetitions per scenario: `reps` for all, else `reps_by_group` (by group), else the defaults."""
     scs = scenarios(sizes, guard, thp)
     engine_kernel = kernel_release()
     layout = Layout.for_scenarios(scs)
@@ -208,7 +210,8 @@ def run(sizes=("2M",), guard: bool = True, reps: int | None = None, quick: bool 
         return report
     report.thp_status = thp_unavailable_reason() if thp else "THP scenarios off (--no-thp)"
     todo = [sc for sc in scs if not (sc.huge and report.thp_status)]
-    counts = {sc.name: reps or (QUICK_REPS if quick else DEFAULT_REPS)[sc.group] for sc in todo}
+    per_group = reps_by_group or (QUICK_REPS if quick else DEFAULT_REPS)
+    counts = {sc.name: reps or per_group[sc.group] for sc in todo}
     m = measure(todo, counts, trace, progress, realtime)
     report.trace_status, report.call_overhead_us, report.cpu, report.realtime = (
         m.trace_status, m.call_overhead_us, m.cpu, m.realtime)

@@ -25,6 +25,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[lab,test,browser,grade]'
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (pagemove)" >/dev/null
+	# nbgrader's JupyterLab extensions fail to load in Voila ("Shared module @jupyterlab/filebrowser doesn't
+	# exist"); the course commands need only its CLI. Re-enable with `jupyter labextension enable @jupyter/nbgrader`.
+	$(VENV)/bin/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader >/dev/null 2>&1
 	touch $(STAMP)
 
 test: $(STAMP) lint

@@ -11,11 +11,13 @@ from .kernel import NEWEST
 from .mm import AddressSpace
 from .trace import MoveResult
 
-GEOMETRIES = {"x86_64": Geometry.x86_64, "tiny": Geometry.tiny}
+# Every geometry a UI offers (explorer, CLI, exercises), by its name: the list is kept here only.
+GEOMETRIES = {"tiny": Geometry.tiny, "x86_64": Geometry.x86_64, "x86_64_5level": Geometry.x86_64_5level,
+              "arm64_4k": Geometry.arm64_4k, "arm64_16k": Geometry.arm64_16k, "arm64_64k": Geometry.arm64_64k}
 
 
 def geometry_of(geometry: Geometry | str | None) -> Geometry:
-    """A Geometry from a Geometry, a preset name ("x86_64", "tiny") or None (x86-64)."""
+    """A Geometry from a Geometry, a name in GEOMETRIES ("x86_64", "arm64_64k", ...) or None (x86-64)."""
     if geometry is None:
         return Geometry.x86_64()
     if isinstance(geometry, Geometry):

@@ -143,7 +143,7 @@ def test_report_far_apart_ranges_get_two_windows():
     assert text.report(r).count("PTE occupancy per PMD slot") == 4
 
 
-@pytest.mark.parametrize("geometry", [pm.Geometry.arm64(4096), pm.Geometry.arm64(16384), pm.Geometry.arm64(65536)])
+@pytest.mark.parametrize("geometry", [pm.Geometry.arm64_4k(), pm.Geometry.arm64_16k(), pm.Geometry.arm64_64k()])
 def test_text_works_for_arm64_geometries(geometry):
     pmd = geometry.pmd_size
     r = simulate(2 * pmd - geometry.page_size, pmd - geometry.page_size, pmd + geometry.page_size,

@@ -240,9 +240,11 @@ def test_no_lab_module_is_over_400_lines():
 
 
 def test_lab_text_fits_100_columns():
-    text = "\n".join([lab.format_predictions(lab.scenarios(("2M", "64M", "1G"))), lab.format_table(lab.load_reference()),
-                     lab.format_trace(lab.load_reference()), lab.format_tables(lab.load_reference()),
-                     lab.format_thp(lab.load_reference()), lab.format_ratios(lab.load_reference())])
+    ref = lab.load_reference()
+    text = "\n".join([lab.format_predictions(lab.scenarios(("2M", "64M", "1G"))), lab.format_table(ref),
+                     lab.format_trace(ref), lab.format_tables(ref), lab.format_thp(ref), lab.format_ratios(ref),
+                     lab.format_speedups(ref), lab.format_model(ref.model), lab.format_model_per_2mib(ref.model),
+                     lab.format_compare(ref, [r.name for r in ref.scenarios])])
     assert max(map(len, text.splitlines())) <= 100
 
 
@@ -368,3 +370,28 @@ def test_a_failing_move_still_unmaps_everything_it_mapped():
         assert res.mine == set()
         assert [lab.mapped_in(lo, hi) for lo, hi in res.layout.holes()] == [[], [], []]
     assert lab.mapped_in(res.layout.base, res.layout.base + res.layout.size) == []
+
+
+def test_realign_possible_is_what_the_expansion_without_can_align_down_does(predicted):
+    layout = lab.Layout.for_scenarios(lab.scenarios(("2M",)))
+    for sc in lab.scenarios(("2M",), thp=False):
+        unchecked = lab.engine_space(layout, sc).mremap(layout.old(sc), sc.length, sc.length,
+                                                         new_addr=layout.new(sc), unchecked_expansion=True)
+        assert predicted[sc.name].realign_possible == unchecked.realigned, sc.name
+
+
+def test_cost_model_never_reports_a_negative_cost():
+    p = lab.predictions(lab.scenarios(("2M",)))
+    truth = [10.0, 0.015, -0.5, 0.4, 0.0]  # a "negative cost per extent" is noise, not a saving
+    rows = [(x, sum(c * f for c, f in zip(truth, x.features()))) for x in p.values() if x]
+    model = lab.fit_cost_model(rows)
+    assert model["per_pte_extent_us"] == 0.0
+    assert all(v is None or v >= 0 for k, v in model.items() if k != "intercept_us")
+
+
+def test_the_methods_appendix_quotes_the_one_cost_model_notebook_06_prints():
+    ref = lab.load_reference()
+    doc = (Path(__file__).parents[1] / "docs" / "lab-method.md").read_text()
+    assert lab.format_model(ref.model) in doc
+    assert lab.format_model_per_2mib(ref.model) in doc
+    assert lab.format_ratios(ref) in doc

@@ -43,14 +43,26 @@ from .observe import (
     thp_unavailable_reason,
     trace_unavailable_reason,
 )
-from .predict import Prediction, engine_has_thp, engine_space, predict, predictions, rle, table_pages
+from .predict import (
+    Prediction,
+    engine_has_thp,
+    engine_space,
+    predict,
+    predictions,
+    rle,
+    table_pages,
+    x86_tracepoint_pages,
+)
 from .report import (
     RATIOS,
     REFERENCE,
+    format_compare,
     format_model,
+    format_model_per_2mib,
     format_predictions,
     format_predictions_of,
     format_ratios,
+    format_speedups,
     format_table,
     format_tables,
     format_thp,
@@ -60,6 +72,7 @@ from .report import (
     plot_paths,
     ratios,
     reference_conditions,
+    save_reference,
     summary,
     yes_no,
 )
@@ -108,6 +121,7 @@ from .syscalls import (
 _mapped_in = mapped_in  # the first edition's name, kept for old notebooks and scripts
 
 __all__ = [
+    "format_compare", "format_model_per_2mib", "format_speedups", "save_reference", "x86_tracepoint_pages",
     "C_OFFSETS", "DEFAULT_REPS", "ENGINE_BASE", "GUARD_OFFSETS", "GiB", "KiB", "LOCAL_MM_SHOOTDOWN",
     "LabReport", "Layout", "Libc", "MADV_HUGEPAGE", "MADV_NOHUGEPAGE", "MADV_POPULATE_WRITE", "MODEL_TERMS",
     "MiB", "PAGE", "PMD", "PMD_AT", "PROT_NONE", "PROT_READ", "PROT_WRITE", "PUD", "PageTablePages",

@@ -21,6 +21,7 @@ from .scenarios import Layout, Scenario
 # (pgtable_trans_huge_deposit() in __do_huge_pmd_anonymous_page(), with mm_inc_nr_ptes()).
 LEVEL_NAMES = ("pte", "pmd", "pud", "p4d")  # a table at level L holds level-L entries
 VMPTE_LEVELS = ("pte", "pmd", "pud")
+BLOCKED_ONLY = ("old-blocked", "new-blocked", "old-not-start", "new-not-start")  # mremap.REALIGN_REASONS
 
 
 @dataclass
@@ -111,12 +112,8 @@ def predict(sc: Scenario, layout: Layout | None = None, kernel: str = NEWEST, ce
     r = mm.mremap(old, sc.length, sc.length, new_addr=new, kernel=kernel)
     after = table_pages(mm)
     freed_by_blocker = sum(mm.munmap(b_start, b_len) for b_start, b_len, _ in layout.blockers(sc))
-    if Kernel.parse(kernel).realigns:
-        unchecked = engine_space(layout, sc).mremap(old, sc.length, sc.length, new_addr=new, kernel=kernel,
-                                                     unchecked_expansion=True)
-        possible = unchecked.realigned
-    else:
-        possible = False
+    # Realignment is possible when only can_align_down() (something mapped below) stood in its way.
+    possible = Kernel.parse(kernel).realigns and (r.realigned or r.realign_reason in BLOCKED_ONLY)
     return Prediction(r.realigned, r.realign_check, possible, r.pud_moves, r.pmd_moves, r.pte_moves,
                       sum(e.level == PTE for e in r.events), r.refusals, x86_tracepoint_pages(r, ceiling),
                       r.tables_freed > 0, {k: after[k] - before[k] for k in before}, freed_by_blocker,

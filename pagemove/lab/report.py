@@ -96,8 +96,10 @@ def format_model(model: dict) -> str:
         return "cost model: not fitted (nothing measured)"
     c = [model[k] for k in ("intercept_us", "per_pte_us", "per_pte_extent_us", "per_pmd_move_us",
                             "per_pud_move_us")]
-    parts = [f"{_num(c[0], 1)} us", f"{_num(None if c[1] is None else c[1] * 1000, 1)} ns x PTE",
-             f"{_num(c[2], 2)} us x extent", f"{_num(c[3], 2)} us x PMD", f"{_num(c[4], 1)} us x PUD"]
+    def term(v, digits, unit):
+        return f"0 {unit}" if v == 0 else f"{_num(v, digits)} {unit}"
+    parts = [term(c[0], 1, "us"), term(None if c[1] is None else c[1] * 1000, 1, "ns x PTE"),
+             term(c[2], 2, "us x extent"), term(c[3], 2, "us x PMD"), term(c[4], 1, "us x PUD")]
     return "cost model: t = " + " + ".join(parts)
 
 

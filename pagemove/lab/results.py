@@ -183,13 +183,27 @@ def repredict(report: LabReport) -> LabReport:
     known = {sc.name: sc for sc in every}
     scs = [known[r.name] for r in report.scenarios]
     layout = Layout.for_scenarios(scs)
+    preds = {sc.name: predict(sc, layout, report.engine_kernel) for sc in scs}
     for r, sc in zip(report.scenarios, scs):
-        fresh = _result(sc, predict(sc, layout, report.engine_kernel), layout)
+        fresh = _result(sc, preds[sc.name], layout)
         for name in _PREDICTED:
             setattr(r, name, getattr(fresh, name))
         r.huge_ok = None if r.anon_huge_kb is None else r.anon_huge_kb == r.anon_huge_expected_kb
         judge(r)
+    if report.measured:
+        _fit(report, scs, preds)
     return report
+
+
+def _fit(report: LabReport, scs, preds) -> None:
+    """Fit the cost model on base-page scenarios with one possible path (so it cannot lean on the
+    realignment rule it is used to judge), and give every base-page row the model's time."""
+    by_name = report.by_name()
+    report.model = fit_cost_model([(preds[s.name], by_name[s.name].median_us) for s in scs
+                                   if preds[s.name] is not None and not s.huge and by_name[s.name].median_us
+                                   and not preds[s.name].realign_possible])
+    for sc in scs:
+        by_name[sc.name].model_us = None if sc.huge else model_us(report.model, preds[sc.name])
 
 
 def run(sizes=("2M",), guard: bool = True, reps: int | None = None, quick: bool = False, trace: bool = True,
@@ -220,14 +234,9 @@ def run(sizes=("2M",), guard: bool = True, reps: int | None = None, quick: bool 
     for sc in todo:
         _fill_measured(by_name[sc.name], m.runs[sc.name][:counts[sc.name]], m.runs[sc.name],
                        m.traces.get(sc.name))
-    # The cost model is fitted on base-page scenarios with one possible path, so it cannot lean on the
-    # realignment rule it is used to judge.
-    fit_rows = [(preds[s.name], by_name[s.name].median_us) for s in todo
-                if preds[s.name] is not None and not s.huge and not preds[s.name].realign_possible]
-    report.model = fit_cost_model(fit_rows)
+    _fit(report, scs, preds)
     for sc in scs:
         r, p = by_name[sc.name], preds[sc.name]
-        r.model_us = model_us(report.model, p) if not sc.huge else None
         possible = p.realign_possible if p is not None else bool(sc.twin)  # THP c/d: built to allow it
         r.observed_realigned, r.observed_note = infer_realigned(r, by_name.get(sc.twin), possible)
     return report

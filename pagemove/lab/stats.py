@@ -29,7 +29,9 @@ def fit_cost_model(rows) -> dict:
     """Least squares t = c0 + c1*PTEs + c2*PTE extents + c3*PMD moves + c4*PUD moves over (Prediction, median_us).
 
     Each row is weighted by 1/median, so the fit minimises *relative* error: a 5 ms page-wise move does not
-    drown the 10 us ones. Terms that no row exercises come back as None."""
+    drown the 10 us ones. Terms that no row exercises come back as None; a term whose cost comes out
+    negative (no measurable cost: a count that only rides along with another) is set to 0 and the rest
+    refitted."""
     import numpy as np
     if not rows:
         return {t: None for t in MODEL_TERMS}
@@ -37,11 +39,16 @@ def fit_cost_model(rows) -> dict:
     y = np.array([m for _, m in rows], dtype=float)
     w = 1 / y
     used = x.any(axis=0)
-    coef = np.linalg.lstsq(x[:, used] * w[:, None], y * w, rcond=None)[0]
-    out, it = {}, iter(coef)
-    for term, u in zip(MODEL_TERMS, used):
-        out[term] = float(next(it)) if u else None
-    return out
+    zero = np.zeros_like(used)  # terms whose fitted cost came out negative: no measurable cost, clamped to 0
+    while True:
+        fit = used & ~zero
+        coef = np.zeros(len(MODEL_TERMS))
+        coef[fit] = np.linalg.lstsq(x[:, fit] * w[:, None], y * w, rcond=None)[0]
+        negative = [i for i in range(1, len(coef)) if fit[i] and coef[i] < 0]
+        if not negative:
+            break
+        zero[min(negative, key=lambda i: coef[i])] = True
+    return {term: float(c) if u else None for term, c, u in zip(MODEL_TERMS, coef, used)}
 
 
 def model_us(model: dict, p) -> float | None:

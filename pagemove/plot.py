@@ -14,6 +14,7 @@ import textwrap
 
 import numpy as np
 
+from .pgtable import HugePMD
 from .text import hexa, realign_phrase, tables_of, warn_line, windows
 from .trace import PMD, PUD, MoveResult
 
@@ -33,9 +34,16 @@ WIDTH = 9.0  # inches: 900 px at 100 dpi, the width of a notebook cell
 # ---- rows and cells ---------------------------------------------------------------------------------
 
 def _state(pt, addr: int) -> str:
-    """'none', 'empty', 'full' or 'some' for the PMD slot at addr."""
+    """'none', 'empty', 'full', 'some' or 'huge' (a huge PMD leaf) for the PMD slot at addr."""
     pte = pt.entry(addr, 1)
-    return "none" if pte is None else _fill(pte)
+    return "none" if pte is None else "huge" if isinstance(pte, HugePMD) else _fill(pte)
+
+
+def _frames(pt, entry):
+    """The frames a PMD entry maps, one per PTE slot: its PTE table, or a huge leaf's consecutive frames."""
+    if isinstance(entry, HugePMD):
+        return np.arange(entry.first, entry.first + pt.geo.entries, dtype=np.int64)
+    return entry
 
 
 def _fill(pte) -> str:
@@ -79,7 +87,7 @@ def _colour_key(pt, lo: int, hi: int) -> np.ndarray:
     Colouring by frame means a page keeps its colour wherever it moves."""
     ps, pmd = pt.geo.page_size, pt.geo.pmd_size
     frames, offsets = [np.zeros(0, np.int64)], [np.zeros(0)]
-    for base, pte in pt.pte_tables():
+    for base, pte in [*pt.pte_tables(), *((b, _frames(pt, leaf)) for b, leaf in pt.huge_leaves())]:
         if base + pmd <= lo or base >= hi:
             continue
         idx = np.flatnonzero(pte)
@@ -107,6 +115,7 @@ def _cells(pt, rows, lut, cmap) -> np.ndarray:
         if pte is None:
             img[r] = NONE_RGBA
             continue
+        pte = _frames(pt, pte)
         img[r] = HOLE_RGBA
         grid = pte.reshape(cols, group)
         present = grid != 0
@@ -128,6 +137,9 @@ def _states(pt, lo: int, hi: int) -> dict[int, str]:
     for base, pte in pt.pte_tables():
         if lo <= base < hi:
             out[base] = _fill(pte)
+    for base, _ in pt.huge_leaves():
+        if lo <= base < hi:
+            out[base] = "huge"
     return out
 
 
@@ -198,10 +210,14 @@ def _panel(ax, pt, rows, key, cmap, *, ranges=(), vmas=(), title="", labels=True
         if row[0] == "gap":
             ax.text(cols / 2 - 0.5, r, f"... {row[2]} PMD slot{'s' if row[2] != 1 else ''} ...",
                     ha="center", va="center", fontsize=8, color="0.3")
-        elif _state(pt, row[1]) == "empty":
+        elif (state := _state(pt, row[1])) == "empty":
             box(-0.5, r - 0.42, cols, 0.84, VERMILLION, (0, (3, 2)), 1.5)
             ax.text(cols / 2 - 0.5, r, "present, EMPTY", ha="center", va="center", fontsize=8,
                     color=VERMILLION, fontweight="bold")
+        elif state == "huge":  # one PMD entry maps the whole row: no PTE table below it
+            box(-0.5, r - 0.46, cols, 0.92, "black", "-", 2.2)
+            ax.text(cols / 2 - 0.5, r, "huge PMD leaf (THP): one entry, no PTE table", ha="center", va="center",
+                    fontsize=8, color="white", fontweight="bold")
     for lo, hi, colour in ranges:  # outline the cells of [lo, hi) in each displayed row
         for r, row in enumerate(rows):
             a, b = (max(lo, row[1]), min(hi, row[1] + pmd)) if row[0] == "slot" else (0, 0)

@@ -29,8 +29,12 @@ def geometry_of(geometry: Geometry | str | None) -> Geometry:
 
 def simulate(old: int, new: int, length: int, *, kernel: str = NEWEST, stack: bool = False,
              geometry: Geometry | str | None = None, blockers=(), populate: bool = True,
-             unchecked_expansion: bool = False, vma_start: int | None = None) -> MoveResult:
+             unchecked_expansion: bool = False, vma_start: int | None = None, thp: bool = False) -> MoveResult:
     """Map [old, old+length) (populated), map each blocker (start, length) read-only, then move.
+
+    Blockers are written, then made read-only (mmap(populate=True, prot="r")): a drawing device whose
+    pages show, not a claim about MADV_POPULATE_WRITE, which refuses a read-only mapping.
+    thp=True makes the moved VMA THP-eligible, so each whole aligned PMD of it is one huge page.
 
     vma_start (<= old) makes the source VMA begin below old, so only a sub-range of it moves.
 
@@ -44,7 +48,8 @@ def simulate(old: int, new: int, length: int, *, kernel: str = NEWEST, stack: bo
         raise ValueError(f"vma_start {start:#x} must not be above old {old:#x}")
     if stack and start != old:
         raise ValueError("the execve stack move moves a whole VMA: vma_start must be old")
-    vma = mm.mmap(start, old + length - start, populate=populate, name="stack" if stack else "", stack=stack)
+    vma = mm.mmap(start, old + length - start, populate=populate, name="stack" if stack else "", stack=stack,
+                  thp=thp)
     for start, size in blockers:
         mm.mmap(start, size, populate=populate, prot="r", name="blocker")
     if stack:

@@ -25,11 +25,14 @@ import ipywidgets as W
 
 from . import text
 from .presets import PRESETS, twin
+from .scenario import GEOMETRIES as GEOMETRY_NAMES
 from .scenario import geometry_of, simulate
 
 KERNELS = ("6.6", "6.7")
 MODES = (("mremap", False), ("execve stack shift", True))
-GEOMETRIES = (("tiny", "tiny"), ("x86-64", "x86_64"))
+# Every geometry of scenario.GEOMETRIES, labelled for a button ("arm64_64k" -> "arm64 64K").
+GEOMETRIES = tuple((n.replace("x86_64", "x86-64").replace("_5level", " 5-level").replace("_", " ")
+                    .replace("k", "K"), n) for n in GEOMETRY_NAMES)
 CUSTOM = ""  # the preset dropdown's value once the learner has changed something a preset fixes
 ADDRESS_FIELDS = ("old", "new", "length")
 LABELS = {"old": "old", "new": "new", "length": "len"}  # what the text boxes say
@@ -76,12 +79,12 @@ class MoveExplorer:
             mode = values.pop("mode")
             values["stack"] = {"mremap": False, "stack": True, "execve": True,
                                "execve stack shift": True}.get(mode, mode)
-        unknown = set(values) - {"preset", "geometry", "stack", "kernel", *ADDRESS_FIELDS, "step"}
+        unknown = set(values) - {"preset", "geometry", "stack", "kernel", "thp", *ADDRESS_FIELDS, "step"}
         if unknown:
             self._show_error(f"unknown control(s): {', '.join(sorted(unknown))}")
             return
         with self._batched():
-            for name in ("preset", "geometry", "stack", "kernel", *ADDRESS_FIELDS):
+            for name in ("preset", "geometry", "stack", "kernel", "thp", *ADDRESS_FIELDS):
                 if name in values:
                     self._set_control(name, values[name])
         if "step" in values:
@@ -130,7 +133,7 @@ class MoveExplorer:
         mode = "stack" if v.get("stack") else "mremap"
         return (f"MoveExplorer({self.preset.value or 'custom'}: {mode} {_hex(v.get('old'))} -> "
                 f"{_hex(v.get('new'))} len {_hex(v.get('length'))}, Linux {v.get('kernel')}, "
-                f"{v.get('geometry')}, step {self.step}/{self.steps})")
+                f"{v.get('geometry')}{', THP' if v.get('thp') else ''}, step {self.step}/{self.steps})")
 
     # ---- building the widgets ----------------------------------------------------------------------
 
@@ -139,7 +142,9 @@ class MoveExplorer:
         self.preset = W.Dropdown(options=[("custom", CUSTOM)] + [(f"{n}: {p.title}", n) for n, p in PRESETS.items()],
                                  description="case", layout=W.Layout(width="34em"))
         self.geometry = W.ToggleButtons(options=GEOMETRIES, description="geometry",
-                                        style={"button_width": "6em"})
+                                        style={"button_width": "7.5em"})
+        self.thp = W.Checkbox(value=False, description="THP (huge pages)", indent=False,
+                              layout=W.Layout(width="11em"))
         self.mode = W.ToggleButtons(options=MODES, description="mode", style={"button_width": "11em"})
         self.kernel = W.ToggleButtons(options=KERNELS, description="Linux", style={"button_width": "4em"})
         self.texts, self.sliders = {}, {}
@@ -158,13 +163,14 @@ class MoveExplorer:
         self.geometry.observe(self._on("geometry"), names="value")
         self.mode.observe(self._on("stack"), names="value")
         self.kernel.observe(self._on("kernel"), names="value")
+        self.thp.observe(self._on("thp"), names="value")
         for name in ADDRESS_FIELDS:
             self.texts[name].observe(self._on(name, "text"), names="value")
             self.sliders[name].observe(self._on(name, "slider"), names="value")
         self.step_slider.observe(self._on("step"), names="value")
 
         rows = [W.HBox([self.texts[n], self.sliders[n]]) for n in ADDRESS_FIELDS]
-        toggles = W.HBox([self.geometry, self.mode, self.kernel], layout=W.Layout(flex_flow="row wrap"))
+        toggles = W.HBox([self.geometry, self.mode, self.kernel, self.thp], layout=W.Layout(flex_flow="row wrap"))
         self.widget = W.VBox([self.preset, self.about, toggles, *rows,
                               self.error_line, self.image, self.step_slider, self.step_line, self.summary_box])
 
@@ -188,6 +194,10 @@ class MoveExplorer:
                 if not isinstance(value, bool):
                     raise ValueError(f"must be True (execve stack shift) or False (mremap), got {value!r}")
                 self.mode.value = value
+            elif name == "thp":
+                if not isinstance(value, bool):
+                    raise ValueError(f"must be True (THP-eligible: huge pages) or False, got {value!r}")
+                self.thp.value = value
             else:
                 widget = getattr(self, name)
                 value = {"x86-64": "x86_64"}.get(value, value)
@@ -246,6 +256,7 @@ class MoveExplorer:
             self.geometry.value = p.geometry
             self.mode.value = p.stack
             self.kernel.value = values["kernel"]
+            self.thp.value = p.thp
         self._sync_all_addresses(recentre=True)
         self.about.value = f"<b>{html.escape(p.title)}</b><br>{html.escape(p.description)}"
         self._recompute()
@@ -306,7 +317,7 @@ class MoveExplorer:
         v = self._values
         try:
             result = simulate(v["old"], v["new"], v["length"], kernel=v["kernel"], stack=v["stack"],
-                              geometry=v["geometry"], blockers=self._blockers)
+                              geometry=v["geometry"], blockers=self._blockers, thp=v.get("thp", False))
         except (OSError, ValueError) as e:
             self._show_error(_reason(e))
             return

@@ -395,3 +395,13 @@ def test_the_methods_appendix_quotes_the_one_cost_model_notebook_06_prints():
     assert lab.format_model(ref.model) in doc
     assert lab.format_model_per_2mib(ref.model) in doc
     assert lab.format_ratios(ref) in doc
+
+
+def test_save_reference_writes_what_load_reads(tmp_path):
+    ref = lab.load_reference()
+    path = tmp_path / "ref.json"
+    lab.save_reference(ref, path, load="a test")
+    saved = json.loads(path.read_text())
+    assert saved["conditions"]["load"] == "a test" and saved["conditions"]["reps"]["2M"] == 201
+    again = lab.repredict(lab.LabReport.from_dict(saved["report"]))
+    assert lab.summary(again) == lab.summary(ref)

@@ -265,12 +265,15 @@ def save_reference(report: LabReport, path=REFERENCE, load: str = "") -> None:
     import datetime
     import os
     import platform
+    loadavg = None
+    if os.path.exists("/proc/loadavg"):
+        with open("/proc/loadavg") as f:
+            loadavg = f.read().split()[:3]
     cond = {"kernel": report.kernel_release, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-            "date": datetime.date.today().isoformat(), "load": load or "unknown",
-            "loadavg": open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else None,
+            "date": datetime.date.today().isoformat(), "load": load or "unknown", "loadavg": loadavg,
             "reps": {r.group: r.reps for r in report.scenarios if r.reps}}
     with open(path, "w") as f:
-        json.dump({"conditions": cond, "report": report.to_dict()}, f, indent=1)
+        json.dump({"conditions": cond, "report": report.to_dict()}, f, separators=(",", ":"))
         f.write("\n")
 
 

@@ -405,3 +405,15 @@ def test_save_reference_writes_what_load_reads(tmp_path):
     assert saved["conditions"]["load"] == "a test" and saved["conditions"]["reps"]["2M"] == 201
     again = lab.repredict(lab.LabReport.from_dict(saved["report"]))
     assert lab.summary(again) == lab.summary(ref)
+
+
+def test_tables_made_minus_freed_is_the_net_change_for_every_scenario():
+    for name, p in lab.predictions(lab.scenarios(("2M", "64M"))).items():
+        assert p.tables_made - p.tables_freed == p.tables_delta, name
+
+
+@pytest.mark.skipif(not lab.engine_has_thp(), reason="the engine has no THP model")
+def test_a_huge_pmd_counts_its_deposited_pte_table():
+    mm = AddressSpace()
+    mm.mmap(0x40000000, 0x400000, populate=True, thp=True)  # two huge pages
+    assert lab.table_pages(mm) == {"pte": 2, "pmd": 1, "pud": 1}  # as VmPTE counts them

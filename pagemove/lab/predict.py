@@ -40,6 +40,8 @@ class Prediction:
     tail_expected: bool  # unmapping the old range frees a page table, so one more flush follows
     tables: dict[str, int] = field(default_factory=dict)  # change of page-table pages per level, over the call
     tables_freed_by_blocker: int = 0  # tables freed when the blockers are unmapped after the move
+    tables_made: int = 0  # page-table pages the call allocated (alloc_new_pud/pmd, pte_alloc) ...
+    tables_freed: int = 0  # ... and freed (free_pgd_range() when old is unmapped)
     huge_pmd_moves: int | None = None  # None: the engine has no THP model (yet)
     huge_pmd_splits: int | None = None
 
@@ -108,15 +110,15 @@ def predict(sc: Scenario, layout: Layout | None = None, kernel: str = NEWEST, ce
     layout = layout or Layout.for_scenarios([sc])
     old, new = layout.old(sc), layout.new(sc)
     mm = engine_space(layout, sc)
-    before = table_pages(mm)
+    before, made0, freed0 = table_pages(mm), mm.pt.allocated, mm.pt.freed
     r = mm.mremap(old, sc.length, sc.length, new_addr=new, kernel=kernel)
-    after = table_pages(mm)
+    after, made, freed = table_pages(mm), mm.pt.allocated - made0, mm.pt.freed - freed0
     freed_by_blocker = sum(mm.munmap(b_start, b_len) for b_start, b_len, _ in layout.blockers(sc))
     # Realignment is possible when only can_align_down() (something mapped below) stood in its way.
     possible = Kernel.parse(kernel).realigns and (r.realigned or r.realign_reason in BLOCKED_ONLY)
     return Prediction(r.realigned, r.realign_check, possible, r.pud_moves, r.pmd_moves, r.pte_moves,
                       sum(e.level == PTE for e in r.events), r.refusals, x86_tracepoint_pages(r, ceiling),
-                      r.tables_freed > 0, {k: after[k] - before[k] for k in before}, freed_by_blocker,
+                      r.tables_freed > 0, {k: after[k] - before[k] for k in before}, freed_by_blocker, made, freed,
                       getattr(r, "huge_pmd_moves", None), getattr(r, "huge_pmd_splits", None))
 
 

@@ -77,9 +77,7 @@ def format_table(report: LabReport, names=None) -> str:
              f"trace: {report.trace_status}",
              f"{'scenario':<{W}} {'PMD':>4} {'PTE':>6} {'median':>7} {'p10':>6} {'p90':>6} {'realign':>7} "
              f"{'data':>4} {'pfn':>4} {'trace':>5} {'VmPTE':>5}"]
-    for r in report.scenarios:
-        if names is not None and r.name not in names:
-            continue
+    for r in _rows(report, names):
         pmd = None if r.pmd_moves is None else r.pmd_moves + r.pud_moves
         lines.append(f"{r.name:<{W}} {_int(pmd):>4} {_int(r.pte_moves):>6} {_num(r.median_us):>7} "
                      f"{_num(r.p10_us):>6} {_num(r.p90_us):>6} "
@@ -148,9 +146,17 @@ def format_ratios(report: LabReport) -> str:
 
 # ---- the trace, page-table pages and huge pages ------------------------------------------------------------
 
+def _rows(report: LabReport, names=None):
+    """The report's rows: all, or those named, in the order named."""
+    if names is None:
+        return list(report.scenarios)
+    by = report.by_name()
+    return [by[n] for n in names if n in by]
+
+
 def format_trace(report: LabReport, names=None) -> str:
     """The trace comparison: the engine's flushes, what the kernel added after them (the tail), the verdict."""
-    rows = [r for r in report.scenarios if r.traced_flush_pages is not None and (names is None or r.name in names)]
+    rows = [r for r in _rows(report, names) if r.traced_flush_pages is not None]
     if not rows:
         return f"not traced: {report.trace_status or report.skip_reason}"
     judged = [r for r in rows if r.trace_match is not None]
@@ -168,23 +174,26 @@ def format_trace(report: LabReport, names=None) -> str:
 
 
 def format_tables(report: LabReport, names=None) -> str:
-    """Page-table pages: the engine's change per level next to the VmPTE change the kernel showed."""
-    lines = [f"{'scenario':<{W}} {'PTE':>4} {'PMD':>4} {'PUD':>4} {'pred':>5} {'VmPTE':>5} {'match':>5}"
-             f" {'blocker unmap':>13}"]
-    for r in report.scenarios:
-        if names is not None and r.name not in names:
-            continue
-        lvl = r.tables_predicted_by_level or {}
+    """Page-table pages: what the engine says the call makes and frees, per level, next to the change of
+    VmPTE the kernel showed; and what unmapping the blockers afterwards frees (engine / kernel)."""
+    lines = [f"{'scenario':<{W}} {'made':>4} {'freed':>5}  {'engine: net per level':<21} {'VmPTE':>5} "
+             f"{'match':>5} {'blocker':>7}"]
+    for r in _rows(report, names):
+        lvl = r.tables_predicted_by_level
+        net = "?" if lvl is None else (" ".join(f"{v:+d} {k.upper()}" for k, v in lvl.items() if v) or "0")
+        if lvl is not None:
+            net = _signed(r.tables_predicted) + (f" ({net})" if net != "0" else "")
         blk = "" if r.blocker_tables_predicted is None else \
-            f"{-r.blocker_tables_predicted:+d} / {_signed(r.blocker_tables_observed, neg=True)}"
-        lines.append(f"{r.name:<{W}} {_signed(lvl.get('pte')):>4} {_signed(lvl.get('pmd')):>4} "
-                     f"{_signed(lvl.get('pud')):>4} {_signed(r.tables_predicted):>5} "
-                     f"{_signed(r.tables_observed):>5} {yes_no(r.tables_match):>5} {blk:>13}".rstrip())
+            f"{_signed(r.blocker_tables_predicted, neg=True)}/{_signed(r.blocker_tables_observed, neg=True)}"
+        lines.append(f"{r.name:<{W}} {_signed(r.tables_made_predicted):>4} "
+                     f"{_signed(None if r.tables_freed_predicted is None else -r.tables_freed_predicted):>5}  "
+                     f"{net:<21} {_signed(r.tables_observed):>5} {yes_no(r.tables_match):>5} {blk:>7}".rstrip())
     return "\n".join(lines)
 
 
 def _signed(v, neg: bool = False) -> str:
-    return "?" if v is None else f"{-v if neg else v:+d}"
+    """+2, -2, 0 (no sign on zero), ? for unknown."""
+    return "?" if v is None else ("0" if v == 0 else f"{-v if neg else v:+d}")
 
 
 def format_thp(report: LabReport) -> str:

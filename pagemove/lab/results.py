@@ -60,6 +60,8 @@ class ScenarioResult:
     huge_ok: bool | None = None  # every run's source really was huge, as expected
     tables_predicted: int | None = None  # VmPTE change over the mremap, in page-table pages
     tables_predicted_by_level: dict | None = None  # {"pte": +n, "pmd": +n, "pud": +n}
+    tables_made_predicted: int | None = None  # of which: page-table pages the call allocates ...
+    tables_freed_predicted: int | None = None  # ... and frees
     tables_observed: int | None = None  # the most common VmPTE change over all runs
     tables_observed_runs: dict | None = None  # {change: how many runs saw it}
     tables_match: bool | None = None
@@ -133,6 +135,7 @@ def _result(sc: Scenario, p: Prediction | None, layout: Layout) -> ScenarioResul
                                                   p.tail_expected)
     r.huge_pmd_moves, r.huge_pmd_splits = p.huge_pmd_moves, p.huge_pmd_splits
     r.tables_predicted, r.tables_predicted_by_level = p.tables_delta, dict(p.tables)
+    r.tables_made_predicted, r.tables_freed_predicted = p.tables_made, p.tables_freed
     if sc.blocker in ("old", "new", "resv"):
         r.blocker_tables_predicted = p.tables_freed_by_blocker
     return r
@@ -174,7 +177,8 @@ def judge(r: ScenarioResult) -> None:
 
 _PREDICTED = ("predicted_realigned", "realign_check", "pud_moves", "pmd_moves", "pte_moves", "pte_extents",
               "refusals", "predicted_flush_pages", "tail_expected", "huge_pmd_moves", "huge_pmd_splits",
-              "anon_huge_expected_kb", "tables_predicted", "tables_predicted_by_level", "blocker_tables_predicted")
+              "anon_huge_expected_kb", "tables_predicted", "tables_predicted_by_level", "blocker_tables_predicted",
+              "tables_made_predicted", "tables_freed_predicted")
 
 
 def repredict(report: LabReport) -> LabReport:

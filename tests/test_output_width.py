@@ -28,16 +28,7 @@ def too_wide(lines):
     return [f"{where}: {len(line)} columns: {line[:60]}..." for where, line in lines if len(line) > WIDTH]
 
 
-def first_edition_lab(nb_path) -> bool:
-    """The first edition of notebook 06 (its lab table has a 'realign pred/obs' column). Issue 12
-    rewrites 06 and the lab's output, which fits; until that lands, this one notebook is a known
-    failure, not a silent pass."""
-    return nb_path.name.startswith("06-") and any("realign pred/obs" in line for _, line in output_lines(nb_path))
-
-
-@pytest.mark.parametrize("nb", [pytest.param(p, marks=pytest.mark.xfail(
-    first_edition_lab(p), reason="first-edition 06: issue 12 replaces it", strict=True)) for p in NOTEBOOKS],
-    ids=[p.name for p in NOTEBOOKS])
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_every_notebook_output_line_fits(nb):
     assert list(output_lines(nb)), "a committed notebook keeps its outputs"
     assert too_wide(output_lines(nb)) == []

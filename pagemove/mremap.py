@@ -310,7 +310,7 @@ def _refusal_cause(level: str, new: int, size: int, lvl: int, vacated: dict) -> 
     """Why the destination entry was present: which earlier step emptied it, if one did."""
     step = vacated.get((lvl, new & ~(size - 1)))
     if step is not None:
-        return f"the destination {level} entry still holds the table emptied at step {step}"
+        return f"the destination {level} entry still holds the table emptied at step {step + 1}"  # from 1
     return f"the destination {level} entry is already present (it maps other pages)"
 
 

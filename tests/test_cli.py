@@ -41,7 +41,8 @@ def test_move_json(capsys):
     assert d["realigned"] is False and d["realign_check"].startswith("cannot align new down")
     assert d["moved"] == 0x201000 and d["kernel"] == "6.18" and d["operation"] == "mremap"
     assert [e["level"] for e in d["events"]] == ["PTE", "PMD"]
-    assert d["events"][1]["describe"].startswith("Step 1: PMD move of 0x2000000..0x2200000 -> 0x1000000")
+    assert [(e["step"], e["index"]) for e in d["events"]] == [(1, 0), (2, 1)]  # readers count steps from 1
+    assert d["events"][1]["describe"].startswith("Step 2: PMD move of 0x2000000..0x2200000 -> 0x1000000")
     assert d["tlb_flushes"] == [[0x1fff000, 0x2000000], [0x2000000, 0x2200000]]
     assert d["damage"] is None
 
@@ -106,7 +107,7 @@ def test_quiz_checks_answers(capsys):
     assert capsys.readouterr().out.endswith("6/6 right.\n")
     assert main(["quiz", "--seed", "7", "-a", "pmd_6.6=2"]) == 1
     out = capsys.readouterr().out
-    assert "[wrong] PMD moves on 6.6: 2 (answer: 1)" in out and "Step 0: move_ptes() moved 7 present PTEs" in out
+    assert "[wrong] PMD moves on 6.6: 2 (answer: 1)" in out and "Step 1: move_ptes() moved 7 present PTEs" in out
 
 
 # ---- help -----------------------------------------------------------------------------------------
@@ -132,7 +133,7 @@ BAD = [
      "pagemove move: error: Invalid argument (EINVAL): mremap: the ranges [0x1fff000, 0x2200000) and "
      "[0x1eff000, 0x2100000) overlap"),
     (["move", "--old", "0x1fff000", "--new", "xyz", "--len", "0x201000"],
-     "pagemove move: error: argument --new: not a number: 'xyz'"),
+     "pagemove move: error: argument --new: 'xyz' is not a number; write hex 0x1fff000, decimal 4096, or a size"),
     (["move", "--old", "0x1fff000", "--new", "0x1dff000", "--len", "0x201000", "--kernel", "9.9"],
      "pagemove move: error: argument --kernel: unknown kernel version '9.9'"),
     (["move", "--old", "0x1fff001", "--new", "0xfff000", "--len", "2M"],

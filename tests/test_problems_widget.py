@@ -34,7 +34,7 @@ def test_check_gives_per_item_feedback():
     ex.check_button.click()
     assert ex.feedback.score == (5, 6)
     assert "[wrong] PMD moves on 6.6: 1 (answer: 0)" in ex.feedback_text
-    assert "still holds the table emptied at step 0" in ex.result.value
+    assert "still holds the table emptied at step 1" in ex.result.value
     assert "5/6 right." in ex.result.value
     ex.answer(pmd_6_6="0")
     ex.check()
@@ -54,10 +54,11 @@ def test_solution_button_and_bad_input_stay_inside_the_widget():
     ex = ExerciseWidget(seed=0)  # a counts problem: text fields
     assert ex.solution.value == ""
     ex.solution_button.click()
-    assert "Step 0" in ex.solution.value
+    assert "Step 1: " in ex.solution.value and "Step 0" not in ex.solution.value
     ex.answer(pmd_6_6="lots")
     ex.check()
-    assert "Could not read your answer: not a number" in ex.result.value
+    assert "PMD moves on 6.6: &#x27;lots&#x27; is not a number (answer: " in ex.result.value
+    assert "(no answer)" not in ex.result.value.split("PTE moves")[0]
     ex.answer(nonsense=1)
     assert "no answer field 'nonsense'" in ex.error and "nonsense" in ex.message.value
 

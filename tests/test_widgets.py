@@ -47,8 +47,8 @@ def test_default_is_c_overlap_on_6_6_with_the_warn(ex):
     assert "moves: 0 PUD, 0 PMD, 513 PTE; refusals: 1" in ex.summary
     assert "not realigned" in ex.summary and "WARNING:" in ex.summary and "move_normal_pmd" in ex.summary
     assert (ex.step, ex.steps) == (2, 2)
-    assert ex.sentence.startswith("Step 1: PMD move refused")
-    assert "the destination PMD entry still holds the table emptied at step 0" in ex.sentence
+    assert ex.sentence.startswith("Step 2: PMD move refused")  # steps count from 1, as everywhere
+    assert "the destination PMD entry still holds the table emptied at step 1" in ex.sentence
     assert bytes(ex.image.value).startswith(b"\x89PNG")
     assert "WARN" in ex.step_line.value and "513 PTE" in ex.summary_box.value
 
@@ -87,7 +87,7 @@ def test_dragging_the_old_slider_updates_the_box_and_the_move(ex):
 
 def test_typing_in_the_box_moves_the_slider(ex):
     ex.texts["new"].value = "0x30001000"  # typed and confirmed
-    ex.set(stack=False, old=0x20000000, length="400000")  # without 0x is fine too
+    ex.set(stack=False, old=0x20000000, length="0x400000")
     assert ex.sliders["new"].value == 0x30001000 // 0x1000
     assert ex.sliders["old"].value == 0x20000000 // 0x1000
     assert ex.sliders["length"].value == 0x400 and ex.texts["length"].value == "0x400000"
@@ -171,8 +171,9 @@ def test_step_slider_replays_the_move(ex):
     ex.step_slider.value = 0
     assert ex.step == 0 and ex.sentence.startswith("Before the loop: nothing moved yet; 2 steps")
     ex.step_slider.value = 1
-    assert ex.sentence == r.events[0].describe()
+    assert ex.sentence == r.events[0].describe() and ex.sentence.startswith("Step 1: ")
     assert "move_ptes() moved 1 present PTE" in ex.sentence
+    assert ex.step_slider.description == "after step" and ex.step_total.value == "of 2"
     ex.set(step=2)
     assert ex.sentence == r.events[1].describe() and ex.result is r  # replay does not re-simulate
 
@@ -191,8 +192,11 @@ def test_before_the_loop_mentions_the_realignment(ex):
 # ---- bad input: the reason in the widget, the last good picture stays -----------------------------------
 
 BAD = [
-    (dict(old="zz"), "old: 'zz' is not a hex number"),
-    (dict(new="0x1dff00g"), "new: '0x1dff00g' is not a hex number"),
+    (dict(old="zz"), "old: 'zz' is not a number"),
+    (dict(new="0x1dff00g"), "new: '0x1dff00g' is not a number"),
+    (dict(old="abc"), "old: 'abc' is not a number (hex needs its prefix: 0xabc)"),
+    (dict(old="1fff000"), "old: '1fff000' is not a number (hex needs its prefix: 0x1fff000)"),
+    (dict(old=""), "old: the box is empty"),
     (dict(old=0x1fff001), "not page aligned"),
     (dict(stack=False, new=0x1fff000 - 0x1000), "overlap"),  # mremap ranges overlap
     (dict(old=0x7ffffffff000), "TASK_SIZE"),  # old + len past the top of user space
@@ -202,10 +206,10 @@ BAD = [
     (dict(kernel="6.18"), "'6.18' is not one of '6.6', '6.7'"),
     (dict(geometry="sparc"), "'sparc' is not one of"),
     (dict(step=1.5), "step must be an int"),
-    (dict(old=1.5), "old must be an int (or a hex string)"),
+    (dict(old=1.5), "old must be an int (or a string such as 0x1fff000 or 2M)"),
     (dict(speed=3), "unknown control(s): speed"),
     (dict(mode="fork"), "stack: must be True (execve stack shift) or False (mremap), got 'fork'"),
-    (dict(length="0x2g"), "len: '0x2g' is not a hex number"),
+    (dict(length="0x2g"), "len: '0x2g' is not a number"),
 ]
 
 
@@ -222,16 +226,19 @@ def test_bad_input_shows_the_reason_and_keeps_the_last_good_move(ex, capsys, val
 
 def test_typing_garbage_into_the_box_then_fixing_it(ex):
     ex.texts["length"].value = "0x20100O"  # a letter O
-    assert "not a hex number" in ex.error
+    assert "len: '0x20100O' is not a number" in ex.error
     ex.texts["length"].value = "0x201000"
     assert ex.error == "" and ex.error_line.value == ""
 
 
-def test_a_good_move_after_an_error_clears_it_and_snaps_boxes_back(ex):
+def test_an_unparsed_box_blocks_every_later_move_until_it_is_fixed(ex):
+    good = bytes(ex.image.value)
     ex.set(old="oops")
-    assert ex.error
-    ex.set(kernel="6.7")  # another control: the box shows the value in use again
-    assert ex.error == "" and ex.texts["old"].value == "0x1fff000"
+    ex.set(kernel="6.7")  # another control: still nothing simulates with an older value of old
+    assert "old: 'oops' is not a number" in ex.error and ex.texts["old"].value == "oops"
+    assert ex.result.kernel == "6.6" and bytes(ex.image.value) == good
+    ex.texts["old"].value = "0x1fff000"
+    assert ex.error == "" and ex.result.kernel == "6.7" and "realigned" in ex.summary
 
 
 def test_bad_constructor_values_show_an_error_without_raising():

@@ -1,6 +1,7 @@
 """The command line: success paths, and every bad argument as one line on stderr with exit status 2."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -87,6 +88,27 @@ def test_quiz_prints_problems_and_hides_answers(capsys):
     assert str(Problem.random(2)) in out and str(Problem.random(3)) in out
     assert Problem.random(2).solution() not in out
     assert out.rstrip().endswith("run again with -c to see them.")
+
+
+def test_quiz_prints_the_item_names_answers_take_and_no_python_none(capsys):
+    assert main(["quiz", "--seed", "7"]) == 0
+    out = capsys.readouterr().out
+    assert "None" not in out and "ARG kind any\n" in out
+    p = Problem.random(7)
+    for item in p.items:  # each answer line starts with the ITEM of -a ITEM=VALUE
+        assert re.search(rf"^  {re.escape(item.name)} +{re.escape(item.label)}: \?$", out, re.M), item.name
+    assert "-a ITEM=VALUE" in out and f"-a {p.items[0].name}=" in out
+    # ... and those names are what -a accepts
+    assert main(["quiz", "--seed", "7", *[a for i in p.items for a in ("-a", f"{i.name}=0")]]) in (0, 1)
+    assert "no such item" not in capsys.readouterr().err
+
+
+def test_quiz_reads_answers_in_the_one_grammar_and_says_what_it_could_not_read(capsys):
+    assert main(["quiz", "--seed", "7", "-a", "pte_6.6=0x7", "-a", "pmd_6.6=zero"]) == 1
+    out = capsys.readouterr().out
+    assert "[right] PTE moves on 6.6: 7" in out
+    assert "[wrong] PMD moves on 6.6: 'zero' is not a number (answer: 1)" in out and "(no answer) (answer: 1)" \
+        not in out.split("PMD moves on 6.6")[1].split("\n")[0]
 
 
 def test_quiz_c_prints_the_solutions(capsys):

@@ -69,3 +69,59 @@ def test_importing_pagemove_does_not_load_ipywidgets():
     code = "import sys, pagemove, pagemove.problems; print('ipywidgets' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+# ---- a fixed problem stays fixed; one message for an unreadable answer (issue 10, item 7) -------------------
+
+def linus2():
+    return Problem.fixed("counts", old=0x1fff000, new=0x1dff000, length=0x201000, stack=True)
+
+
+def test_a_fixed_problem_hides_and_disables_the_random_controls():
+    ex = ExerciseWidget(problem=linus2())
+    assert ex.fixed and ex.random_box.layout.display == "none" and ex.random_button.layout.display is None
+    assert all(c.disabled for c in (ex.seed, ex.difficulty, ex.kind, ex.new_button))
+    ex.new_button.click()  # even a click that reaches it changes nothing
+    ex.seed.value = 9
+    ex.difficulty.value = 3
+    assert ex.problem == linus2() and "fixed" in ex.title.value
+
+
+def test_asking_for_random_problems_brings_the_controls_back():
+    ex = ExerciseWidget(seed=4, difficulty=2, problem=linus2())
+    ex.random_button.click()
+    assert not ex.fixed and ex.random_box.layout.display is None and ex.random_button.layout.display == "none"
+    assert not any(c.disabled for c in (ex.seed, ex.difficulty, ex.kind, ex.new_button))
+    assert ex.problem == Problem.random(4, difficulty=2)
+    ex.new_button.click()
+    assert ex.problem == Problem.random(5, difficulty=2)
+
+
+def test_a_random_problem_shows_its_controls():
+    ex = ExerciseWidget(seed=1)
+    assert not ex.fixed and ex.random_button.layout.display == "none"
+
+
+def test_an_unreadable_answer_gets_one_clear_message():
+    ex = ExerciseWidget(problem=linus2())
+    ex.answer(pmd_6_6="zero")
+    ex.check_button.click()
+    line = str(ex.feedback["pmd_6.6"])
+    assert line.startswith("[wrong] PMD moves on 6.6: 'zero' is not a number (answer: 0)")
+    assert "(no answer)" not in line and "Could not read" not in line
+    assert "Write hex 0x1fff000, decimal 4096, or a size 4K 2M 1G" in line
+
+
+def test_answers_read_the_one_grammar():
+    ex = ExerciseWidget(problem=linus2())
+    ex.answer(pmd_6_6="0", pte_6_6="0x201", refusals_6_6="1", pmd_6_7="2", pte_6_7="0", refusals_6_7="0")
+    ex.check()
+    assert ex.feedback.right  # 0x201 is 513
+    assert all(f.placeholder.startswith("hex 0x1fff000, decimal 4096") for f in ex.fields.values())
+
+
+def test_the_dropdowns_are_wide_enough_for_their_longest_choice():
+    ex = ExerciseWidget(seed=0)
+    for dropdown in (ex.difficulty, ex.kind):
+        longest = max(len(label) for label, _ in dropdown.options)
+        assert f"{longest}ch" in dropdown.layout.width

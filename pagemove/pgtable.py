@@ -4,6 +4,11 @@ Upper tables (PGD, PUD, PMD) are dicts from index to the next table, so a none e
 absent and a 128 TiB address space costs nothing until it is used. PTE tables are numpy arrays of
 frame numbers, 0 meaning pte_none. A PMD entry that points at an all-zero PTE table is *present but
 empty*: that is the state move_ptes() leaves behind, and the state case (c) trips over.
+
+Snapshots are copy-on-write: clone() shares every table with the original, and whichever side writes a
+table first copies it (and the tables above it) for itself. So the before/after/final snapshots a move
+keeps cost only what the move touches, and each stays exactly as it was taken. Writers reach tables
+through table() (which hands out only tables this tree owns); readers use entry(), walk() and friends.
 """
 
 from __future__ import annotations
@@ -26,20 +31,37 @@ class PageTables:
         self.root: dict = {}  # the PGD
         self.allocated = 0  # page-table pages allocated so far (pte_alloc, pmd_alloc, ...)
         self.freed = 0  # page-table pages freed (free_pgd_range)
+        self._own = {id(self.root)}  # ids of the tables only this tree holds: the ones it may write in place
 
     # ---- walking ---------------------------------------------------------------------------------
 
     def _new_table(self, level: int):
         self.allocated += 1
-        return np.zeros(self.geo.entries, dtype=FRAME) if level == 0 else {}
+        t = np.zeros(self.geo.entries, dtype=FRAME) if level == 0 else {}
+        self._own.add(id(t))
+        return t
+
+    def writable_child(self, parent: dict, i: int):
+        """The table behind entry i of `parent` (a table from table()), made this tree's own: copied first
+        if a snapshot shares it, so the caller may write it."""
+        child = parent[i]
+        if id(child) not in self._own:
+            child = parent[i] = child.copy()
+            self._own.add(id(child))
+        return child
 
     def table(self, addr: int, level: int, alloc: bool = False):
-        """The level-`level` table that covers `addr` (a dict, or an array at level 0), or None.
+        """The level-`level` table that covers `addr` (a dict, or an array at level 0), or None; the tree's
+        own, so the caller may write it (a table shared with a snapshot is copied first, with those above).
 
         With alloc=True every missing table on the way is allocated, like p4d_alloc/pud_alloc/
         pmd_alloc/pte_alloc do, which makes the entries above it present.
         """
+        own = self._own
         t = self.root
+        if id(t) not in own:
+            t = self.root = dict(t)
+            own.add(id(t))
         shifts, masks = self.geo._shifts, self.geo._masks
         for lvl in range(self.geo.levels - 1, level, -1):
             i = (addr >> shifts[lvl]) & masks[lvl]
@@ -48,12 +70,26 @@ class PageTables:
                 if not alloc:
                     return None
                 child = t[i] = self._new_table(lvl - 1)
+            elif id(child) not in own:
+                child = t[i] = child.copy()
+                own.add(id(child))
             t = child
         return t
 
+    def _find(self, addr: int, level: int):
+        """The level-`level` table that covers `addr`, or None, for reading only (nothing is copied)."""
+        t = self.root
+        shifts, masks = self.geo._shifts, self.geo._masks
+        for lvl in range(self.geo.levels - 1, level, -1):
+            t = t.get((addr >> shifts[lvl]) & masks[lvl])
+            if t is None:
+                return None
+        return t
+
     def entry(self, addr: int, level: int):
-        """The child table that the level-`level` entry for `addr` points to (level >= 1), or None."""
-        t = self.table(addr, level)
+        """The child table that the level-`level` entry for `addr` points to (level >= 1), or None.
+        For reading: write through table()."""
+        t = self._find(addr, level)
         return None if t is None else t.get(self.geo.index(addr, level))
 
     def present(self, addr: int, level: int) -> bool:
@@ -97,22 +133,26 @@ class PageTables:
 
     def zap(self, start: int, end: int) -> int:
         """Clear the PTEs in [start, end) (zap_page_range); tables stay. Returns pages unmapped."""
-        return self._zap(self.root, self.geo.levels - 1, start, end, 0)
+        ps, n = self.geo.page_size, 0
+        for base, pte in list(self._pte_tables_in(self.root, self.geo.levels - 1, 0, start, end)):
+            lo, hi = max(start, base), min(end, base + self.geo.pmd_size)
+            i0, i1 = (lo - base) // ps, (hi - base) // ps
+            hit = int(np.count_nonzero(pte[i0:i1]))
+            if hit:  # only a table that changes is made this tree's own
+                self.table(base, 0)[i0:i1] = 0
+                n += hit
+        return n
 
-    def _zap(self, table, level, start, end, base) -> int:
+    def _pte_tables_in(self, table: dict, level: int, base: int, start: int, end: int):
+        """(base address, PTE table) of every present PMD entry whose range meets [start, end), for reading."""
         size = self.geo.level_size(level)
-        if level == 0:
-            lo, hi = max(start, base), min(end, base + size * self.geo.entries)
-            i0, i1 = (lo - base) // size, (hi - base) // size
-            n = int(np.count_nonzero(table[i0:i1]))
-            table[i0:i1] = 0
-            return n
-        n = 0
         for i, child in table.items():
             cb = base + i * size
             if cb < end and cb + size > start:
-                n += self._zap(child, level - 1, start, end, cb)
-        return n
+                if level == 1:
+                    yield cb, child
+                else:
+                    yield from self._pte_tables_in(child, level - 1, cb, start, end)
 
     # ---- moving (the two primitives move_page_tables() is made of) -------------------------------
 
@@ -155,6 +195,7 @@ class PageTables:
             end -= pmd_size
         if addr > end - 1:
             return 0
+        self.table(addr, self.geo.levels - 1)  # the PGD is this tree's own from here on
         self._free_range(self.root, self.geo.levels - 1, addr, end, floor, ceiling)
         return self.freed - before
 
@@ -171,7 +212,7 @@ class PageTables:
                     del table[i]
                     self.freed += 1
                 else:
-                    self._free_range(child, level - 1, a, nxt, floor, ceiling)
+                    self._free_range(self.writable_child(table, i), level - 1, a, nxt, floor, ceiling)
                     # ... then the child table itself, if the whole region it maps may go
                     start, top = a & ~(size - 1), ceiling & ~(size - 1)
                     if start >= floor and top and not nxt - 1 > top - 1:
@@ -209,10 +250,13 @@ class PageTables:
         return out
 
     def clone(self) -> PageTables:
-        """A deep copy (counters included)."""
+        """A snapshot (counters included), in O(1): it shares every table, and from now on neither tree
+        writes a shared table in place (table() copies it first), so each side stays exactly as it is."""
         other = PageTables(self.geo)
-        other.root = _copy(self.root)
+        other.root = self.root
         other.allocated, other.freed = self.allocated, self.freed
+        other._own = set()
+        self._own = set()
         return other
 
     def __eq__(self, other) -> bool:
@@ -236,21 +280,24 @@ def move_pte_range(src: np.ndarray, i: int, dst: np.ndarray, j: int, n: int, new
     """Move the non-none entries of src[i:i+n] to dst[j:j+n] and clear them in src.
 
     Returns (entries moved, [(address, frame) of present destination entries overwritten])."""
-    vals = src[i:i + n].copy()
+    source, target = src[i:i + n], dst[j:j + n]
+    if src is not dst and not target.any():  # the usual case: an empty destination in another table
+        moved = int(np.count_nonzero(source))
+        target[...] = source  # the none entries copied are none at the destination already
+        source[...] = 0
+        return moved, []
+    vals = source.copy()
     present = vals != 0
     src[i:i + n] = 0  # downward overlap in one table is safe: a slot is vacated before it is written
-    target = dst[j:j + n]
     hit = present & (target != 0)
     clobbered = [(new + int(k) * page_size, int(target[k])) for k in np.flatnonzero(hit)] if hit.any() else []
     np.copyto(target, vals, where=present)
     return int(np.count_nonzero(present)), clobbered
 
 
-def _copy(t):
-    return t.copy() if isinstance(t, np.ndarray) else {i: _copy(c) for i, c in t.items()}
-
-
 def _same(a, b) -> bool:
+    if a is b:  # a table two snapshots still share
+        return True
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and np.array_equal(a, b)
     return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)

@@ -11,6 +11,7 @@ the eye can follow it from the old rows to the new ones. Figures are built with 
 from __future__ import annotations
 
 import textwrap
+from collections import OrderedDict
 
 import numpy as np
 
@@ -213,14 +214,19 @@ def _panel(ax, pt, rows, img, *, ranges=(), vmas=(), title="", labels=True, bar=
         styles.append(style)
         widths.append(width)
 
+    ax_x0, ax_y0, ax_w, ax_h = _pixels(ax)
+
+    def at_row(r):  # the pixel height of row r's middle
+        return ax_y0 + ax_h - (r + 0.5) / len(rows) * ax_h
+
     for r, row in enumerate(rows):
         if row[0] == "gap":
-            ax.text(cols / 2 - 0.5, r, f"... {row[2]} PMD slot{'s' if row[2] != 1 else ''} ...",
-                    ha="center", va="center", fontsize=8, color="0.3")
+            _say(ax, ax_x0 + ax_w / 2, at_row(r), f"... {row[2]} PMD slot{'s' if row[2] != 1 else ''} ...",
+                 fontsize=8, color="0.3")
         elif _state(pt, row[1]) == "empty":
             box(-0.5, r - 0.42, cols, 0.84, VERMILLION, (0, (3, 2)), 1.5)
-            ax.text(cols / 2 - 0.5, r, "present, EMPTY", ha="center", va="center", fontsize=8,
-                    color=VERMILLION, fontweight="bold")
+            _say(ax, ax_x0 + ax_w / 2, at_row(r), "present, EMPTY", fontsize=8, color=VERMILLION,
+                 fontweight="bold")
     for lo, hi, colour in ranges:  # outline the cells of [lo, hi) in each displayed row
         for r, row in enumerate(rows):
             a, b = (max(lo, row[1]), min(hi, row[1] + pmd)) if row[0] == "slot" else (0, 0)
@@ -238,18 +244,177 @@ def _panel(ax, pt, rows, img, *, ranges=(), vmas=(), title="", labels=True, bar=
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xticks([])
     ax.set_yticks([])
-    under = ax.get_xaxis_transform()
-    for t in ([0, cols // 4, cols // 2, 3 * cols // 4, cols - 1] if cols > 8 else range(cols)):
-        ax.text(t, -0.015, str(t * group), transform=under, ha="center", va="top", fontsize=8)
-    ax.set_xlabel("PTE index" + (f" ({group} PTEs per cell)" if group > 1 else ""), fontsize=8, labelpad=14)
+    _x_labels(ax, cols, group)
+    ax._pagemove_labels = [hexa(row[1], geo) if row[0] == "slot" else "" for row in rows] if labels else []
     if labels:
-        beside = ax.get_yaxis_transform()
-        for r, row in enumerate(rows):
-            if row[0] == "slot":
-                ax.text(-0.04, r, hexa(row[1], geo), transform=beside, ha="right", va="center", fontsize=8,
-                        family="monospace")
-    if title:
+        _row_labels(ax, ax._pagemove_labels)
+    ax._pagemove_title = title
+    if title and getattr(ax.figure, "_pagemove_for_png", False):
+        _say(ax, ax_x0 + ax_w / 2, ax_y0 + ax_h + 6, title, va="bottom", fontsize=10)
+    elif title:
         ax.set_title(title, fontsize=10)
+
+
+# ---- text drawn once: the x labels and the row labels are stamped from cached images ---------------------
+# Laying out and rasterising text is most of a figure's drawing time, and these strips repeat from one
+# drawing to the next (every step of a move, both kernels). Each is rendered once at 100 dpi, the dpi every
+# figure is shown and saved at, and placed in figure coordinates, so it lands pixel for pixel.
+
+_STAMPS: OrderedDict = OrderedDict()  # (what, size in pixels, ...) -> RGBA image, least recently used first
+STAMPS_KEPT = 64
+DPI = 100
+
+
+def _stamp(key, w_px: int, h_px: int, draw) -> np.ndarray:
+    """The RGBA image of draw(figure) on a w_px x h_px transparent canvas, rendered once per key."""
+    image = _STAMPS.get(key)
+    if image is not None:
+        _STAMPS.move_to_end(key)
+        return image
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(w_px / DPI, h_px / DPI), dpi=DPI)
+    fig.patch.set_alpha(0)
+    FigureCanvasAgg(fig)
+    draw(fig)
+    fig.canvas.draw()
+    _STAMPS[key] = image = np.asarray(fig.canvas.buffer_rgba()).copy()
+    while len(_STAMPS) > STAMPS_KEPT:
+        _STAMPS.popitem(last=False)
+    return image
+
+
+def _place(ax, image: np.ndarray, x0_px: int, y0_px: int) -> None:
+    """Put `image` with its lower left corner at pixel (x0_px, y0_px) of ax's figure (from the bottom left).
+
+    In figure coordinates, so it moves and scales with the figure (bbox_inches="tight", another dpi).
+    A for_png figure (see draw_move) keeps it aside instead: render_png() blends it into the pixels."""
+    from matplotlib.image import AxesImage
+
+    fig = ax.figure
+    if getattr(fig, "_pagemove_for_png", False):
+        fig._pagemove_stamps.append((image, x0_px, y0_px))
+        return
+    w, h = fig.get_figwidth() * DPI, fig.get_figheight() * DPI
+    im = AxesImage(ax, interpolation="nearest", transform=fig.transFigure)
+    im.set_data(image)
+    im.set_extent((x0_px / w, (x0_px + image.shape[1]) / w, y0_px / h, (y0_px + image.shape[0]) / h))
+    im.set_clip_on(False)
+    ax.add_artist(im)
+
+
+def _pixels(ax) -> tuple[int, int, int, int]:
+    """ax's box in whole figure pixels: (x0, y0, width, height)."""
+    pos, fig = ax.get_position(), ax.figure
+    w, h = fig.get_figwidth() * DPI, fig.get_figheight() * DPI
+    x0, y0 = round(pos.x0 * w), round(pos.y0 * h)
+    return x0, y0, round(pos.x1 * w) - x0, round(pos.y1 * h) - y0
+
+
+def _x_labels(ax, cols: int, group: int) -> None:
+    """PTE index numbers under the columns and the axis label, as one stamped strip."""
+    x0, y0, w, _ = _pixels(ax)
+    margin, h = 20, round(XLABELS * DPI)
+    ticks = [0, cols // 4, cols // 2, 3 * cols // 4, cols - 1] if cols > 8 else list(range(cols))
+    label = "PTE index" + (f" ({group} PTEs per cell)" if group > 1 else "")
+
+    def draw(fig):
+        for t in ticks:
+            fig.text((margin + (t + 0.5) / cols * w) / (w + 2 * margin), 1 - 3 / h, str(t * group), ha="center",
+                     va="top", fontsize=8)
+        fig.text(0.5, 1 - 19 / h, label, ha="center", va="top", fontsize=8)
+
+    _place(ax, _stamp(("x", cols, group, w, h), w + 2 * margin, h, draw), x0 - margin, y0 - h)
+
+
+def _row_labels(ax, labels: list[str]) -> None:
+    """The hex address of each PMD slot row, right-aligned left of the rows, as one stamped strip."""
+    x0, y0, w, h = _pixels(ax)
+    right = x0 - round(0.04 * w)  # where the labels end, left of the VMA bar
+
+    def draw(fig):
+        for r, text in enumerate(labels):
+            if text:
+                fig.text(1, 1 - (r + 0.5) / len(labels), text, ha="right", va="center", fontsize=8,
+                         family="monospace")
+
+    _place(ax, _stamp(("rows", tuple(labels), right, h), right, h, draw), 0, y0)
+
+
+_SHIFT = {"left": 0.0, "center": 0.5, "right": 1.0, "bottom": 0.0, "top": 1.0}
+
+
+def _say(where, x_px: float, y_px: float, text: str, *, ha: str = "center", va: str = "center", **font) -> None:
+    """`text` at pixel (x_px, y_px) of the figure (from the bottom left), belonging to `where` (the figure or
+    one of its axes): a matplotlib Text, or for a for_png figure a stamp of it, rendered once per wording."""
+    fig = where.figure if hasattr(where, "figure") and where.figure is not None else where
+    if not getattr(fig, "_pagemove_for_png", False):
+        w, h = fig.get_figwidth() * DPI, fig.get_figheight() * DPI
+        where.text(x_px / w, y_px / h, text, ha=ha, va=va, transform=fig.transFigure, **font)
+        return
+    image = _text_image(text, tuple(sorted(font.items())))
+    th, tw = image.shape[:2]
+    fig._pagemove_said.append(text)
+    fig._pagemove_stamps.append((image, round(x_px - _SHIFT[ha] * tw), round(y_px - _SHIFT[va] * th)))
+
+
+def _text_image(text: str, font: tuple) -> np.ndarray:
+    """One line of text as a tight RGBA image (transparent around the glyphs)."""
+    key = ("text", text, font)
+    image = _STAMPS.get(key)
+    if image is not None:
+        _STAMPS.move_to_end(key)
+        return image
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    props = dict(font)
+    size = props.get("fontsize", 10)
+    fig = Figure(figsize=(max(1.0, len(text) * size / 100), size * 2.2 / DPI + 0.1), dpi=DPI)
+    fig.patch.set_alpha(0)
+    FigureCanvasAgg(fig)
+    t = fig.text(0, 0.5, text, ha="left", va="center", **props)
+    fig.canvas.draw()
+    box = t.get_window_extent(fig.canvas.get_renderer())
+    rgba = np.asarray(fig.canvas.buffer_rgba())
+    height = rgba.shape[0]
+    x0, x1 = max(0, int(box.x0)), min(rgba.shape[1], int(np.ceil(box.x1)))
+    y0, y1 = max(0, height - int(np.ceil(box.y1))), min(height, height - int(box.y0))
+    _STAMPS[key] = image = rgba[y0:y1, x0:x1].copy()
+    while len(_STAMPS) > STAMPS_KEPT:
+        _STAMPS.popitem(last=False)
+    return image
+
+
+def render_png(fig, compress_level: int = 1) -> bytes:
+    """The PNG of a figure drawn with for_png=True: Agg draws it at 100 dpi, the stamps (text, key) are
+    blended in with numpy, and PIL encodes it (zlib level 1: quick, a little larger)."""
+    import io
+
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    with matplotlib.rc_context({"text.hinting": "no_hinting"}):  # no grid fitting: a quarter less time on text
+        canvas.draw()
+    pixels = np.asarray(canvas.buffer_rgba())[..., :3].copy()
+    height, width = pixels.shape[:2]
+    for image, x0, y0 in getattr(fig, "_pagemove_stamps", ()):
+        h, w = image.shape[:2]
+        top, left = height - y0 - h, x0
+        r0, c0 = max(0, top), max(0, left)
+        r1, c1 = min(height, top + h), min(width, left + w)
+        if r0 >= r1 or c0 >= c1:
+            continue
+        part = image[r0 - top:r1 - top, c0 - left:c1 - left]
+        alpha = part[..., 3:4].astype(np.float32) / 255
+        under = pixels[r0:r1, c0:c1].astype(np.float32)
+        pixels[r0:r1, c0:c1] = (part[..., :3] * alpha + under * (1 - alpha) + 0.5).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="png", compress_level=compress_level)
+    return buf.getvalue()
 
 
 def _runs(rows: list[int]) -> list[tuple[int, int]]:
@@ -406,22 +571,13 @@ def _key_image(cmap, entries: tuple, strip: str, width: float) -> np.ndarray:
 
 
 def _key(ax, cmap, shown: set[str], strip: str) -> None:
-    """Put the key of what the drawing shows along the bottom of ax's figure, as an image placed in figure
-    coordinates: it moves and scales with the figure (bbox_inches="tight", other dpi), and costs no axes
-    of its own. At 100 dpi it lands pixel for pixel."""
-    from matplotlib.image import AxesImage
-
+    """Put the key of what the drawing shows along the bottom of ax's figure, as a stamped image (_place)."""
     fig = ax.figure
     entries = tuple(e for e in KEY_ENTRIES if e in shown)
     fig._pagemove_key = ([KEY_ENTRIES[e] for e in entries], strip)  # what the key says, for tests and readers
     if not entries and not strip:
         return
-    image = _key_image(cmap, entries, strip, fig.get_figwidth())
-    im = AxesImage(ax, interpolation="nearest", transform=fig.transFigure)
-    im.set_data(image)
-    im.set_extent((0, 1, 0, image.shape[0] / 100 / fig.get_figheight()))
-    im.set_clip_on(False)
-    ax.add_artist(im)
+    _place(ax, _key_image(cmap, entries, strip, fig.get_figwidth()), 0, 0)
 
 
 def _key_height(shown: set[str], strip: str, width: float) -> float:
@@ -492,7 +648,7 @@ def step_title(done: int, n: int) -> str:
 
 
 def draw_move(result: MoveResult, step: int | None = None, *, fig=None, caption: bool = True,
-              width: float = WIDTH, max_height: float | None = None):
+              width: float = WIDTH, max_height: float | None = None, for_png: bool = False):
     """Before and after a move side by side; with `step`, the state after that many loop steps
     (step k: "after step k of n"; 0: before the loop).
 
@@ -500,7 +656,8 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None, caption:
     in vermillion with the WARN it prints. `fig` is cleared and reused when given. caption=False
     leaves out the sentence and the WARNING line under the title, for a widget that shows them as
     text beside the picture (text is most of the drawing time). width (inches) and max_height size the
-    figure for where it is shown; the key lists only what this drawing shows.
+    figure for where it is shown; the key lists only what this drawing shows. for_png=True: the figure
+    will be saved as it is at 100 dpi (no bbox_inches="tight"), which lets fixed text be blitted faster.
     """
     import matplotlib
     from matplotlib.patches import ConnectionPatch, Rectangle
@@ -560,15 +717,16 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None, caption:
     panel = (1 - left - right_margin - gap) / 2
     fig, (ax0, ax1) = _canvas(fig, width, height, [(left, bottom, panel, top - bottom),
                                                    (left + panel + gap, bottom, panel, top - bottom)])
+    fig._pagemove_for_png, fig._pagemove_stamps, fig._pagemove_said = for_png, [], []
+    top_px, mid_px = height * DPI, width * DPI / 2
 
     for i, line in enumerate(titles):
-        fig.text(0.5, 1 - (0.12 + 0.2 * i) / height, line, ha="center", va="top", fontsize=10.5,
-                 fontweight="bold")
+        _say(fig, mid_px, top_px - (0.12 + 0.2 * i) * DPI, line, va="top", fontsize=10.5, fontweight="bold")
     below_title = 0.4 + 0.2 * (len(titles) - 1)
     for i, line in enumerate(lines):  # the WARN line, and a refused step, in vermillion
         red = line.startswith("the kernel prints") or (latest is not None and latest.refused and step is not None)
-        fig.text(0.5, 1 - (below_title + 0.17 * i) / height, line, ha="center", va="top", fontsize=8.5,
-                 color=VERMILLION if red else "black")
+        _say(fig, mid_px, top_px - (below_title + 0.17 * i) * DPI, line, va="top", fontsize=8.5,
+             color=VERMILLION if red else "black")
 
     old_range, new_range = (r.old_addr, hi_old, BLUE), (r.new_addr, hi_new, GREEN)
     _panel(ax0, r.before, rows, img_before, ranges=[old_range], vmas=r.vmas, title="before (loop start)")
@@ -588,8 +746,9 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None, caption:
         if rr is not None:
             cols = ax1.get_xlim()[1] + 0.5
             ax1.add_patch(Rectangle((-0.5, rr - 0.5), cols, 1, fill=False, edgecolor=VERMILLION, linewidth=2.5))
-            ax1.text(1.03, rr, "WARN", ha="left", va="center", fontsize=8, color=VERMILLION,
-                     fontweight="bold", clip_on=False, transform=ax1.get_yaxis_transform())
+            x0, y0, w, h = _pixels(ax1)
+            _say(ax1, x0 + w + 10, y0 + h - (rr + 0.5) / len(rows) * h, "WARN", ha="left", fontsize=8,
+                 color=VERMILLION, fontweight="bold")
     _key(ax0, cmap, shown, strip)
     return fig
 

@@ -16,7 +16,6 @@ picture stays. One matplotlib Figure is reused for every update, so memory does 
 from __future__ import annotations
 
 import html
-import io
 import operator
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -37,8 +36,6 @@ LABELS = {"old": "old", "new": "new", "length": "len"}  # what the text boxes sa
 HINT = f"Type {ACCEPTED}. A box applies on Enter or Tab."
 SLIDER_PMDS = 32  # an address slider spans 32 PMDs around its value: 64 MiB on x86-64, 1 MiB on tiny
 PNG_DPI = 100  # plot.py sizes its figures in inches at 100 dpi: the PNG is shown at exactly its pixel size
-PNG_RC = {"text.hinting": "no_hinting"}  # glyphs without grid fitting: a quarter less time on text, as sharp at 100 dpi
-PNG_OPTIONS = {"compress_level": 1}  # zlib level 1: about 10 ms faster than the default, ~20% larger
 CACHE_SIZE = 32  # PNGs kept per explorer (~40 KB each): flipping the kernel or replaying steps is instant
 NOTEBOOK_WIDTH, PRESENTER_WIDTH = 9.0, 5.9  # figure inches: a notebook cell; the right column at 1024x768
 PRESENTER_HEIGHT = 4.6  # inches at most, so controls, picture and summary fit a 768-pixel-high projector
@@ -425,13 +422,8 @@ class MoveExplorer:
         # One pyplot-free Figure, cleared and reused; the sentence and the WARN line are widgets beside it.
         width, height = (PRESENTER_WIDTH, PRESENTER_HEIGHT) if self.presenter else (NOTEBOOK_WIDTH, None)
         self._fig = plot.draw_move(result, step=step, fig=self._fig, caption=False, width=width,
-                                   max_height=height)
-        buf = io.BytesIO()
-        import matplotlib
-
-        with matplotlib.rc_context(PNG_RC):
-            self._fig.savefig(buf, format="png", dpi=PNG_DPI, pil_kwargs=PNG_OPTIONS)
-        png = buf.getvalue()
+                                   max_height=height, for_png=True)
+        png = plot.render_png(self._fig)
         self._pngs[key] = png
         while len(self._pngs) > self._cache_size:
             self._pngs.popitem(last=False)

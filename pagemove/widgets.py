@@ -38,7 +38,7 @@ SLIDER_PMDS = 32  # an address slider spans 32 PMDs around its value: 64 MiB on 
 PNG_DPI = 100  # plot.py sizes its figures in inches at 100 dpi: the PNG is shown at exactly its pixel size
 CACHE_SIZE = 32  # PNGs kept per explorer (~40 KB each): flipping the kernel or replaying steps is instant
 NOTEBOOK_WIDTH, PRESENTER_WIDTH = 9.0, 5.9  # figure inches: a notebook cell; the right column at 1024x768
-PRESENTER_HEIGHT = 4.6  # inches at most, so controls, picture and summary fit a 768-pixel-high projector
+PRESENTER_HEIGHT = 4.3  # inches at most, so controls, picture and summary fit a 768-pixel-high projector
 STALE = "2px dashed #b00020"  # the border of a picture that no longer matches the boxes
 
 
@@ -166,10 +166,14 @@ class MoveExplorer:
         self.preset = W.Dropdown(options=cases, description="case",
                                  layout=W.Layout(width=fit_width(label for label, _ in cases)))
         geometries = geometry_choices()
-        self.geometry = W.ToggleButtons(options=geometries, description="geometry",
-                                        style={"button_width": f"{max(map(len, geometries)) + 3}ch"})
-        self.mode = W.ToggleButtons(options=MODES, description="mode", style={"button_width": "11em"})
-        self.kernel = W.ToggleButtons(options=KERNELS, description="Linux", style={"button_width": "4em"})
+        label = {"description_width": "5.5em"} if self.presenter else {}
+        row = {"display": "flex"}  # the description beside its buttons, not above them (Voila's CSS stacks them)
+        self.geometry = W.ToggleButtons(options=geometries, description="geometry", layout=W.Layout(**row),
+                                        style={"button_width": f"{max(map(len, geometries)) + 3}ch", **label})
+        self.mode = W.ToggleButtons(options=MODES, description="mode", layout=W.Layout(**row),
+                                    style={"button_width": "9.5em" if self.presenter else "11em", **label})
+        self.kernel = W.ToggleButtons(options=KERNELS, description="Linux", layout=W.Layout(**row),
+                                      style={"button_width": "4em", **label})
         self.texts, self.sliders = {}, {}
         box, slider = ("13em", "15em") if self.presenter else ("16em", "26em")
         for name, label in LABELS.items():
@@ -177,7 +181,7 @@ class MoveExplorer:
                                       tooltip=HINT, layout=W.Layout(width=box))
             self.sliders[name] = W.IntSlider(min=0, max=1, continuous_update=False, readout=False,
                                              description="pages", layout=W.Layout(width=slider))
-        self.hint = W.HTML(f"<small>{html.escape(HINT)}</small>")
+        self.hint = W.HTML(_block(html.escape(HINT), "0.85em"))
         self.step_slider = W.IntSlider(min=0, max=0, continuous_update=False, description="after step",
                                        style={"description_width": "5.5em"})
         self.step_total = W.Label()  # "of n": the slider reads "after step k of n"
@@ -203,7 +207,7 @@ class MoveExplorer:
         stepper = W.HBox([self.step_slider, self.step_total])
         if self.presenter:
             left = W.VBox([self.geometry, self.mode, self.kernel, *rows, self.hint, self.error_line, stepper,
-                           self.step_line], layout=W.Layout(width="27em", flex="0 0 auto"))
+                           self.step_line], layout=W.Layout(width="28em", flex="0 0 auto"))
             main = W.HBox([left, self.image], layout=W.Layout(align_items="flex-start"))
             self.widget = W.VBox([self.preset, self.about, main, self.summary_box])
         else:
@@ -292,8 +296,8 @@ class MoveExplorer:
         if self.preset.value != CUSTOM:  # no twin of this case in that geometry: a custom move now
             with self._quietly():
                 self.preset.value = CUSTOM
-            self.about.value = "<b>Custom move</b>: the case carried over in PMD units (same offsets inside " \
-                               "their PMDs, same number of PMDs)."
+            self.about.value = _block("<b>Custom move</b>: the case carried over in PMD units (same offsets "
+                                      "inside their PMDs, same number of PMDs).")
         self._sync_all_addresses(recentre=True)
 
     def _apply_preset(self, name: str, keep_kernel: bool = False) -> None:
@@ -311,7 +315,8 @@ class MoveExplorer:
             self.mode.value = p.stack
             self.kernel.value = values["kernel"]
         self._sync_all_addresses(recentre=True)
-        self.about.value = f"<b>{html.escape(p.title)}</b><br>{html.escape(p.description)}"
+        self.about.value = _block(f"<b>{html.escape(p.title)}</b><br>{html.escape(p.description)}",
+                                  "0.9em" if self.presenter else "")
         self._recompute()
 
     def _mark_custom(self) -> None:
@@ -320,7 +325,8 @@ class MoveExplorer:
             with self._quietly():
                 self.preset.value = CUSTOM
             self._blockers = ()
-            self.about.value = "<b>Custom move</b>: pick a case to start again from one of the seed's examples."
+            self.about.value = _block("<b>Custom move</b>: pick a case to start again from one of the seed's "
+                                      "examples.")
 
     # ---- text boxes and sliders in sync -----------------------------------------------------------------
 
@@ -407,7 +413,7 @@ class MoveExplorer:
             return
         k = self.step_slider.value
         self._sentence_text = _step_sentence(r, k)
-        self.step_line.value = html.escape(self._sentence_text)
+        self.step_line.value = _block(html.escape(self._sentence_text))
         self.image.value = self._png(r, None if k == len(r.events) else k)
 
     def _png(self, result, step) -> bytes:
@@ -433,8 +439,7 @@ class MoveExplorer:
         """Show why the values cannot be simulated; keep the last good picture, marked as not current."""
         self.error = reason
         kept = " The picture (dashed border) still shows the last good move, not these values." if self.result else ""
-        self.error_line.value = (f"<span style='color:#b00020'><b>Cannot move:</b> {html.escape(reason)}.{kept}"
-                                 f"</span>")
+        self.error_line.value = _block(f"<b>Cannot move:</b> {html.escape(reason)}.{kept}", color="#b00020")
         self._mark_current(False)
         if self.result is not None:
             self._show_summary()
@@ -443,7 +448,7 @@ class MoveExplorer:
         """A dashed red border and a greyed sentence while the picture is not what the boxes say."""
         self.image.layout.border = None if current else STALE
         if not current and self._sentence_text:
-            self.step_line.value = f"<span style='color:#777'>{html.escape(self._sentence_text)}</span>"
+            self.step_line.value = _block(html.escape(self._sentence_text), color="#777")
 
     # ---- batching -----------------------------------------------------------------------------------------
 
@@ -479,6 +484,12 @@ def display_bundle(widget, text: str, **kwargs) -> dict:
     if isinstance(bundle, tuple):
         bundle = bundle[0]
     return {**bundle, "text/plain": text}
+
+
+def _block(content: str, size: str = "", color: str = "") -> str:
+    """HTML for a paragraph in a widget: ordinary line spacing (an HTML widget's own is a control's 28 px)."""
+    style = "line-height:1.35;margin:2px 0" + (f";font-size:{size}" if size else "") + (f";color:{color}" if color else "")
+    return f"<div style='{style}'>{content}</div>"
 
 
 def slider_window(name: str, pages: int, total: int, span: int, per_pmd: int) -> tuple[int, int]:

@@ -9,6 +9,9 @@ Levels are numbered from the bottom, as the sizes grow:
 
 With three levels the PUD is folded into the PGD, as in Linux: level 2 is then
 the root, and a "PUD move" moves a PGD entry.
+
+Presets: tiny() (teaching), x86_64(), x86_64_5level(), arm64_4k(), arm64_16k(), arm64_64k().
+Each preset's .name is its constructor's name; scenario.GEOMETRIES lists them for every UI.
 """
 
 from __future__ import annotations
@@ -66,13 +69,58 @@ class Geometry:
         return cls(12, 3, 4, name="tiny")
 
     @classmethod
+    def arm64_4k(cls) -> Geometry:
+        """arm64 with 4 KiB pages and 48-bit addresses: 4 levels, 512 entries per table, PMD_SIZE 2 MiB.
+
+        arch/arm64/Kconfig: PGTABLE_LEVELS is 4 "if !ARM64_64K_PAGES && ARM64_VA_BITS_48". User space
+        runs up to TASK_SIZE = 1 << VA_BITS (arch/arm64/include/asm/processor.h, TASK_SIZE_64)."""
+        return cls(12, 9, 4, 48, name="arm64_4k")
+
+    @classmethod
+    def arm64_16k(cls) -> Geometry:
+        """arm64 with 16 KiB pages and 48-bit addresses: 2048 entries per table, PMD_SIZE 32 MiB.
+
+        Linux builds this with 4 levels (arch/arm64/Kconfig: PGTABLE_LEVELS is 4 "if ARM64_16K_PAGES &&
+        (ARM64_VA_BITS_48 || ARM64_VA_BITS_52)"): 14 + 3 * 11 = 47 bits below the PGD, so the PGD has
+        just 2 entries. PUD_SIZE is 64 GiB. (Apple-silicon kernels may use 47-bit VA with 3 levels.)"""
+        return cls(14, 11, 4, 48, name="arm64_16k")
+
+    @classmethod
+    def arm64_64k(cls) -> Geometry:
+        """arm64 with 64 KiB pages and 48-bit addresses: 8192 entries per table, PMD_SIZE 512 MiB, 3 levels.
+
+        arch/arm64/Kconfig: PGTABLE_LEVELS is 3 "if ARM64_64K_PAGES && (ARM64_VA_BITS_48 ||
+        ARM64_VA_BITS_52)". The PUD (and P4D) is folded into the PGD (include/asm-generic/pgtable-nopud.h):
+        pud_offset() returns the PGD entry itself and PUD_SIZE = PGDIR_SIZE = 4 TiB. So the loop's PUD step
+        is real: get_extent(NORMAL_PUD) cuts extents at 4 TiB boundaries, get_old_pud() is NULL when the
+        PGD entry is none (the whole 4 TiB extent is skipped), and move_normal_pud(), which mm/mremap.c
+        builds "#if CONFIG_PGTABLE_LEVELS > 2 && defined(CONFIG_HAVE_MOVE_PUD)" (3 > 2; arm64 selects
+        HAVE_MOVE_PUD), moves a whole PGD entry when old, new and the length are 4 TiB aligned. That is
+        what arch/Kconfig's HAVE_MOVE_PUD help says: "with only 3 levels the move happens at the PGD level".
+        """
+        return cls(16, 13, 3, 48, name="arm64_64k")
+
+    @classmethod
+    def x86_64_5level(cls) -> Geometry:
+        """x86-64 with 5-level paging (LA57): 4 KiB pages, 512 entries per table, 57-bit addresses, a P4D level.
+
+        TASK_SIZE_MAX = (1 << __VIRTUAL_MASK_SHIFT) - PAGE_SIZE with __VIRTUAL_MASK_SHIFT = 56 when
+        pgtable_l5_enabled() (arch/x86/include/asm/page_64_types.h, processor.h): 0xfffffffffff000. The
+        kernel still places mmap() and the stack below the 47-bit DEFAULT_MAP_WINDOW unless asked for a
+        higher address; the page-table moves are the same as with 4 levels, one level deeper."""
+        return cls(12, 9, 5, 57, name="x86_64_5level", user_top=(1 << 56) - (1 << 12))
+
+    @classmethod
     def arm64(cls, page_size: int = 4096) -> Geometry:
-        """arm64 with 48-bit addresses: 4K pages (4 levels), 16K (4 levels, a 2-entry PGD) or 64K (3 levels)."""
-        configs = {4096: (12, 9, 4, 48), 16384: (14, 11, 4, 48), 65536: (16, 13, 3, 48)}
-        if page_size not in configs:
-            raise ValueError(f"arm64 page_size must be one of {sorted(configs)}, got {page_size}")
-        shift, bits, levels, va = configs[page_size]
-        return cls(shift, bits, levels, va, name=f"arm64-{page_size // 1024}K")
+        """Deprecated: use arm64_4k(), arm64_16k() or arm64_64k() (same sizes; .name is now the constructor's)."""
+        import warnings
+
+        makers = {4096: cls.arm64_4k, 16384: cls.arm64_16k, 65536: cls.arm64_64k}
+        if page_size not in makers:
+            raise ValueError(f"arm64 page_size must be one of {sorted(makers)}, got {page_size}")
+        warnings.warn(f"Geometry.arm64({page_size}) is deprecated: use Geometry.{makers[page_size].__name__}()",
+                      DeprecationWarning, stacklevel=2)
+        return makers[page_size]()
 
     # ---- sizes -------------------------------------------------------------------------------
 

@@ -59,9 +59,25 @@ class Kernel:
         return (self.major, self.minor) >= (6, 7)
 
     @property
-    def mremap_checks_params_first(self) -> bool:
-        """6.15's check_mremap_params() makes every argument check before vma_lookup()."""
+    def mremap_checks_new_addr_first(self) -> bool:
+        """6.15's check_mremap_params() checks new_addr's alignment before vma_lookup(); TASK_SIZE and the
+        overlap stay in mremap_to(), after vma_lookup()'s EFAULT, in 6.15 and 6.16 (read in a 2025
+        mainline snapshot of mm/mremap.c without remap_move(): mremap_to() starts with both checks)."""
         return (self.major, self.minor) >= (6, 15)
+
+    @property
+    def mremap_checks_params_first(self) -> bool:
+        """6.17's check_mremap_params() makes every argument check before any VMA is looked at: new_len and
+        new_addr against TASK_SIZE, new_addr's alignment and the overlap ("mm/mremap: refactor initial
+        parameter sanity checks", in the multi-VMA series)."""
+        return (self.major, self.minor) >= (6, 17)
+
+    @property
+    def huge_pmd_move_warns(self) -> bool:
+        """move_huge_pmd() has WARN_ON(!pmd_none(*new_pmd)) (every time, not once) until 6.5: Hugh Dickins'
+        "mm/mremap: retry if either pte_offset_map_*lock() fails" made it a silent refusal, because
+        move_page_tables() may have just put a page table there."""
+        return (self.major, self.minor) < (6, 5)
 
     @property
     def multi_vma_move(self) -> bool:

@@ -2,20 +2,30 @@
 
 Every call checks all of its rules before it changes anything, so a failed call leaves the address
 space as it was. (The kernel's mremap() unmaps the destination before its last EFAULT check; a
-failing call there can lose the destination mapping. pagemove checks first and says so here.)
+failing call there can lose the destination mapping. pagemove checks first and says so here.) The one
+exception is the kernel's own: a 6.17+ multi-VMA mremap() that fails at a later VMA keeps the VMAs it
+has already moved, and so does pagemove (the OSError carries that partial MoveResult as .result).
+
+Transparent huge pages: mmap(..., thp=True) marks a VMA THP-eligible, as MADV_HUGEPAGE does on a kernel
+with THP "madvise" or "always". Populating it maps each PMD-aligned PMD_SIZE range that lies wholly
+inside the VMA with one huge PMD leaf (do_huge_pmd_anonymous_page()), the rest with base-page PTEs.
+Left out: khugepaged (collapsing PTEs into a huge page later), mTHP sizes between a base page and a
+PMD (those are PTE-mapped folios, so their moves are PTE moves), the huge zero page (read faults;
+pagemove populates for write), file and shmem THP, PUD-sized THP, and allocation failures (a huge
+page is always available).
 """
 
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import check_ints, kernel_error
 from .geometry import Geometry
 from .kernel import NEWEST, Kernel
-from .mremap import find_damage, move_page_tables
+from .mremap import find_damage, merge_damage, move_page_tables
 from .pgtable import PageTables
-from .trace import MoveResult
+from .trace import MoveResult, combine
 
 PROTS = ("rw", "r", "none")
 
@@ -29,6 +39,8 @@ class VMA:
     prot: str = "rw"  # "rw", "r" or "none" (PROT_NONE still blocks realignment: it is a VMA)
     name: str = ""
     stack: bool = False  # VM_GROWSDOWN
+    thp: bool = False  # THP-eligible (MADV_HUGEPAGE): populating maps aligned PMD_SIZE pieces with huge leaves
+    uffd: bool = False  # userfaultfd-armed; pagemove models only that 6.17's multi-VMA mremap refuses it
 
     @property
     def length(self) -> int:
@@ -40,7 +52,8 @@ class VMA:
     def __str__(self) -> str:
         label = f" {self.name}" if self.name else ""
         prot = {"rw": "", "r": " (read-only)", "none": " (PROT_NONE)"}[self.prot]
-        return f"[{self.start:#x}, {self.end:#x}){label}{prot}"
+        extra = " (THP)" * self.thp + " (uffd)" * self.uffd
+        return f"[{self.start:#x}, {self.end:#x}){label}{prot}{extra}"
 
 
 class AddressSpace:
@@ -85,8 +98,14 @@ class AddressSpace:
     # ---- mmap, populate, munmap ------------------------------------------------------------------
 
     def mmap(self, addr: int, length: int, populate: bool = False, *, prot: str = "rw", name: str = "",
-             stack: bool = False) -> VMA:
-        """mmap(addr, length, ..., MAP_FIXED_NOREPLACE): map exactly [addr, addr+length)."""
+             stack: bool = False, thp: bool = False, uffd: bool = False) -> VMA:
+        """mmap(addr, length, ..., MAP_FIXED_NOREPLACE): map exactly [addr, addr+length).
+
+        thp=True: THP-eligible, as after madvise(MADV_HUGEPAGE). uffd=True: registered with a userfaultfd
+        (with remap events, so its page tables move as any other's; only the multi-VMA mremap refuses it).
+        populate=True writes every page (a fresh frame each): for prot "r" or "none" that stands for a
+        program that wrote the pages and then mprotect()ed them, since populate() itself, like
+        MADV_POPULATE_WRITE, refuses a mapping it may not write."""
         check_ints(addr=addr, length=length)
         if prot not in PROTS:
             raise ValueError(f"prot must be one of {PROTS}, got {prot!r}")
@@ -98,32 +117,61 @@ class AddressSpace:
         if clash is not None:
             raise kernel_error(errno.EEXIST, f"mmap: MAP_FIXED_NOREPLACE range [{addr:#x}, {addr + length:#x}) "
                                               f"overlaps the mapping {clash}")
-        vma = VMA(addr, addr + length, prot, name, stack)
+        vma = VMA(addr, addr + length, prot, name, stack, thp, uffd)
         self._insert(vma)
         if populate:
-            self.populate(addr, length)
+            self._fault_in(vma, addr, addr + length)
         return vma
 
     def populate(self, addr: int, length: int) -> int:
-        """madvise(MADV_POPULATE_WRITE): fault in every page; each new page gets a fresh frame.
+        """madvise(addr, length, MADV_POPULATE_WRITE): write-fault every page; each new page gets a fresh frame.
 
-        Returns how many pages were faulted in (pages already present keep their frame)."""
+        Returns how many base pages were faulted in (pages already present keep their frame; a huge leaf
+        counts PTRS_PER_PTE). As the kernel: addr not page aligned is EINVAL; length 0 does nothing; a
+        page with no VMA is ENOMEM; a PROT_NONE or read-only VMA is EINVAL ("insufficient permissions",
+        madvise(2)). The kernel faults pages in up to the first failure; pagemove checks first, so a
+        failed call maps nothing."""
         check_ints(addr=addr, length=length)
+        if addr % self.geometry.page_size:
+            raise kernel_error(errno.EINVAL, f"populate: addr {addr:#x} is not page aligned")
         length = self._page_align(length)
-        self._check_range(addr, length, "populate", errno.EINVAL)
-        a = addr
-        for v in self._vmas:  # every page must be mapped, and accessible
-            if v.end <= a or v.start >= addr + length:
+        if length == 0:
+            return 0
+        end = addr + length
+        a, spans = addr, []
+        for v in self._vmas:  # every page must be mapped, and writable
+            if v.end <= a or v.start >= end:
                 continue
             if v.start > a:
                 break
-            if v.prot == "none":
-                raise kernel_error(errno.EFAULT, f"populate: {v} is PROT_NONE; touching it would fault")
+            if v.prot != "rw":
+                raise kernel_error(errno.EINVAL, f"populate: MADV_POPULATE_WRITE needs write permission; {v} "
+                                                  f"is {'PROT_NONE' if v.prot == 'none' else 'read-only'}")
+            spans.append((v, a, min(v.end, end)))
             a = v.end
-        if a < addr + length:
+        if a < end:
             raise kernel_error(errno.ENOMEM, f"populate: {a:#x} is not mapped")
-        n = self.pt.set_ptes(addr, addr + length, self.next_frame)
-        self.next_frame += n
+        return sum(self._fault_in(v, lo, hi) for v, lo, hi in spans)
+
+    def _fault_in(self, vma: VMA, start: int, end: int) -> int:
+        """Write faults on [start, end) inside `vma`, in address order: a huge leaf where the fault path
+        would make one (THP-eligible VMA, PMD range wholly inside it, PMD entry none), else 4K PTEs."""
+        pt, pmd, n = self.pt, self.geometry.pmd_size, 0
+        a = start
+        while a < end:
+            slot = a - a % pmd
+            nxt = min(slot + pmd, end)
+            if pt.huge(a) is not None:  # already mapped by a huge page
+                pass
+            elif vma.thp and vma.start <= slot and slot + pmd <= vma.end and not pt.present(slot, 1):
+                pt.set_huge(slot, self.next_frame)  # do_huge_pmd_anonymous_page(): the whole PMD at once
+                self.next_frame += self.geometry.entries
+                n += self.geometry.entries
+            else:
+                got = pt.set_ptes(a, nxt, self.next_frame)
+                self.next_frame += got
+                n += got
+            a = nxt
         return n
 
     def munmap(self, addr: int, length: int) -> int:
@@ -143,10 +191,10 @@ class AddressSpace:
                 keep.append(v)
                 continue
             if v.start < start:
-                keep.append(VMA(v.start, start, v.prot, v.name, v.stack))
+                keep.append(replace(v, end=start))
             if v.end > end:
-                keep.append(VMA(end, v.end, v.prot, v.name, v.stack))
-            removed.append(VMA(max(v.start, start), min(v.end, end), v.prot, v.name, v.stack))
+                keep.append(replace(v, start=end))
+            removed.append(replace(v, start=max(v.start, start), end=min(v.end, end)))
         if not removed:
             return 0
         self._vmas = sorted(keep, key=lambda v: v.start)
@@ -175,54 +223,111 @@ class AddressSpace:
                kernel: str = NEWEST, have_move_pmd: bool | None = None, have_move_pud: bool | None = None,
                unchecked_expansion: bool = False) -> MoveResult:
         """mremap(old_addr, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, new_addr), in the kernel's order:
-        unmap the destination, shrink, copy_vma(), move_page_tables(), unmap the old range."""
+        unmap the destination, shrink, copy_vma(), move_page_tables(), unmap the old range.
+
+        From 6.17 a move that keeps the size (old_size == new_size) goes through remap_move(): the range
+        may span several VMAs and the gaps between them, and each VMA is moved by its own move_vma(), in
+        address order (see _remap_move). Up to 6.16 such a range is EFAULT and nothing changes."""
         k = Kernel.parse(kernel)
         if new_addr is None:
             raise ValueError("new_addr is required: pagemove models MREMAP_MAYMOVE|MREMAP_FIXED moves")
         check_ints(old_addr=old_addr, old_size=old_size, new_size=new_size, new_addr=new_addr)
+        opts = dict(have_move_pmd=have_move_pmd, have_move_pud=have_move_pud, unchecked_expansion=unchecked_expansion)
         vma, old_len, new_len = self._check_mremap(old_addr, old_size, new_size, new_addr, k)
+        if vma is None:  # 6.17+: the move-only path
+            return self._remap_move(old_addr, old_len, new_addr, k, opts)
+        return self._finish(self._move_vma(vma, old_addr, old_len, new_addr, new_len, k, opts))
+
+    def _move_vma(self, vma: VMA, old_addr: int, old_len: int, new_addr: int, new_len: int, k: Kernel, opts: dict,
+                  first_step: int = 0) -> MoveResult:
+        """mremap_to() + move_vma() for one VMA, its arguments already checked."""
         self._unmap(new_addr, new_addr + new_len)  # MREMAP_FIXED: do_munmap() the destination
         if old_len > new_len:  # shrinking: the tail goes first, then the rest moves
             self._unmap(old_addr + new_len, old_addr + old_len)
             old_len = new_len
             vma = self.find_vma(old_addr)
-        new_vma = VMA(new_addr, new_addr + new_len, vma.prot, vma.name, vma.stack)
+        new_vma = replace(vma, start=new_addr, end=new_addr + new_len)
         self._insert(new_vma)  # copy_vma(): the new VMA exists before the page tables move
-        result = move_page_tables(self, old_addr, new_addr, old_len, k, False, have_move_pmd=have_move_pmd,
-                                  have_move_pud=have_move_pud, unchecked_expansion=unchecked_expansion,
-                                  old_vma=vma, new_vma=new_vma, operation="mremap")
+        result = move_page_tables(self, old_addr, new_addr, old_len, k, False, old_vma=vma, new_vma=new_vma,
+                                  operation="mremap", first_step=first_step, **opts)
         result.tables_freed = self._unmap(old_addr, old_addr + old_len)  # do_munmap() of the old range
-        return self._finish(result)
+        return result
+
+    def _remap_move(self, start: int, length: int, new_addr: int, k: Kernel, opts: dict) -> MoveResult:
+        """remap_move() (mm/mremap.c, 6.17+): move every VMA in [start, start+length), in address order.
+
+        Each VMA (cut to the range) is moved by its own mremap_to() -> move_vma() -> move_page_tables(),
+        so each is realigned, or not, on its own, against the layout as it is at that moment (the VMAs
+        moved before it already sit at their destinations). The gaps between source VMAs are kept
+        between the destination VMAs; each mremap_to() unmaps only its own VMA's destination, so a
+        mapping that sits where a gap lands is left alone. Refusals, as vma_multi_allowed() makes them:
+        a userfaultfd-armed VMA (or, not modelled, a file whose f_op->get_unmapped_area might not obey
+        MAP_FIXED) may only move alone: as the first VMA of a longer range it is EFAULT before anything
+        moves; met later, it is EFAULT after the VMAs before it have moved (the kernel keeps that partial
+        move; the OSError's .result holds it). Not modelled: mseal (EPERM), the map-count limit (ENOMEM),
+        allocation failures and the reverse move after one."""
+        end = start + length
+        vmas = [v for v in self._vmas if v.start < end and v.end > start]  # for_each_vma_range()
+        if not vmas or vmas[0].start > start:  # "No gap permitted at the start of the range."
+            raise kernel_error(errno.EFAULT, f"mremap: nothing is mapped at old_address {start:#x}")
+        if new_addr < self.mmap_min_addr:  # the first VMA's get_unmapped_area(MAP_FIXED)
+            raise kernel_error(errno.EPERM, f"mremap: new_address {new_addr:#x} is below vm.mmap_min_addr "
+                                             f"{self.mmap_min_addr:#x}")
+        first = vmas[0]
+        if first.uffd and first.end < end:  # !vma_multi_allowed(): the first, but there are more
+            raise kernel_error(errno.EFAULT, f"mremap: {first} is userfaultfd-armed and may not move with "
+                                              f"other VMAs (vma_multi_allowed())")
+        parts: list[MoveResult] = []
+        target, last_end = new_addr, None
+        for v in vmas:
+            offset = 0 if last_end is None else v.start - last_end  # keep the gap between source VMAs
+            last_end = v.end
+            addr, part_len = max(v.start, start), min(end, v.end) - max(v.start, start)
+            if parts and v.uffd:  # !vma_multi_allowed() and not the first VMA: abort, keeping the moves done
+                err = kernel_error(errno.EFAULT, f"mremap: {v} is userfaultfd-armed and may not move with other "
+                                                 f"VMAs; the {len(parts)} VMA(s) before it have moved")
+                err.result = self._finish(self._one_result(parts, start, new_addr, length))
+                raise err
+            live = self.find_vma(addr)  # the VMA as it is now (earlier moves may have split neighbours)
+            part = self._move_vma(live, addr, part_len, target + offset, part_len, k, opts,
+                                  first_step=sum(len(p.events) for p in parts))
+            parts.append(part)
+            target = target + offset + part_len
+        return self._finish(self._one_result(parts, start, new_addr, length))
+
+    def _one_result(self, parts: list[MoveResult], start: int, new_addr: int, length: int) -> MoveResult:
+        """A single VMA's result as it is (so a one-VMA move reads the same on every kernel); several combined."""
+        return parts[0] if len(parts) == 1 else combine(parts, start, new_addr, length, self.vmas)
 
     def _check_mremap(self, old_addr, old_size, new_size, new_addr, kernel: Kernel):
         """The checks of the mremap() syscall, in the order the kernel makes them, so the errno is the one
-        it returns first. Up to 6.14 vma_lookup() (EFAULT) comes before mremap_to()'s new_address checks;
-        6.15's check_mremap_params() makes all the argument checks (EINVAL) before looking at any VMA."""
+        it returns first (mm/mremap.c at 6.6, at 6.15/6.16 and 6.17+ (check_mremap_params()).
+        - Up to 6.14 vma_lookup() (EFAULT) comes first, then mremap_to() checks new_addr's alignment,
+          TASK_SIZE and the overlap (EINVAL).
+        - 6.15 and 6.16: check_mremap_params() checks new_addr's alignment before vma_lookup(), but TASK_SIZE
+          and the overlap stay in mremap_to(), after it.
+        - 6.17+: check_mremap_params() makes every argument check before any VMA is looked at; a move that
+          keeps the size then goes to remap_move() (returned here as vma None).
+        Returns (vma, old_len, new_len)."""
         ps = self.geometry.page_size
         if old_addr % ps:
             raise kernel_error(errno.EINVAL, f"mremap: old_address {old_addr:#x} is not page aligned")
         old_len, new_len = self._page_align(old_size), self._page_align(new_size)
         if new_len == 0:
             raise kernel_error(errno.EINVAL, "mremap: new_size is zero")
-        if not kernel.mremap_checks_params_first:
-            vma = self._lookup_for_mremap(old_addr)
-        if new_addr % ps:
-            raise kernel_error(errno.EINVAL, f"mremap: new_address {new_addr:#x} is not page aligned")
-        task = self.geometry.task_size
-        if new_len > task or new_addr > task - new_len:
-            raise kernel_error(errno.EINVAL, f"mremap: the destination reaches past TASK_SIZE {task:#x}")
-        if old_addr + old_len > new_addr and new_addr + new_len > old_addr:
-            raise kernel_error(errno.EINVAL, f"mremap: the ranges [{old_addr:#x}, {old_addr + old_len:#x}) and "
-                                              f"[{new_addr:#x}, {new_addr + new_len:#x}) overlap")
-        if kernel.mremap_checks_params_first:
-            vma = self._lookup_for_mremap(old_addr)
+        early = kernel.mremap_checks_params_first
+        if early:
+            self._check_destination(old_addr, old_len, new_addr, new_len)
+        elif kernel.mremap_checks_new_addr_first:
+            self._check_new_addr_aligned(new_addr)
+        if early and old_len == new_len and kernel.multi_vma_move:
+            return None, old_len, new_len
+        vma = self._lookup_for_mremap(old_addr)
+        if not early:
+            self._check_new_addr_aligned(new_addr)
+            self._check_destination(old_addr, old_len, new_addr, new_len)
         if old_len == 0:  # vma_to_resize(), after the destination and the shrunk tail are unmapped
             raise kernel_error(errno.EINVAL, "mremap: old_size 0 only duplicates shared mappings; this one is private")
-        if min(old_len, new_len) > vma.end - old_addr and kernel.multi_vma_move and old_len == new_len:
-            raise NotImplementedError(
-                f"[{old_addr:#x}, {old_addr + old_len:#x}) spans more than one VMA. Linux {kernel} moves each VMA "
-                f"with its own move_page_tables() call (6.17's multi-VMA mremap), which pagemove does not model: "
-                f"move the VMAs one at a time, or pass kernel='6.16' to get that kernel's EFAULT")
         if min(old_len, new_len) > vma.end - old_addr:
             raise kernel_error(errno.EFAULT, f"mremap: [{old_addr:#x}, {old_addr + min(old_len, new_len):#x}) is not "
                                               f"inside one mapping ({vma} ends first)")
@@ -230,6 +335,21 @@ class AddressSpace:
             raise kernel_error(errno.EPERM, f"mremap: new_address {new_addr:#x} is below vm.mmap_min_addr "
                                              f"{self.mmap_min_addr:#x}")
         return vma, old_len, new_len
+
+    def _check_new_addr_aligned(self, new_addr: int) -> None:
+        if new_addr % self.geometry.page_size:
+            raise kernel_error(errno.EINVAL, f"mremap: new_address {new_addr:#x} is not page aligned")
+
+    def _check_destination(self, old_addr: int, old_len: int, new_addr: int, new_len: int) -> None:
+        """TASK_SIZE, alignment and overlap of the destination: mremap_to() up to 6.16, check_mremap_params()
+        from 6.17 (which tests TASK_SIZE first; both are EINVAL)."""
+        task = self.geometry.task_size
+        if new_len > task or new_addr > task - new_len:
+            raise kernel_error(errno.EINVAL, f"mremap: the destination reaches past TASK_SIZE {task:#x}")
+        self._check_new_addr_aligned(new_addr)
+        if old_addr + old_len > new_addr and new_addr + new_len > old_addr:
+            raise kernel_error(errno.EINVAL, f"mremap: the ranges [{old_addr:#x}, {old_addr + old_len:#x}) and "
+                                              f"[{new_addr:#x}, {new_addr + new_len:#x}) overlap")
 
     def _lookup_for_mremap(self, old_addr: int) -> VMA:
         vma = self.find_vma(old_addr)
@@ -259,7 +379,7 @@ class AddressSpace:
             raise kernel_error(errno.EFAULT, f"relocate_vma_down: {between} lies between the new start {new_start:#x} "
                                               f"and the VMA")
         # 1) expand the VMA to cover [new_start, old_end)
-        spanning = VMA(new_start, old_end, vma.prot, vma.name, vma.stack)
+        spanning = replace(vma, start=new_start)
         self._replace(vma, spanning)
         # 2) move the page tables down, for_stack
         result = move_page_tables(self, old_start, new_start, length, k, True, have_move_pmd=have_move_pmd,
@@ -273,7 +393,7 @@ class AddressSpace:
         else:
             result.tables_freed = self.pt.free_pgd_range(old_start, old_end, new_end, ceiling)
         # 4) shrink the VMA to the new range
-        self._replace(spanning, VMA(new_start, new_end, vma.prot, vma.name, vma.stack))
+        self._replace(spanning, replace(vma, start=new_start, end=new_end))
         return self._finish(result)
 
     # ---- helpers ---------------------------------------------------------------------------------
@@ -281,7 +401,7 @@ class AddressSpace:
     def _finish(self, result: MoveResult) -> MoveResult:
         result.final_vmas, result.final = self.vmas, self.pt.clone()
         if result.unchecked:
-            result.damage = find_damage(result, self)
+            result.damage = merge_damage([find_damage(p, self) for p in result.parts or [result]])
         return result
 
     def _resolve(self, vma: VMA | int) -> VMA:

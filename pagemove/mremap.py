@@ -5,7 +5,9 @@ Read this file next to the kernel source:
   v6.7  https://elixir.bootlin.com/linux/v6.7/source/mm/mremap.c   (try_realign_addr, can_align_down)
   v6.15 https://elixir.bootlin.com/linux/v6.15/source/mm/mremap.c  (struct pagetable_move_control)
 
-What is left out, because pagemove has no such pages or state: huge pages (move_huge_pmd/pud),
+Transparent huge pages are in: a huge PMD leaf whose extent is a whole PMD moves by move_huge_pmd()
+(mm/huge_memory.c), any other is split first (split_huge_pmd()) and its PTEs move (see _step).
+What is left out, because pagemove has no such pages or state: PUD-sized huge pages (move_huge_pud),
 hugetlb, userfaultfd (uffd_supports_page_table_move(), 6.17), rmap locks and the mmu notifier, the
 recheck under the PMD locks (!pmd_present(pmd) || pmd_leaf(pmd), 6.12: a race with
 retract_page_tables() that cannot happen here), the large-folio PTE batching of move_ptes() (6.17)
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 
 from .errors import check_ints
 from .kernel import NEWEST, Kernel
-from .pgtable import PageTables, move_pte_range, move_table_entry
+from .pgtable import HugePMD, PageTables, move_pte_range, move_table_entry
 from .trace import PMD, PTE, PUD, Damage, Event, MoveResult
 
 NORMAL_PMD, NORMAL_PUD = PMD, PUD  # enum pgt_entry
@@ -131,6 +133,25 @@ def move_normal_pmd(pmc: PagetableMoveControl, old_pmd, new_pmd) -> bool:
     return _move_normal(pmc, old_pmd, new_pmd)
 
 
+def move_huge_pmd(pmc: PagetableMoveControl, old_pmd, new_pmd) -> bool:
+    """move_huge_pmd() (mm/huge_memory.c): move a huge PMD leaf whole, unless the destination entry is not none.
+
+    No arch_supports_page_table_move() and no CONFIG_HAVE_MOVE_PMD here: a THP kernel moves huge leaves on
+    every architecture and release. Until 6.5 the refusal was WARN_ON(!pmd_none(*new_pmd)) (every time, not
+    once); Hugh Dickins' "mm/mremap: retry if either pte_offset_map_*lock() fails" (6.5) made it silent.
+    The kernel flushes [old, old + PMD_SIZE) with flush_pmd_tlb_range() (x86: a PMD_SHIFT stride)."""
+    if new_pmd[1] in new_pmd[0]:  # !pmd_none(*new_pmd)
+        return False
+    move_table_entry(old_pmd, new_pmd)  # pmdp_huge_get_and_clear(old) + set_pmd_at(new); the deposit follows
+    return True
+
+
+def split_huge_pmd(pmc: PagetableMoveControl, old_pmd, addr: int) -> None:
+    """split_huge_pmd() (mm/huge_memory.c) of an anonymous THP: the PMD now points to a PTE table mapping the
+    same frames, and the loop goes on to move_ptes()."""
+    pmc.pt.split_huge_pmd(addr)
+
+
 def move_ptes(pmc: PagetableMoveControl, extent: int, old_pmd, new_pmd, old_addr: int, new_addr: int):
     """move_ptes() (v6.6): move each present PTE of the extent and clear its source, one page at a time.
 
@@ -222,7 +243,7 @@ def move_page_tables(mm, old_addr: int, new_addr: int, length: int, kernel: str 
                      for_stack: bool = False, *, have_move_pmd: bool | None = None,
                      have_move_pud: bool | None = None,
                      unchecked_expansion: bool = False, old_vma=None, new_vma=None,
-                     operation: str = "move_page_tables") -> MoveResult:
+                     operation: str = "move_page_tables", first_step: int = 0) -> MoveResult:
     """move_page_tables() (v6.6 and v6.7+, by `kernel`): move the page tables of [old, old+len) to new.
 
     `old_vma`/`new_vma` default to the VMAs that contain the two ranges. have_move_pmd/have_move_pud
@@ -247,7 +268,7 @@ def move_page_tables(mm, old_addr: int, new_addr: int, length: int, kernel: str 
     elif not length:
         code, check = "empty", REALIGN_REASONS["empty"]
     start_old, start_new = pmc.old_addr, pmc.new_addr
-    events = _loop(pmc)
+    events = _loop(pmc, first_step)
     moved = pmc_progress(pmc)
     result = MoveResult(geo, str(k), operation, old_addr, new_addr, length, start_old, start_new, realigned,
                         check, for_stack, unchecked_expansion, moved, events, before, pt.clone(),
@@ -257,19 +278,22 @@ def move_page_tables(mm, old_addr: int, new_addr: int, length: int, kernel: str 
     return result
 
 
-def _loop(pmc: PagetableMoveControl) -> list[Event]:
-    """The for loop of move_page_tables(), recording one Event per iteration."""
+def _loop(pmc: PagetableMoveControl, first_step: int = 0) -> list[Event]:
+    """The for loop of move_page_tables(), recording one Event per iteration (numbered from first_step)."""
     events: list[Event] = []
     vacated: dict[tuple[int, int], int] = {}  # (level, slot) -> step that left that entry present but emptied
     while pmc.old_addr < pmc.old_end:  # !pmc_done(pmc)
-        events.append(_step(pmc, len(events), vacated))
+        events.append(_step(pmc, first_step + len(events), vacated))
         pmc.old_addr += events[-1].extent  # pmc_next()
         pmc.new_addr += events[-1].extent
     return events
 
 
 def _step(pmc: PagetableMoveControl, step: int, vacated: dict) -> Event:
-    """One iteration of the loop: try a PUD move, else a PMD move, else move_ptes()."""
+    """One iteration of the loop: try a PUD move, else a huge or normal PMD move, else move_ptes().
+
+    With a folded PUD (3 levels, arm64 64K) the "PUD" is the PGD entry and PUD_SIZE is PGDIR_SIZE, as in
+    the kernel: get_old_pud() returns the PGD entry and move_normal_pud() moves it."""
     pt, old, new = pmc.pt, pmc.old_addr, pmc.new_addr
     refused, causes = [], []
     extent = get_extent(NORMAL_PUD, pmc)
@@ -287,7 +311,19 @@ def _step(pmc: PagetableMoveControl, step: int, vacated: dict) -> Event:
     if old_pmd is None:
         return Event(step, old, new, extent, PMD, "skipped", refused=tuple(refused), cause="; ".join(causes))
     new_pmd = alloc_new_pmd(pt, new)
-    if pmc.have_move_pmd and extent == pmc.pmd_size:
+    split = huge_refused = False
+    if isinstance(old_pmd[0][old_pmd[1]], HugePMD):  # is_swap_pmd() || pmd_trans_huge(): a huge leaf
+        if extent == pmc.pmd_size:  # HPAGE_PMD_SIZE
+            if move_huge_pmd(pmc, old_pmd, new_pmd):
+                vacated.pop((1, old & ~(pmc.pmd_size - 1)), None)
+                return Event(step, old, new, extent, PMD, "moved", refused=tuple(refused), cause="; ".join(causes),
+                             flush=(old, old + pmc.pmd_size), huge=True, flush_shift=pmc.geo.page_shift +
+                             pmc.geo.bits_per_level)
+            huge_refused = True
+            causes.append("move_huge_pmd() refused: " + _refusal_cause(PMD, new, pmc.pmd_size, 1, vacated))
+        split_huge_pmd(pmc, old_pmd, old)
+        split = True
+    elif pmc.have_move_pmd and extent == pmc.pmd_size:
         if move_normal_pmd(pmc, old_pmd, new_pmd):
             vacated[(2, old & ~(pmc.pud_size - 1))] = step
             return Event(step, old, new, extent, PMD, "moved", refused=tuple(refused), cause="; ".join(causes),
@@ -299,8 +335,10 @@ def _step(pmc: PagetableMoveControl, step: int, vacated: dict) -> Event:
     n, _ = move_ptes(pmc, extent, old_pmd, new_pmd, old, new)
     vacated[(1, old & ~(pmc.pmd_size - 1))] = step
     vacated[(2, old & ~(pmc.pud_size - 1))] = step
-    return Event(step, old, new, extent, PTE, "moved", n, tuple(refused),
-                 "; ".join(causes) if causes else _pte_reason(pmc, extent), flush=(old, old + extent) if n else None)
+    why = "; ".join(causes) if causes else (f"the extent ({extent:#x}) is not the whole huge page ({pmc.pmd_size:#x}): "
+                                            f"split_huge_pmd() first" if split else _pte_reason(pmc, extent))
+    return Event(step, old, new, extent, PTE, "moved", n, tuple(refused), why,
+                 flush=(old, old + extent) if n else None, huge=split, split=split, huge_refused=huge_refused)
 
 
 def _refusal_cause(level: str, new: int, size: int, lvl: int, vacated: dict) -> str:
@@ -330,6 +368,12 @@ def _check_move_args(mm, old_addr: int, new_addr: int, length: int) -> None:
         raise ValueError(f"the move reaches past TASK_SIZE {geo.task_size:#x}")
     if new_addr > old_addr and new_addr < old_addr + length:
         raise ValueError("an overlapping move must go down (new < old): move_page_tables() walks low to high")
+
+
+def merge_damage(parts: list[Damage]) -> Damage:
+    """The damage of several moves as one (orphans are counted once: they are read from the final mm)."""
+    return Damage(tuple(d for p in parts for d in p.dragged), tuple(c for p in parts for c in p.clobbered),
+                  parts[-1].orphans)
 
 
 def find_damage(result: MoveResult, mm) -> Damage:

@@ -5,6 +5,12 @@ absent and a 128 TiB address space costs nothing until it is used. PTE tables ar
 frame numbers, 0 meaning pte_none. A PMD entry that points at an all-zero PTE table is *present but
 empty*: that is the state move_ptes() leaves behind, and the state case (c) trips over.
 
+A PMD entry may instead be a huge leaf (HugePMD, pmd_trans_huge() in Linux): it maps the whole PMD_SIZE
+range itself, with consecutive frames, and there is no PTE table below it. (For an anonymous THP the
+kernel keeps a preallocated PTE page "deposited" with the leaf, pgtable_trans_huge_deposit(), so that a
+split never has to allocate; pagemove counts that page as allocated when the leaf is made, and a split
+turns it into the leaf's PTE table.)
+
 Snapshots are copy-on-write: clone() shares every table with the original, and whichever side writes a
 table first copies it (and the tables above it) for itself. So the before/after/final snapshots a move
 keeps cost only what the move touches, and each stays exactly as it was taken. Writers reach tables
@@ -14,6 +20,7 @@ through table() (which hands out only tables this tree owns); readers use entry(
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,6 +28,14 @@ from .geometry import Geometry
 
 FRAME = np.int64  # frame numbers; 0 is "no page"
 NO_CEILING = 1 << 64  # USER_PGTABLES_CEILING (0) read as "ULONG_MAX + 1"
+
+
+@dataclass(frozen=True)
+class HugePMD:
+    """A huge PMD leaf (a transparent huge page mapped by one PMD entry): frames first, first + 1, ...,
+    first + PTRS_PER_PTE - 1 for the base pages of its PMD_SIZE range, in address order."""
+
+    first: int
 
 
 class PageTables:
@@ -45,7 +60,7 @@ class PageTables:
         """The table behind entry i of `parent` (a table from table()), made this tree's own: copied first
         if a snapshot shares it, so the caller may write it."""
         child = parent[i]
-        if id(child) not in self._own:
+        if id(child) not in self._own and not isinstance(child, HugePMD):
             child = parent[i] = child.copy()
             self._own.add(id(child))
         return child
@@ -70,7 +85,7 @@ class PageTables:
                 if not alloc:
                     return None
                 child = t[i] = self._new_table(lvl - 1)
-            elif id(child) not in own:
+            elif id(child) not in own and not isinstance(child, HugePMD):  # a leaf is immutable: shared freely
                 child = t[i] = child.copy()
                 own.add(id(child))
             t = child
@@ -102,12 +117,37 @@ class PageTables:
         child = self.entry(addr, level)
         if child is None:
             return "none"
+        if isinstance(child, HugePMD):
+            return "huge"
         return "present" if (child.any() if level == 1 else child) else "present, EMPTY"
 
     def empty(self, addr: int) -> bool:
         """True when the PMD entry for `addr` is present but its PTE table maps no page."""
         pte = self.entry(addr, 1)
-        return pte is not None and not pte.any()
+        return isinstance(pte, np.ndarray) and not pte.any()
+
+    def huge(self, addr: int) -> HugePMD | None:
+        """The huge PMD leaf that maps addr, or None (pmd_trans_huge())."""
+        leaf = self.entry(addr, 1)
+        return leaf if isinstance(leaf, HugePMD) else None
+
+    # ---- huge PMD leaves (transparent huge pages) ------------------------------------------------
+
+    def set_huge(self, addr: int, first_frame: int) -> None:
+        """Map the PMD_SIZE range at addr (PMD-aligned, its PMD entry none) with one huge leaf, as
+        do_huge_pmd_anonymous_page() does; the deposited PTE page counts as allocated."""
+        table, i = self.table(addr, 1, alloc=True), self.geo.index(addr, 1)
+        assert addr % self.geo.pmd_size == 0 and i not in table, "set_huge on an unaligned or present PMD"
+        table[i] = HugePMD(first_frame)
+        self.allocated += 1  # pte_alloc_one() + pgtable_trans_huge_deposit()
+
+    def split_huge_pmd(self, addr: int) -> None:
+        """__split_huge_pmd() of an anonymous THP: the leaf becomes a PTE table (the deposited page) whose
+        entries map the same frames, so no page moves and nothing is allocated."""
+        table, i = self.table(addr, 1), self.geo.index(addr, 1)
+        leaf = table[i]
+        table[i] = np.arange(leaf.first, leaf.first + self.geo.entries, dtype=FRAME)
+        self._own.add(id(table[i]))
 
     # ---- PTE ranges (vectorised one PTE table at a time) -----------------------------------------
 
@@ -125,6 +165,8 @@ class PageTables:
         """Give every none PTE in [start, end) a fresh frame, counting up from first_frame."""
         frame = first_frame
         for pte, i0, i1, _ in self._pte_chunks(start, end, alloc=True):
+            if isinstance(pte, HugePMD):  # already mapped by a huge leaf
+                continue
             hole = pte[i0:i1] == 0
             n = int(hole.sum())
             pte[i0:i1][hole] = np.arange(frame, frame + n, dtype=FRAME)
@@ -133,9 +175,17 @@ class PageTables:
 
     def zap(self, start: int, end: int) -> int:
         """Clear the PTEs in [start, end) (zap_page_range); tables stay. Returns pages unmapped."""
-        ps, n = self.geo.page_size, 0
-        for base, pte in list(self._pte_tables_in(self.root, self.geo.levels - 1, 0, start, end)):
-            lo, hi = max(start, base), min(end, base + self.geo.pmd_size)
+        ps, pmd, n = self.geo.page_size, self.geo.pmd_size, 0
+        for base, pte in list(self._pmd_entries_in(self.root, self.geo.levels - 1, 0, start, end)):
+            lo, hi = max(start, base), min(end, base + pmd)
+            if isinstance(pte, HugePMD):
+                if (lo, hi) == (base, base + pmd):  # zap_huge_pmd(): the entry becomes none
+                    del self.table(base, 1)[self.geo.index(base, 1)]
+                    self.freed += 1  # the deposited PTE page goes with it
+                    n += self.geo.entries
+                    continue
+                self.split_huge_pmd(base)  # zap_pmd_range() splits a huge PMD it only partly covers
+                pte = self.entry(base, 1)
             i0, i1 = (lo - base) // ps, (hi - base) // ps
             hit = int(np.count_nonzero(pte[i0:i1]))
             if hit:  # only a table that changes is made this tree's own
@@ -143,8 +193,9 @@ class PageTables:
                 n += hit
         return n
 
-    def _pte_tables_in(self, table: dict, level: int, base: int, start: int, end: int):
-        """(base address, PTE table) of every present PMD entry whose range meets [start, end), for reading."""
+    def _pmd_entries_in(self, table: dict, level: int, base: int, start: int, end: int):
+        """(base address, PTE table or HugePMD) of every present PMD entry whose range meets [start, end),
+        for reading."""
         size = self.geo.level_size(level)
         for i, child in table.items():
             cb = base + i * size
@@ -152,7 +203,7 @@ class PageTables:
                 if level == 1:
                     yield cb, child
                 else:
-                    yield from self._pte_tables_in(child, level - 1, cb, start, end)
+                    yield from self._pmd_entries_in(child, level - 1, cb, start, end)
 
     # ---- moving (the two primitives move_page_tables() is made of) -------------------------------
 
@@ -207,7 +258,7 @@ class PageTables:
             nxt = min((a & ~(size - 1)) + size, end)  # pXd_addr_end()
             i = self.geo.index(a, level)
             child = table.get(i)
-            if child is not None:
+            if child is not None and not isinstance(child, HugePMD):  # a leaf belongs to a live VMA
                 if level == 1:  # free_pte_range(): the PTE table goes, whatever is left in it
                     del table[i]
                     self.freed += 1
@@ -235,18 +286,29 @@ class PageTables:
                 yield from self._walk(child, level - 1, base + i * size)
 
     def pte_tables(self) -> Iterator[tuple[int, np.ndarray]]:
-        """(base address, PTE table) for every present PMD entry, in address order."""
+        """(base address, PTE table) for every PMD entry that points to a PTE table, in address order."""
         for level, _, base, child in self.walk():
-            if level == 1:
+            if level == 1 and isinstance(child, np.ndarray):
+                yield base, child
+
+    def huge_leaves(self) -> Iterator[tuple[int, HugePMD]]:
+        """(base address, leaf) for every huge PMD leaf, in address order."""
+        for level, _, base, child in self.walk():
+            if level == 1 and isinstance(child, HugePMD):
                 yield base, child
 
     def pages(self) -> dict[int, int]:
-        """{virtual page address: frame} for every present PTE."""
+        """{virtual page address: frame} for every base page mapped, by a PTE or inside a huge leaf."""
         out: dict[int, int] = {}
-        ps = self.geo.page_size
-        for base, pte in self.pte_tables():
-            idx = np.flatnonzero(pte)
-            out.update(zip((base + idx * ps).tolist(), pte[idx].tolist()))
+        ps, n = self.geo.page_size, self.geo.entries
+        for level, _, base, child in self.walk():
+            if level != 1:
+                continue
+            if isinstance(child, HugePMD):
+                out.update(zip(range(base, base + n * ps, ps), range(child.first, child.first + n)))
+                continue
+            idx = np.flatnonzero(child)
+            out.update(zip((base + idx * ps).tolist(), child[idx].tolist()))
         return out
 
     def clone(self) -> PageTables:
@@ -298,6 +360,8 @@ def move_pte_range(src: np.ndarray, i: int, dst: np.ndarray, j: int, n: int, new
 def _same(a, b) -> bool:
     if a is b:  # a table two snapshots still share
         return True
+    if isinstance(a, HugePMD) or isinstance(b, HugePMD):
+        return a == b
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and np.array_equal(a, b)
     return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)

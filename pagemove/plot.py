@@ -15,6 +15,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from .pgtable import HugePMD
 from .text import hexa, realign_phrase, tables_of, warn_line, windows
 from .trace import PMD, PUD, MoveResult
 
@@ -35,9 +36,16 @@ WIDTH = 9.0  # inches: 900 px at 100 dpi, the width of a notebook cell
 # ---- rows and cells ---------------------------------------------------------------------------------
 
 def _state(pt, addr: int) -> str:
-    """'none', 'empty', 'full' or 'some' for the PMD slot at addr."""
+    """'none', 'empty', 'full', 'some' or 'huge' (a huge PMD leaf) for the PMD slot at addr."""
     pte = pt.entry(addr, 1)
-    return "none" if pte is None else _fill(pte)
+    return "none" if pte is None else "huge" if isinstance(pte, HugePMD) else _fill(pte)
+
+
+def _frames(pt, entry):
+    """The frames a PMD entry maps, one per PTE slot: its PTE table, or a huge leaf's consecutive frames."""
+    if isinstance(entry, HugePMD):
+        return np.arange(entry.first, entry.first + pt.geo.entries, dtype=np.int64)
+    return entry
 
 
 def _fill(pte) -> str:
@@ -81,7 +89,7 @@ def _colour_key(pt, lo: int, hi: int) -> np.ndarray:
     Colouring by frame means a page keeps its colour wherever it moves."""
     ps, pmd = pt.geo.page_size, pt.geo.pmd_size
     frames, offsets = [np.zeros(0, np.int64)], [np.zeros(0)]
-    for base, pte in pt.pte_tables():
+    for base, pte in [*pt.pte_tables(), *((b, _frames(pt, leaf)) for b, leaf in pt.huge_leaves())]:
         if base + pmd <= lo or base >= hi:
             continue
         idx = np.flatnonzero(pte)
@@ -109,6 +117,7 @@ def _cells(pt, rows, lut, cmap) -> np.ndarray:
         if pte is None:
             img[r] = NONE_RGBA
             continue
+        pte = _frames(pt, pte)
         img[r] = HOLE_RGBA
         grid = pte.reshape(cols, group)
         present = grid != 0
@@ -133,6 +142,9 @@ def _states(pt, lo: int, hi: int) -> dict[int, str]:
     for base, pte in pt.pte_tables():
         if lo <= base < hi:
             out[base] = _fill(pte)
+    for base, _ in pt.huge_leaves():
+        if lo <= base < hi:
+            out[base] = "huge"
     return out
 
 
@@ -179,8 +191,8 @@ def _shows(img, pt, rows, vmas, pmd) -> set[str]:
 
     out = {name for name, rgba in (("none", NONE_RGBA), ("hole", HOLE_RGBA), ("other", OTHER_RGBA),
                                    ("page", PAGE_RGBA)) if has(rgba)}
-    if any(row[0] == "slot" and _state(pt, row[1]) == "empty" for row in rows):
-        out.add("empty")
+    states = {_state(pt, row[1]) for row in rows if row[0] == "slot"}
+    out |= {"empty", "huge"} & states
     for v in vmas:
         if any(row[0] == "slot" and v.start < row[1] + pmd and v.end > row[1] for row in rows):
             out.add("vma" if v.prot == "rw" else "vma-ro")
@@ -223,10 +235,14 @@ def _panel(ax, pt, rows, img, *, ranges=(), vmas=(), title="", labels=True, bar=
         if row[0] == "gap":
             _say(ax, ax_x0 + ax_w / 2, at_row(r), f"... {row[2]} PMD slot{'s' if row[2] != 1 else ''} ...",
                  fontsize=8, color="0.3")
-        elif _state(pt, row[1]) == "empty":
+        elif (state := _state(pt, row[1])) == "empty":
             box(-0.5, r - 0.42, cols, 0.84, VERMILLION, (0, (3, 2)), 1.5)
             _say(ax, ax_x0 + ax_w / 2, at_row(r), "present, EMPTY", fontsize=8, color=VERMILLION,
                  fontweight="bold")
+        elif state == "huge":  # one PMD entry maps the whole row: no PTE table below it
+            box(-0.5, r - 0.46, cols, 0.92, "black", "-", 2.2)
+            _say(ax, ax_x0 + ax_w / 2, at_row(r), "huge PMD leaf (THP): one entry, no PTE table", fontsize=8,
+                 color="white", fontweight="bold")
     for lo, hi, colour in ranges:  # outline the cells of [lo, hi) in each displayed row
         for r, row in enumerate(rows):
             a, b = (max(lo, row[1]), min(hi, row[1] + pmd)) if row[0] == "slot" else (0, 0)
@@ -317,7 +333,7 @@ def _x_labels(ax, cols: int, group: int) -> None:
     x0, y0, w, _ = _pixels(ax)
     margin, h = 20, round(XLABELS * DPI)
     ticks = [0, cols // 4, cols // 2, 3 * cols // 4, cols - 1] if cols > 8 else list(range(cols))
-    label = "PTE index" + (f" ({group} PTEs per cell)" if group > 1 else "")
+    label = ax._pagemove_xlabel = "PTE index" + (f" ({group} PTEs per cell)" if group > 1 else "")
 
     def draw(fig):
         for t in ticks:
@@ -495,6 +511,7 @@ KEY_ENTRIES = {
     "none": "PMD entry none (no PTE table)",
     "hole": "PTE none",
     "empty": "PMD present, table EMPTY",
+    "huge": "huge PMD leaf (THP): no PTE table",
     "other": "page of another mapping",
     "old": "old range",
     "new": "new range",
@@ -517,6 +534,7 @@ def _handle(name: str):
             "none": lambda: Patch(facecolor=NONE_RGBA, label=label),
             "hole": lambda: Patch(facecolor="white", edgecolor="0.6", label=label),
             "empty": lambda: Patch(facecolor="white", edgecolor=VERMILLION, linestyle="--", label=label),
+            "huge": lambda: Patch(facecolor=PAGE_RGBA, edgecolor="black", linewidth=2, label=label),
             "other": lambda: Patch(facecolor=OTHER_RGBA, label=label),
             "old": lambda: Line2D([], [], color=BLUE, linewidth=2, label=label),
             "new": lambda: Line2D([], [], color=GREEN, linewidth=2, label=label),

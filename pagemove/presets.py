@@ -26,21 +26,22 @@ class Preset:
     length: int
     kernel: str = "6.6"
     stack: bool = False  # True: execve's stack shift (relocate_vma_down by old - new); False: mremap
-    geometry: str = "x86_64"  # "x86_64" or "tiny"
+    geometry: str = "x86_64"  # a name in scenario.GEOMETRIES
     blockers: tuple[tuple[int, int], ...] = ()  # (start, length) of other mappings, read-only
     description: str = ""
+    thp: bool = False  # the moved VMA is THP-eligible: its whole aligned PMDs are huge pages
 
     def run(self, **changes) -> MoveResult:
         """Simulate this case; keyword arguments override fields first (e.g. kernel="6.7")."""
         p = replace(self, **changes) if changes else self
         return simulate(p.old, p.new, p.length, kernel=p.kernel, stack=p.stack, geometry=p.geometry,
-                        blockers=p.blockers)
+                        blockers=p.blockers, thp=p.thp)
 
     @property
     def values(self) -> dict:
         """The fields the explorer's controls show (MoveExplorer.set(**preset.values))."""
         return {"old": self.old, "new": self.new, "length": self.length, "kernel": self.kernel,
-                "stack": self.stack, "geometry": self.geometry}
+                "stack": self.stack, "geometry": self.geometry, "thp": self.thp}
 
 
 def _x86_and_tiny(name: str, title: str, description: str, x86: dict, tiny: dict) -> list[Preset]:
@@ -117,12 +118,41 @@ _CASES = [
         dict(old=0x27000, new=0x17000, length=0x9000, kernel="6.7", blockers=((0x20000, 0x1000),))),
 ]
 
-# x86-64 cases first, then their tiny twins, each in teaching order.
-PRESETS: dict[str, Preset] = {p.name: p for p in [x86 for x86, _ in _CASES] + [tiny for _, tiny in _CASES]}
+_P64 = 0x20000000  # arm64 64K: PMD_SIZE is 512 MiB, a page 64 KiB
+_OTHER = [
+    Preset("arm64_64k-c-overlap", "Case (c) with overlap on arm64 with 64K pages (a 512 MiB PMD)",
+           2 * _P64 - 0x10000, _P64 - 0x10000, _P64 + 0x10000, stack=True, geometry="arm64_64k",
+           description="The seed's overlapping stack shift scaled to a 512 MiB PMD: the stack [0x3fff0000, "
+                       "0x60000000) moves down by one PMD. The rule is the same at every page size: 6.6 moves one "
+                       "page, then the whole-PMD step finds the entry it just emptied and WARNs, falling back to "
+                       "8192 single-PTE moves. 6.7 realigns and moves two whole PMD entries."),
+    Preset("thp-a", "THP: huge pages moved whole", 0x40000000, 0x80000000, 0x400000, thp=True,
+           description="Two huge pages (THP), PMD-aligned at both ends: each step finds a huge PMD leaf whose "
+                       "extent is a whole PMD, and move_huge_pmd() moves that one entry. No PTE table exists "
+                       "below a huge leaf, so nothing else moves."),
+    Preset("thp-b", "THP: new one page off a PMD boundary, so every huge page is split", 0x40000000, 0x80001000,
+           0x400000, thp=True,
+           description="The same two huge pages moved to one page past a PMD boundary: no extent is a whole PMD, "
+                       "so the loop calls split_huge_pmd() on each huge leaf (it becomes a PTE table) and "
+                       "move_ptes() moves its 512 PTEs one at a time, as in case (b)."),
+    Preset("thp-c-overlap", "THP: the overlapping stack shift with a huge page", 0x1fff000, 0x1dff000, 0x201000,
+           stack=True, thp=True,
+           description="Case (c) with overlap, the whole PMD of the stack a huge page. On 6.6 the first step "
+                       "moves the one base page and leaves its PMD entry present; the next step's destination "
+                       "is that entry, so move_huge_pmd() refuses (a WARN_ON before 6.5, silent since), the "
+                       "huge page is split and 512 PTEs move. 6.7 realigns: one PMD move, one huge PMD move."),
+]
+
+# x86-64 cases first, then their tiny twins, each in teaching order; then the other machines and THP.
+PRESETS: dict[str, Preset] = {p.name: p for p in [x86 for x86, _ in _CASES] + [tiny for _, tiny in _CASES] + _OTHER}
 
 
 def twin(name: str, geometry: str) -> str | None:
     """The name of the same case in `geometry` ("c" -> "tiny-c" for "tiny"), or None if there is none."""
-    base = name.removeprefix("tiny-")
-    twin_name = f"tiny-{base}" if geometry == "tiny" else base
-    return twin_name if twin_name in PRESETS else None
+    from .scenario import GEOMETRIES
+
+    base = next((name.removeprefix(f"{g}-") for g in GEOMETRIES if name.startswith(f"{g}-")), name)
+    for candidate in (base, f"{geometry}-{base}"):
+        if candidate in PRESETS and PRESETS[candidate].geometry == geometry:
+            return candidate
+    return None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .kernel import Kernel
-from .pgtable import PageTables
+from .pgtable import HugePMD, PageTables
 from .trace import PMD, PUD, MoveResult
 
 STRIP_COLUMNS = 64  # characters per PMD row; 512-entry tables get one character per 8 PTEs
@@ -89,6 +89,10 @@ def _dump_table(table: dict, level: int, base: int, lo: int, hi: int, geo, out: 
     for run in _pmd_runs(table, inside, lo, hi, geo):
         (i0, b0), (i1, b1) = run[0], run[-1]
         pte = table[i0]
+        if isinstance(pte, HugePMD):  # one entry, no PTE table below it
+            out.append(f"{pad}PMD {i0:>{iw}} [{hexa(b0, geo)}, {hexa(b0 + size, geo)}) -> huge page (THP leaf, "
+                       f"no PTE table): frames {pte.first}..{pte.first + geo.entries - 1}")
+            continue
         n = int(np.count_nonzero(pte))
         if len(run) >= 3:  # a folded run: all EMPTY, or all full with frames following on
             span = f"PMD {i0}..{i1} [{hexa(b0, geo)}, {hexa(b1 + size, geo)}) -> {len(run)} PTE tables"
@@ -108,6 +112,8 @@ def _pmd_runs(table: dict, inside: list, lo: int, hi: int, geo) -> list[list]:
     """Group neighbouring PMD entries that fold into one line; any other entry is a run of one."""
     def kind(i, b):
         pte = table[i]
+        if isinstance(pte, HugePMD):
+            return None  # a huge leaf is always its own line
         if b < lo or b + geo.pmd_size > hi:
             return None  # cut by the window: list it PTE by PTE
         if not pte.any():
@@ -155,8 +161,8 @@ def _pte_runs(pte: np.ndarray, base: int, lo: int, hi: int, geo, iw: int) -> lis
 
 # ---- strip: PTE occupancy per PMD slot -------------------------------------------------------------
 
-def strip_legend(geo) -> str:
-    """What the characters of strip() mean for this geometry."""
+def strip_legend(geo, huge: bool = False) -> str:
+    """What the characters of strip() mean for this geometry (huge: with the row of a huge PMD leaf)."""
     group = _group(geo)
     if group == 1:
         cells = "one character per PTE: '#' present, '.' none"
@@ -167,7 +173,8 @@ def strip_legend(geo) -> str:
         cells = f"one character per {group} PTEs: '.' 0 of {group} present, '+' some, '#' all {group}"
     return (f"{cells}\n"
             f"a row of '-': the PMD entry is none (no PTE table); EMPTY: present PMD entry, its PTE table maps nothing\n"
-            f"'x N through A': N identical rows in a row, folded into one (the last one is A)")
+            + ("a row of 'H': a huge PMD leaf (THP) maps the whole slot itself, no PTE table\n" if huge else "") +
+            "'x N through A': N identical rows in a row, folded into one (the last one is A)")
 
 
 def _group(geo) -> int:
@@ -196,6 +203,7 @@ def strip(src, start: int, end: int, *, max_rows: int = 200) -> str:
     lo, hi = lo // pmd * pmd, -(-hi // pmd) * pmd
     width = len(_cells(np.zeros(geo.entries, dtype=np.int64), geo))
     tables = {base: pte for base, pte in pt.pte_tables() if lo <= base < hi}
+    tables.update({base: leaf for base, leaf in pt.huge_leaves() if lo <= base < hi})
     rows: list[tuple[int, str, str]] = []  # (slot address, body, note), before folding
     slot = lo
     for base in sorted(tables) + [hi]:
@@ -203,12 +211,16 @@ def strip(src, start: int, end: int, *, max_rows: int = 200) -> str:
             rows.append((slot, " " + "-" * width + " ", f"none x {(base - slot) // pmd}"))
         if base == hi:
             break
+        if isinstance(tables[base], HugePMD):
+            rows.append((base, "|" + "H" * width + "|", "huge PMD leaf"))
+            slot = base + pmd
+            continue
         n = int(np.count_nonzero(tables[base]))
         rows.append((base, "|" + _cells(tables[base], geo) + "|",
                      "present, EMPTY" if n == 0 else f"{n} present"))
         slot = base + pmd
     head = [f"PTE occupancy per PMD slot, [{hexa(lo, geo)}, {hexa(hi, geo)}) ({geo.name})"]
-    head += strip_legend(geo).splitlines()
+    head += strip_legend(geo, any(isinstance(t, HugePMD) for t in tables.values())).splitlines()
     return "\n".join(head + _elide(_fold(rows, geo), max_rows, "rows")) + "\n"
 
 
@@ -246,7 +258,13 @@ WARN_VARIES = "an example: CPU, PID, line number and offsets vary by machine and
 def warn_line(level: str) -> str:
     """The WARNING line as the kernel prints it for a refused `level` move (__warn()'s format), with example
     CPU and PID; the line number and the offsets depend on the build, so they are left as ellipses."""
-    return f"WARNING: CPU: 1 PID: 1 at mm/mremap.c:\u2026 {_WARN[level][0]}+0x\u2026/0x\u2026"
+    return kernel_warning("mm/mremap.c", _WARN[level][0])
+
+
+def kernel_warning(file: str, function: str) -> str:
+    """A WARNING line in the form __warn() prints it: "WARNING: CPU: %d PID: %d at %s:%d %pS", with CPU 1,
+    PID 1 and the build-dependent line number and offsets left as ellipses."""
+    return f"WARNING: CPU: 1 PID: 1 at {file}:\u2026 {function}+0x\u2026/0x\u2026"
 
 
 def warn_note(level: str, kernel: str = "6.6") -> str:
@@ -267,8 +285,16 @@ def summary(result: MoveResult) -> str:
     lines = [f"{r.operation}{what} {hexa(r.old_addr, geo)} -> {hexa(r.new_addr, geo)}, "
              f"len {r.length:#x}, Linux {r.kernel}, {geo.name}",
              f"moves: {r.pud_moves} PUD, {r.pmd_moves} PMD, {r.pte_moves} PTE; refusals: {r.refusals}; "
-             f"steps: {len(r.events)}",
-             realign_phrase(r)]
+             f"steps: {len(r.events)}"]
+    if r.huge_pmd_moves or r.huge_pmd_splits:
+        lines.append(f"huge pages: {r.huge_pmd_moves} moved whole by move_huge_pmd(), {r.huge_pmd_splits} split "
+                     f"by split_huge_pmd()" + (f", {r.huge_refusals} refused" if r.huge_refusals else ""))
+    if r.parts:
+        lines.append(f"6.17 multi-VMA move: {len(r.parts)} VMAs, each by its own move_page_tables(), in order")
+        lines += [f"  VMA {i + 1} {hexa(p.old_addr, geo)} -> {hexa(p.new_addr, geo)}, len {p.length:#x}, steps "
+                  f"{p.events[0].step}-{p.events[-1].step}: {realign_phrase(p)}" for i, p in enumerate(r.parts)]
+    else:
+        lines.append(realign_phrase(r))
     warned = False
     for e in r.events:
         for level in e.refused:
@@ -280,9 +306,15 @@ def summary(result: MoveResult) -> str:
                 lines.append(f"    ({WARN_VARIES})")
                 lines += ["    " + x for x in warn_note(level, r.kernel).splitlines()]
                 if r.operation == "relocate_vma_down":
-                    from .kernel import Kernel
                     lines.append(f"  called from {Kernel.parse(r.kernel).exec_function}, during execve()")
                 warned = True
+    if r.huge_refusals and Kernel.parse(r.kernel).huge_pmd_move_warns:
+        e = next(e for e in r.events if e.huge_refused)
+        lines.append(f"refused at step {e.number}: {e.cause}")
+        lines.append(f"  {kernel_warning('mm/huge_memory.c', 'move_huge_pmd')}")
+        lines.append(f"    ({WARN_VARIES})")
+        lines.append("    WARN_ON(!pmd_none(*new_pmd)), printed at every refusal until 6.5 (then a silent refusal);"
+                     "\n    the huge page is split and its PTEs move")
     pages = r.tlb_flush_pages()
     lines.append(f"TLB flushes: {len(pages)}" + (f" (pages, -1 = full flush: {pages})" if pages else ""))
     if r.unchecked:
@@ -309,7 +341,7 @@ def trace(result: MoveResult, max_rows: int = 40) -> str:
     if max_rows < 2:
         raise ValueError(f"max_rows must be at least 2, got {max_rows}")
     geo = result.geometry
-    rows = [(str(e.number), hexa(e.old, geo), hexa(e.new, geo), f"{e.extent:#x}", e.level, e.outcome,
+    rows = [(str(e.number), hexa(e.old, geo), hexa(e.new, geo), f"{e.extent:#x}", _level(e), e.outcome,
              str(e.ptes), _why(e)) for e in result.events]
     if len(rows) > max_rows:
         head, tail = max_rows // 2, max_rows - max_rows // 2
@@ -321,6 +353,13 @@ def trace(result: MoveResult, max_rows: int = 40) -> str:
         return "  ".join(c.rjust(w) if i in right else c.ljust(w)
                                     for i, (c, w) in enumerate(zip(row, widths))).rstrip()
     return "\n".join([fmt(TRACE_COLUMNS), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows]) + "\n"
+
+
+def _level(e) -> str:
+    """The level column: a huge leaf moved whole is "huge PMD"; move_ptes() after a split is "PTE split"."""
+    if e.huge and e.level == PMD:
+        return "huge PMD"
+    return f"{e.level} split" if e.split else e.level
 
 
 def _why(e) -> str:

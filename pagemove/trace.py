@@ -7,7 +7,7 @@ the tests check that replaying every event gives exactly the state the engine pr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .geometry import Geometry
 from .pgtable import PageTables
@@ -29,6 +29,11 @@ class Event:
     refused: tuple[str, ...] = ()  # levels whose entry move was refused (the WARN) before falling back
     cause: str = ""  # why a whole-entry move was refused, or why this step went PTE by PTE
     flush: tuple[int, int] | None = None  # the flush_tlb_range() this step issued
+    huge: bool = False  # the old PMD entry was a huge leaf: moved whole by move_huge_pmd(), or split
+    split: bool = False  # split_huge_pmd() ran before move_ptes()
+    huge_refused: bool = False  # move_huge_pmd() refused: the destination PMD entry was not none
+    flush_shift: int = 0  # the flush's stride (log2 bytes); 0: PAGE_SHIFT. flush_pmd_tlb_range() is PMD_SHIFT
+    part: int = 0  # which VMA of a 6.17 multi-VMA mremap (0 for every other move)
 
     @property
     def number(self) -> int:
@@ -41,10 +46,18 @@ class Event:
         if self.outcome == "skipped":
             return f"Step {self.number}: nothing to move at {span}: the old {self.level} entry is none, so the " \
                    f"whole extent is skipped."
+        if self.level == PMD and self.huge:
+            return f"Step {self.step}: huge PMD move of {span}: move_huge_pmd() moves the huge page's one PMD " \
+                   f"entry (no PTE table below it) and clears the source entry."
         if self.level in (PUD, PMD):
             return f"Step {self.number}: {self.level} move of {span}: the whole {self.level} entry is moved in one " \
                    f"go and the source entry is cleared."
         pages = f"{self.ptes} present PTE{'s' if self.ptes != 1 else ''}"
+        if self.split:
+            why = ("move_huge_pmd() refused: the destination PMD entry is not none" if self.huge_refused
+                   else f"the extent ({self.extent:#x}) is not the whole huge page")
+            return f"Step {self.step}: {why}, so split_huge_pmd() turned the huge page into a PTE table and " \
+                   f"move_ptes() moved {pages} one at a time ({span})."
         if self.refused:
             lvl = self.refused[-1]
             return f"Step {self.number}: {lvl} move refused (the WARN): {self.cause}. Fell back to " \
@@ -108,6 +121,7 @@ class MoveResult:
     tables_freed: int = 0  # tables freed by the cleanup after the loop (munmap of old / free_pgd_range)
     final: PageTables | None = field(default=None, repr=False)  # the tables when the whole call returned
     realign_reason: str = ""  # realign_check as a code: see pagemove.mremap.REALIGN_REASONS
+    parts: tuple = ()  # 6.17 multi-VMA mremap: one MoveResult per VMA moved, in order (else empty)
     _replayed: tuple | None = field(default=None, repr=False, compare=False)  # (step, tables): the last replay
 
     # ---- counts ----------------------------------------------------------------------------------
@@ -118,7 +132,23 @@ class MoveResult:
 
     @property
     def pmd_moves(self) -> int:
-        return sum(e.level == PMD and e.outcome == "moved" for e in self.events)
+        """move_normal_pmd() moves: a PMD entry pointing to a PTE table (huge leaves are huge_pmd_moves)."""
+        return sum(e.level == PMD and e.outcome == "moved" and not e.huge for e in self.events)
+
+    @property
+    def huge_pmd_moves(self) -> int:
+        """move_huge_pmd() moves: a huge PMD leaf moved whole."""
+        return sum(e.level == PMD and e.outcome == "moved" and e.huge for e in self.events)
+
+    @property
+    def huge_pmd_splits(self) -> int:
+        """split_huge_pmd() calls: a huge leaf turned into a PTE table before move_ptes()."""
+        return sum(e.split for e in self.events)
+
+    @property
+    def huge_refusals(self) -> int:
+        """move_huge_pmd() refusals (destination PMD entry not none); WARN_ON before 6.5, silent since."""
+        return sum(e.huge_refused for e in self.events)
 
     @property
     def pte_moves(self) -> int:
@@ -135,8 +165,9 @@ class MoveResult:
 
     def tlb_flush_pages(self, ceiling: int = 33) -> list[int]:
         """The flushes as x86's tlb:tlb_flush tracepoint reports them: pages, or -1 past the ceiling."""
-        ps = self.geometry.page_size
-        return [n if (n := (e - s) // ps) <= ceiling else -1 for s, e in self.tlb_flushes]
+        shift = self.geometry.page_shift
+        return [n if (n := (e.flush[1] - e.flush[0]) >> (e.flush_shift or shift)) <= ceiling else -1
+                for e in self.events if e.flush]
 
     @property
     def counts(self) -> dict[str, int]:
@@ -146,8 +177,11 @@ class MoveResult:
     @property
     def warned(self) -> bool:
         """Did the move hit the WARN condition in move_normal_pmd()/move_normal_pud()? (From 5.10 it is a
-        WARN_ON_ONCE, so the kernel prints it only if nothing hit it since boot.)"""
-        return self.refusals > 0
+        WARN_ON_ONCE, so the kernel prints it only if nothing hit it since boot.) Before 6.5 a refused
+        move_huge_pmd() WARNs too (WARN_ON(!pmd_none(*new_pmd)) in mm/huge_memory.c)."""
+        from .kernel import Kernel
+
+        return self.refusals > 0 or (self.huge_refusals > 0 and Kernel.parse(self.kernel).huge_pmd_move_warns)
 
     # ---- replay ----------------------------------------------------------------------------------
 
@@ -156,6 +190,11 @@ class MoveResult:
         n = len(self.events) if step is None else step
         if not 0 <= n <= len(self.events):
             raise ValueError(f"step must be between 0 and {len(self.events)}, got {step}")
+        if self.parts:  # a multi-VMA move: the tables between two VMAs' loops include mremap's unmaps
+            for part in self.parts:
+                if n <= len(part.events):
+                    return part.replay(n)
+                n -= len(part.events)
         done, pt = 0, self.before
         if self._replayed is not None and self._replayed[0] <= n:  # stepping forward: go on from there
             done, pt = self._replayed
@@ -167,9 +206,11 @@ class MoveResult:
 
     def __repr__(self) -> str:
         c = self.counts
+        huge = f", {self.huge_pmd_moves} huge PMD moves, {self.huge_pmd_splits} splits" if (
+            self.huge_pmd_moves or self.huge_pmd_splits) else ""
         return (f"<MoveResult {self.operation} {self.old_addr:#x} -> {self.new_addr:#x} len {self.length:#x} "
                 f"on {self.kernel}: {c['pud_moves']} PUD, {c['pmd_moves']} PMD, {c['pte_moves']} PTE moves, "
-                f"{c['refusals']} refusals, realigned={self.realigned}>")
+                f"{c['refusals']} refusals{huge}, realigned={self.realigned}>")
 
 
 def apply_event(pt: PageTables, e: Event) -> None:
@@ -186,5 +227,24 @@ def apply_event(pt: PageTables, e: Event) -> None:
     if e.level == PMD:
         pt.move_entry(1, e.old, e.new)
         return
+    if e.split:
+        pt.split_huge_pmd(e.old)
     pt.table(e.new, 0, alloc=True)  # pte_alloc()
     pt.move_ptes(e.old, e.new, e.extent)
+
+
+def combine(parts: list[MoveResult], old_addr: int, new_addr: int, length: int, vmas: tuple) -> MoveResult:
+    """One MoveResult for a 6.17 multi-VMA mremap: the VMAs' events in order (numbered on from one
+    VMA to the next), counts summed, each VMA's own result (and realignment decision) in .parts."""
+    first, last = parts[0], parts[-1]
+    events = [replace(e, part=i) for i, p in enumerate(parts) for e in p.events]
+    checks = "; ".join(f"VMA {i + 1}: {'realigned' if p.realigned else 'not realigned'} ({p.realign_check})"
+                       for i, p in enumerate(parts))
+    seen = list(dict.fromkeys([*first.vmas, *vmas]))
+    return MoveResult(first.geometry, first.kernel, "mremap", old_addr, new_addr, length, first.start_old,
+                      first.start_new, any(p.realigned for p in parts), checks, False, first.unchecked,
+                      sum(p.moved for p in parts), events, first.before, last.after,
+                      vmas=tuple(sorted(seen, key=lambda v: (v.start, v.end))),
+                      tables_allocated=sum(p.tables_allocated for p in parts),
+                      tables_freed=sum(p.tables_freed for p in parts),
+                      realign_reason=first.realign_reason if len(parts) == 1 else "multi", parts=tuple(parts))

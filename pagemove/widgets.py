@@ -31,6 +31,7 @@ from .scenario import geometry_of, simulate
 KERNELS = ("6.6", "6.7")
 MODES = (("mremap", False), ("execve stack shift", True))
 CUSTOM = ""  # the preset dropdown's value once the learner has changed something a preset fixes
+THP_LABEL = "THP (huge pages)"
 ADDRESS_FIELDS = ("old", "new", "length")
 LABELS = {"old": "old", "new": "new", "length": "len"}  # what the text boxes say
 HINT = f"Type {ACCEPTED}. A box applies on Enter or Tab."
@@ -42,10 +43,11 @@ PRESENTER_HEIGHT = 4.3  # inches at most, so controls, picture and summary fit a
 STALE = "2px dashed #b00020"  # the border of a picture that no longer matches the boxes
 
 
-def geometry_choices() -> list[str]:
-    """Every geometry the engine offers (pagemove.scenario.GEOMETRIES), the tiny teaching one first."""
-    names = list(ENGINE_GEOMETRIES)
-    return sorted(names, key=lambda n: n != "tiny")
+def geometry_choices() -> list[tuple[str, str]]:
+    """(button label, name) of every geometry the engine offers (pagemove.scenario.GEOMETRIES, read when an
+    explorer is built): "arm64_64k" -> "arm64 64K"."""
+    return [(n.replace("x86_64", "x86-64").replace("_5level", " 5-level").replace("_", " ").replace("k", "K"), n)
+            for n in ENGINE_GEOMETRIES]
 
 
 def fit_width(labels, label_px: int = 80) -> str:
@@ -97,12 +99,12 @@ class MoveExplorer:
             mode = values.pop("mode")
             values["stack"] = {"mremap": False, "stack": True, "execve": True,
                                "execve stack shift": True}.get(mode, mode)
-        unknown = set(values) - {"preset", "geometry", "stack", "kernel", *ADDRESS_FIELDS, "step"}
+        unknown = set(values) - {"preset", "geometry", "stack", "kernel", "thp", *ADDRESS_FIELDS, "step"}
         if unknown:
             self._show_error(f"unknown control(s): {', '.join(sorted(unknown))}")
             return
         with self._batched():
-            for name in ("preset", "geometry", "stack", "kernel", *ADDRESS_FIELDS):
+            for name in ("preset", "geometry", "stack", "kernel", "thp", *ADDRESS_FIELDS):
                 if name in values:
                     self._set_control(name, values[name])
         if "step" in values:
@@ -156,7 +158,7 @@ class MoveExplorer:
         mode = "stack" if v.get("stack") else "mremap"
         return (f"MoveExplorer({self.preset.value or 'custom'}: {mode} {_hex(v.get('old'))} -> "
                 f"{_hex(v.get('new'))} len {_hex(v.get('length'))}, Linux {v.get('kernel')}, "
-                f"{v.get('geometry')}, step {self.step}/{self.steps})")
+                f"{v.get('geometry')}{', THP' if v.get('thp') else ''}, step {self.step}/{self.steps})")
 
     # ---- building the widgets ----------------------------------------------------------------------
 
@@ -168,8 +170,10 @@ class MoveExplorer:
         geometries = geometry_choices()
         label = {"description_width": "5.5em"} if self.presenter else {}
         row = {"display": "flex"}  # the description beside its buttons, not above them (Voila's CSS stacks them)
+        widest = max(len(label) for label, _ in geometries)
         self.geometry = W.ToggleButtons(options=geometries, description="geometry", layout=W.Layout(**row),
-                                        style={"button_width": f"{max(map(len, geometries)) + 3}ch", **label})
+                                        style={"button_width": f"{widest + 3}ch", **label})
+        self.thp = W.Checkbox(value=False, description=THP_LABEL, indent=False, layout=W.Layout(width="11em"))
         self.mode = W.ToggleButtons(options=MODES, description="mode", layout=W.Layout(**row),
                                     style={"button_width": "9.5em" if self.presenter else "11em", **label})
         self.kernel = W.ToggleButtons(options=KERNELS, description="Linux", layout=W.Layout(**row),
@@ -198,6 +202,7 @@ class MoveExplorer:
         self.geometry.observe(self._on("geometry"), names="value")
         self.mode.observe(self._on("stack"), names="value")
         self.kernel.observe(self._on("kernel"), names="value")
+        self.thp.observe(self._on("thp"), names="value")
         for name in ADDRESS_FIELDS:
             self.texts[name].observe(self._on(name, "text"), names="value")
             self.sliders[name].observe(self._on(name, "slider"), names="value")
@@ -206,12 +211,14 @@ class MoveExplorer:
         rows = [W.HBox([self.texts[n], self.sliders[n]]) for n in ADDRESS_FIELDS]
         stepper = W.HBox([self.step_slider, self.step_total])
         if self.presenter:
-            left = W.VBox([self.geometry, self.mode, self.kernel, *rows, self.hint, self.error_line, stepper,
+            left = W.VBox([self.geometry, W.HBox([self.kernel, self.thp]), self.mode, *rows, self.hint,
+                           self.error_line, stepper,
                            self.step_line], layout=W.Layout(width="28em", flex="0 0 auto"))
             main = W.HBox([left, self.image], layout=W.Layout(align_items="flex-start"))
             self.widget = W.VBox([self.preset, self.about, main, self.summary_box])
         else:
-            toggles = W.HBox([self.geometry, self.mode, self.kernel], layout=W.Layout(flex_flow="row wrap"))
+            toggles = W.HBox([self.geometry, self.mode, self.kernel, self.thp],
+                             layout=W.Layout(flex_flow="row wrap"))
             self.widget = W.VBox([self.preset, self.about, toggles, *rows, self.hint, self.error_line,
                                   self.image, stepper, self.step_line, self.summary_box])
 
@@ -238,10 +245,14 @@ class MoveExplorer:
                 if not isinstance(value, bool):
                     raise ValueError(f"must be True (execve stack shift) or False (mremap), got {value!r}")
                 self.mode.value = value
+            elif name == "thp":
+                if not isinstance(value, bool):
+                    raise ValueError(f"must be True (THP-eligible: huge pages) or False, got {value!r}")
+                self.thp.value = value
             else:
                 widget = getattr(self, name)
                 value = {"x86-64": "x86_64"}.get(value, value)
-                choices = [v for _, v in widget.options] if name == "preset" else list(widget.options)
+                choices = [v for _, v in widget.options] if name != "kernel" else list(widget.options)
                 if value not in choices:
                     raise ValueError(f"{value!r} is not one of {', '.join(repr(c) for c in choices if c)}")
                 widget.value = value
@@ -314,6 +325,7 @@ class MoveExplorer:
             self.geometry.value = p.geometry
             self.mode.value = p.stack
             self.kernel.value = values["kernel"]
+            self.thp.value = p.thp
         self._sync_all_addresses(recentre=True)
         self.about.value = _block(f"<b>{html.escape(p.title)}</b><br>{html.escape(p.description)}",
                                   "0.9em" if self.presenter else "")
@@ -381,7 +393,7 @@ class MoveExplorer:
         v = self._values
         try:
             result = simulate(v["old"], v["new"], v["length"], kernel=v["kernel"], stack=v["stack"],
-                              geometry=v["geometry"], blockers=self._blockers)
+                              geometry=v["geometry"], blockers=self._blockers, thp=v.get("thp", False))
         except (OSError, ValueError) as e:
             self._show_error(_reason(e))
             return
@@ -419,7 +431,7 @@ class MoveExplorer:
     def _png(self, result, step) -> bytes:
         """The PNG of the move at `step`: from the cache, or drawn into the reused figure and encoded."""
         key = (result.geometry.name, result.kernel, result.operation, result.old_addr, result.new_addr,
-               result.length, self._blockers, step)
+               result.length, self._values.get("thp", False), self._blockers, step)
         if key in self._pngs:
             self._pngs.move_to_end(key)
             return self._pngs[key]

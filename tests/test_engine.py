@@ -400,7 +400,7 @@ def test_state_extent_and_boundary_helpers():
 
 
 def test_arm64_before_510_moves_page_by_page():
-    mm = pm.AddressSpace(pm.Geometry.arm64())
+    mm = pm.AddressSpace(pm.Geometry.arm64_4k())
     mm.mmap(0x20000000, 4 * M, populate=True)
     assert counts(mm.clone().mremap(0x20000000, 4 * M, 4 * M, new_addr=0x30000000, kernel="5.4")) == (0, 0, 1024, 0)
     assert counts(mm.clone().mremap(0x20000000, 4 * M, 4 * M, new_addr=0x30000000, kernel="5.10")) == (0, 2, 0, 0)

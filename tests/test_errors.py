@@ -66,13 +66,30 @@ def test_kernel_errors_change_nothing(code, words, call):
     assert words in str(e) and errno.errorcode[code] in str(e)
 
 
-@pytest.mark.parametrize("kernel,code", [("6.6", errno.EFAULT), ("6.14", errno.EFAULT), ("6.15", errno.EINVAL),
-                                         ("6.18", errno.EINVAL)])
-def test_errno_order_changed_in_615(kernel, code):
-    """Nothing at old_address AND a misaligned new_address: up to 6.14 vma_lookup() answers first (EFAULT);
-    6.15's check_mremap_params() checks the arguments before any VMA (EINVAL)."""
+EF, EI = errno.EFAULT, errno.EINVAL
+# reviews.md §2.1, checked against mm/mremap.c: with nothing mapped at old_address, which errno comes first.
+ERRNO_ORDER = [  # (case, new_addr, length, errno on 6.6, 6.14, 6.15, 6.16, 6.17, 6.18)
+    ("overlapping new", 0x50001000, 2 * PAGE, (EF, EF, EF, EF, EI, EI)),
+    ("unaligned new_addr", 0x40000800, PAGE, (EF, EF, EI, EI, EI, EI)),
+    ("new_addr + len past TASK_SIZE", (1 << 47) - PAGE, 2 * PAGE, (EF, EF, EF, EF, EI, EI)),
+]
+KERNELS = ("6.6", "6.14", "6.15", "6.16", "6.17", "6.18")
+
+
+@pytest.mark.parametrize("case,new,length,codes", ERRNO_ORDER, ids=[c[0] for c in ERRNO_ORDER])
+def test_errno_order_by_kernel(case, new, length, codes):
+    """Up to 6.14 vma_lookup() (EFAULT) answers first; 6.15's check_mremap_params() checks new_addr's alignment
+    before it, but TASK_SIZE and the overlap stay in mremap_to() until 6.17 checks every argument first."""
     mm, _ = layout()
-    assert unchanged(mm, lambda: mm.mremap(0x50000000, PAGE, PAGE, new_addr=0x40000800, kernel=kernel)).errno == code
+    got = tuple(unchanged(mm, lambda k=k: mm.mremap(0x50000000, length, length, new_addr=new, kernel=k)).errno
+                for k in KERNELS)
+    assert got == codes
+
+
+def test_kernel_errno_flags():
+    k = {v: pm.Kernel.parse(v) for v in KERNELS}
+    assert [k[v].mremap_checks_new_addr_first for v in KERNELS] == [False, False, True, True, True, True]
+    assert [k[v].mremap_checks_params_first for v in KERNELS] == [False, False, False, False, True, True]
 
 
 def test_stack_may_not_start_at_mmap_min_addr():
@@ -82,20 +99,46 @@ def test_stack_may_not_start_at_mmap_min_addr():
     assert mm.relocate_vma_down(v, 0xf000).pte_moves == 2
 
 
-def test_617_multi_vma_move_is_named_not_faked():
-    """6.17 moves a range spanning several VMAs, one move_page_tables() per VMA; pagemove says it does
-    not model that, instead of returning the EFAULT older kernels give."""
+def test_617_multi_vma_move_is_modelled():
+    """6.17 moves a range spanning several VMAs (src and next here): no NotImplementedError any more."""
     mm, _ = layout()
-    before, vmas = mm.pt.clone(), mm.vmas
-    with pytest.raises(NotImplementedError, match="6.17's multi-VMA mremap"):
-        mm.mremap(0x20000000, 4 * M + PAGE, 4 * M + PAGE, new_addr=0x40000000, kernel="6.17")
-    assert mm.pt == before and mm.vmas == vmas
+    r = mm.mremap(0x20000000, 4 * M + PAGE, 4 * M + PAGE, new_addr=0x40000000, kernel="6.17")
+    assert len(r.parts) == 2 and r.moved == 4 * M + PAGE
 
 
-def test_prot_none_cannot_be_populated():
+POPULATE_ERRORS = [  # madvise(MADV_POPULATE_WRITE) errnos (mm/madvise.c, mm/gup.c; madvise(2))
+    ("PROT_NONE", dict(prot="none"), errno.EINVAL, "PROT_NONE"),
+    ("read-only", dict(prot="r"), errno.EINVAL, "read-only"),
+]
+
+
+@pytest.mark.parametrize("name,kw,code,words", POPULATE_ERRORS, ids=[p[0] for p in POPULATE_ERRORS])
+def test_populate_needs_write_permission(name, kw, code, words):
     mm, _ = layout()
-    mm.mmap(0x31000000, 4 * PAGE, prot="none")
-    assert unchanged(mm, lambda: mm.populate(0x31000000, PAGE)).errno == errno.EFAULT
+    mm.mmap(0x31000000, 4 * PAGE, **kw)
+    e = unchanged(mm, lambda: mm.populate(0x31000000, PAGE))
+    assert e.errno == code and words in str(e)
+
+
+def test_populate_failure_maps_nothing_and_zero_length_is_nothing():
+    mm, _ = layout()
+    mm.mmap(0x31000000, 4 * PAGE)
+    mm.mmap(0x31004000, 4 * PAGE, prot="r")
+    # writable first, read-only after: EINVAL, and the writable pages before it stay unpopulated
+    assert unchanged(mm, lambda: mm.populate(0x31000000, 8 * PAGE)).errno == errno.EINVAL
+    assert unchanged(mm, lambda: mm.populate(0x31000000, 16 * PAGE)).errno == errno.EINVAL  # EINVAL comes first
+    mm.munmap(0x31004000, 4 * PAGE)
+    assert unchanged(mm, lambda: mm.populate(0x31000000, 8 * PAGE)).errno == errno.ENOMEM  # a hole: ENOMEM
+    assert mm.populate(0x31000000, 0) == 0 and mm.populate(0x50000000, 0) == 0  # length 0: nothing, even unmapped
+    assert unchanged(mm, lambda: mm.populate(0x31000800, 0)).errno == errno.EINVAL  # the address is checked first
+    assert mm.populate(0x31000000, 4 * PAGE) == 4
+
+
+def test_mmap_populate_of_a_read_only_mapping_is_written_then_protected():
+    """mmap(populate=True, prot="r") is the drawing device for blockers: written pages, then read-only."""
+    mm = pm.AddressSpace()
+    v = mm.mmap(0x31000000, 4 * PAGE, populate=True, prot="r")
+    assert v.prot == "r" and len(mm.pages()) == 4 and len(set(mm.pages().values())) == 4
 
 
 NONSENSE = [
@@ -141,3 +184,5 @@ def test_geometry_rules():
             pm.Geometry(**bad)
     with pytest.raises(ValueError, match="page_size"):
         pm.Geometry.arm64(8192)
+    with pytest.warns(DeprecationWarning, match="arm64_64k"):  # the old name still works, and says what to use
+        assert pm.Geometry.arm64(65536) == pm.Geometry.arm64_64k()

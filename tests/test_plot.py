@@ -141,7 +141,8 @@ def test_figures_module_writes_the_readme_figures(tmp_path):
     from pagemove import figures
 
     paths = figures.make(tmp_path)
-    assert sorted(p.name for p in paths) == ["case-a.png", "case-b.png", "case-c-warn.png", "case-c.png", "fix.png"]
+    assert sorted(p.name for p in paths) == ["arm64-64k-warn.png", "case-a.png", "case-b.png", "case-c-warn.png",
+                                             "case-c.png", "fix.png", "thp-split.png"]
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in paths)
 
 
@@ -204,3 +205,29 @@ def test_a_narrow_figure_is_drawn_at_its_width():
     from PIL import Image
 
     assert Image.open(io.BytesIO(buf.getvalue())).size[0] == 590
+
+
+def test_a_huge_leaf_is_one_labelled_row_without_a_pte_table():
+    r = PRESETS["thp-c-overlap"].run(kernel="6.6")
+    fig = plot.draw_move(r, 1)  # after step 1 of 2: the huge leaf is still there, on the left and the right
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert texts.count("huge PMD leaf (THP): one entry, no PTE table") == 2
+    assert "huge PMD leaf (THP): no PTE table" in key_of(fig)[0]
+    mm = pm.AddressSpace()
+    mm.mmap(0x40000000, 0x400000, populate=True, thp=True)
+    pt = mm.pt
+    rows = [("slot", 0x40000000), ("slot", 0x40200000)]
+    img = plot._cells(pt, rows, plot._colour_key(pt, 0x40000000, 0x40400000), matplotlib.colormaps["viridis"])
+    assert len({tuple(c) for c in img[0]}) == img.shape[1]  # every page its own colour, in order
+
+
+@pytest.mark.parametrize("name", ["arm64_16k", "arm64_64k"])
+def test_big_tables_stay_64_cells_wide(name):
+    """2048 and 8192 PTEs per table: one cell per 32 or 128 PTEs, rows folded as for 512."""
+    geo = getattr(pm.Geometry, name)()
+    r = simulate(2 * geo.pmd_size - geo.page_size, geo.pmd_size - geo.page_size, geo.pmd_size + geo.page_size,
+                 stack=True, geometry=name)
+    fig = plot.draw_move(r)
+    image = fig.axes[0].images[0].get_array()
+    assert image.shape[1] == 64 and image.shape[0] <= 8
+    assert f"({geo.entries // 64} PTEs per cell)" in fig.axes[0]._pagemove_xlabel  # stamped under the grid

@@ -1,8 +1,9 @@
-"""Hypothesis properties of the engine over random layouts and moves, for both kernels and geometries.
+"""Hypothesis properties of the engine over random layouts and moves, for every kernel kind and geometry.
 
 Every generated case builds an address space (a source VMA with holes in its population, some other
-mappings, some munmaps that split VMAs and leave empty page tables behind), then does an mremap or
-an execve stack move. A call the kernel refuses must change nothing; a call that succeeds must:
+mappings, some munmaps that split VMAs and leave empty page tables behind; any VMA may be THP-eligible,
+so huge PMD leaves sit next to 4K PTEs), then does an mremap or an execve stack move. On 6.17 a same-size
+mremap whose range the munmaps cut into several VMAs is the multi-VMA move. A call the kernel refuses must change nothing; a call that succeeds must:
   - lose and duplicate no page (the multiset of frames is the same, minus the unmapped ones);
   - put every page of [old, old+len) at new + (a - old), with its frame;
   - change nothing outside the two ranges;
@@ -12,15 +13,17 @@ an execve stack move. A call the kernel refuses must change nothing; a call that
 
 from collections import Counter
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pagemove as pm
+from pagemove.scenario import GEOMETRIES as GEOMETRY_MAKERS
 
-GEOMETRIES = {"tiny": pm.Geometry.tiny(), "x86_64": pm.Geometry.x86_64()}
-KERNELS = ["6.6", "6.7", "6.15"]
-# Windows of 24 PMDs (tiny: 3 PUDs, so PUD moves happen; x86-64: 48 MiB).
-BASE = {"tiny": 0x400000, "x86_64": 0x7f0000000000}
+GEOMETRIES = {name: make() for name, make in GEOMETRY_MAKERS.items()}  # every geometry the UIs offer
+KERNELS = ["6.4", "6.6", "6.7", "6.15", "6.17"]
+# Windows of 24 PMDs (tiny: 3 PUDs, so PUD moves happen; x86-64: 48 MiB; arm64 64K: 12 GiB).
+BASE = {name: 0x400000 if name == "tiny" else 0x7f0000000000 for name in GEOMETRIES}
 
 
 @st.composite
@@ -42,7 +45,7 @@ def layouts(draw, geometry_name=None):
     stack = draw(st.booleans())
     length = page(1, 6 * ppmd)
     old = page(0 if not stack else 1, span - length)
-    mm.mmap(base + old * geo.page_size, length * geo.page_size, name="src", stack=stack)
+    mm.mmap(base + old * geo.page_size, length * geo.page_size, name="src", stack=stack, thp=draw(st.booleans()))
     # populate some runs of the source (holes are realistic: the selftest only faults in 4 MiB)
     for _ in range(draw(st.integers(0, 3))):
         a = page(old, old + length - 1)
@@ -54,7 +57,8 @@ def layouts(draw, geometry_name=None):
         n = draw(st.integers(1, min(2 * ppmd, span - a)))
         prot = draw(st.sampled_from(["rw", "r", "none"]))
         try:
-            mm.mmap(base + a * geo.page_size, n * geo.page_size, populate=prot != "none", prot=prot)
+            mm.mmap(base + a * geo.page_size, n * geo.page_size, populate=prot != "none", prot=prot,
+                    thp=draw(st.booleans()))
         except OSError:
             pass
     # munmaps: split VMAs, zap pages, leave present-but-empty tables where a VMA still shares them
@@ -91,7 +95,7 @@ def run(mm, move, kernel):
     return mm.mremap(old, size, new_size, new_addr=new, kernel=kernel)
 
 
-def expected_pages(before, vmas, move, geo):
+def expected_pages(before, vmas, move, geo, kernel="6.6"):
     """Where every page should be after a successful move, from the syscall's definition alone."""
     if move[0] == "stack":
         _, start, shift = move
@@ -99,6 +103,15 @@ def expected_pages(before, vmas, move, geo):
         return {(a - shift if start <= a < vma_end else a): f for a, f in before.items()}
     _, old, size, new_size, new = move
     ps = geo.page_size
+    if pm.Kernel.parse(kernel).multi_vma_move and size == new_size:
+        # remap_move(): each VMA piece of [old, old+size) moves to new + its offset (so gaps stay gaps),
+        # and each move unmaps only its own destination
+        pieces = [(max(v.start, old), min(v.end, old + size)) for v in vmas if v.start < old + size and v.end > old]
+        out = {a: f for a, f in before.items()
+               if not any(new + lo - old <= a < new + hi - old for lo, hi in pieces)}
+        for a in [a for a in out if any(lo <= a < hi for lo, hi in pieces)]:
+            out[new + (a - old)] = out.pop(a)
+        return out
     moved = min(size, new_size)
     out = {}
     for a, f in before.items():
@@ -123,7 +136,7 @@ def check_move(mm, move, kernel):
         assert mm.pt == snapshot.pt and mm.vmas == snapshot.vmas and mm.pages() == before
         return None
     after = mm.pages()
-    want = expected_pages(before, snapshot.vmas, move, geo)
+    want = expected_pages(before, snapshot.vmas, move, geo, kernel)
     # no page lost or duplicated
     assert Counter(after.values()) == Counter(want.values())
     assert len(set(after.values())) == len(after)
@@ -135,8 +148,12 @@ def check_move(mm, move, kernel):
     for level, _, base_addr, _child in mm.pt.walk():
         size = geo.level_size(level)
         assert mm.find_vma_intersection(base_addr, base_addr + size), (level, hex(base_addr))
-    # the kernel's return value is the caller's length, even after realignment
-    assert r.moved == r.length
+    # move_page_tables() returns the caller's length, even after realignment (a multi-VMA move: each VMA's)
+    assert r.moved == (sum(p.length for p in r.parts) if r.parts else r.length)
+    # every replayed step keeps each frame once (no page duplicated or lost half-way)
+    for k in range(0, len(r.events) + 1, max(1, len(r.events) // 4)):
+        frames = list(r.replay(k).pages().values())
+        assert len(frames) == len(set(frames))
     return r
 
 
@@ -173,7 +190,7 @@ def test_67_moves_at_most_one_more_entry_than_66(case):
     r67 = check_move(mm.clone(), move, "6.7")
     if r66 is None:
         return
-    entries = lambda r: r.pud_moves + r.pmd_moves + r.pte_moves  # noqa: E731
+    entries = lambda r: r.pud_moves + r.pmd_moves + r.huge_pmd_moves + r.pte_moves  # noqa: E731
     assert entries(r67) <= entries(r66) + int(r67.realigned)
 
 
@@ -205,7 +222,7 @@ def test_unchecked_expansion_damage_is_detected(case, kernel):
             r = mm.mremap(*move[1:4], new_addr=move[4], kernel=kernel, unchecked_expansion=True)
     except OSError:
         return
-    want = expected_pages(before, vmas, move, mm.geometry)
+    want = expected_pages(before, vmas, move, mm.geometry, kernel)
     wrong = {a for a, f in want.items() if mm.pages().get(a) != f}
     reported = {d[0] for d in r.damage.dragged} | {c[0] for c in r.damage.clobbered}
     if wrong:
@@ -216,7 +233,8 @@ def test_unchecked_expansion_damage_is_detected(case, kernel):
 
 def frozen(pt):
     """An independent picture of a tree: every present entry, and every PTE table's frames."""
-    return [(level, base, child.tolist() if level == 1 else None) for level, _, base, child in pt.walk()]
+    return [(level, base, child.tolist() if isinstance(child, np.ndarray) else child if level == 1 else None)
+            for level, _, base, child in pt.walk()]
 
 
 @SETTINGS
@@ -240,7 +258,7 @@ def test_snapshots_stay_exact_whatever_happens_later(case, kernel, data):
     for v in mm.vmas[:2]:
         mm.munmap(v.start, min(v.end - v.start, geo.pmd_size))
     for v in clone.vmas[:2]:
-        clone.populate(v.start, v.end - v.start) if v.prot != "none" else None
+        clone.populate(v.start, v.end - v.start) if v.prot == "rw" else None
     r.replay(steps).zap(0, geo.task_size)
     assert frozen(r.before) == before and frozen(r.after) == after and frozen(r.final) == final
     assert frozen(r.replay(steps)) == replayed and r.replay() == r.after

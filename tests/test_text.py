@@ -146,7 +146,7 @@ def test_report_far_apart_ranges_get_two_windows():
     assert text.report(r).count("PTE occupancy per PMD slot") == 4
 
 
-@pytest.mark.parametrize("geometry", [pm.Geometry.arm64(4096), pm.Geometry.arm64(16384), pm.Geometry.arm64(65536)])
+@pytest.mark.parametrize("geometry", [pm.Geometry.arm64_4k(), pm.Geometry.arm64_16k(), pm.Geometry.arm64_64k()])
 def test_text_works_for_arm64_geometries(geometry):
     pmd = geometry.pmd_size
     r = simulate(2 * pmd - geometry.page_size, pmd - geometry.page_size, pmd + geometry.page_size,
@@ -162,3 +162,48 @@ def test_bad_input_is_a_clear_error():
         text.dump(42)
     with pytest.raises(ValueError, match="not a range"):
         text.strip(pm.AddressSpace(), 0x2000, 0x1000)
+
+
+def test_huge_leaf_is_one_line_in_dump_and_an_H_row_in_strip():
+    mm = pm.AddressSpace()
+    mm.mmap(0x3ff000, 0x201000, populate=True, thp=True)
+    out = text.dump(mm)
+    assert (".. .. PMD   2 [0x000000400000, 0x000000600000) -> huge page (THP leaf, no PTE table): frames 2..513"
+            in out) and "PTE 0..511" not in out
+    s = text.strip(mm, 0x200000, 0x600000)
+    assert "0x000000400000 |" + "H" * 64 + "| huge PMD leaf" in s
+    assert "a row of 'H'" in s and "a row of 'H'" not in text.strip(pm.AddressSpace(), 0, 0x200000)
+
+
+def test_summary_and_trace_name_huge_moves_and_splits():
+    r66, r67 = PRESETS["thp-c-overlap"].run(kernel="6.6"), PRESETS["thp-c-overlap"].run(kernel="6.7")
+    s66 = text.summary(r66)
+    assert "huge pages: 0 moved whole by move_huge_pmd(), 1 split by split_huge_pmd(), 1 refused" in s66
+    assert "move_huge_pmd+" not in s66  # 6.6: the refusal is silent
+    assert "WARNING: CPU: 1 PID: 1 at mm/huge_memory.c:\u2026 move_huge_pmd+0x\u2026/0x\u2026" in \
+        text.summary(PRESETS["thp-c-overlap"].run(kernel="6.4"))
+    assert "  PTE split  " in text.trace(r66)
+    assert "huge PMD" in text.trace(r67) and "1 moved whole" in text.summary(r67)
+
+
+def test_summary_lists_each_vma_of_a_multi_vma_move():
+    mm = pm.AddressSpace()
+    mm.mmap(0x1fff000, 0x201000, populate=True)
+    mm.mmap(0x23ff000, 0x201000, populate=True)
+    r = mm.mremap(0x1fff000, 0x601000, 0x601000, new_addr=0x0fff000, kernel="6.17")
+    s = text.summary(r)
+    assert "6.17 multi-VMA move: 2 VMAs" in s
+    assert "VMA 1 0x000001fff000 -> 0x000000fff000, len 0x201000, steps 0-1: realigned" in s
+    assert "VMA 2 0x0000023ff000 -> 0x0000013ff000, len 0x201000, steps 2-3: realigned" in s
+
+
+@pytest.mark.parametrize("name", ["arm64_16k", "arm64_64k"])
+def test_big_tables_fold_to_64_columns(name):
+    geo = getattr(pm.Geometry, name)()
+    r = simulate(2 * geo.pmd_size - geo.page_size, geo.pmd_size - geo.page_size, geo.pmd_size + geo.page_size,
+                 kernel="6.6", stack=True, geometry=name)
+    out = text.report(r)
+    rows = [line for line in out.splitlines() if line.startswith("0x") and "|" in line]
+    assert rows and all(len(line.split("|")[1]) == 64 for line in rows)
+    assert max(len(line) for line in text.dump(r.after).splitlines()) <= 100
+    assert len(text.dump(r.after).splitlines()) <= 12  # 8193 pages, a handful of folded lines

@@ -215,7 +215,12 @@ class MoveExplorer:
                            self.error_line, stepper,
                            self.step_line], layout=W.Layout(width="28em", flex="0 0 auto"))
             main = W.HBox([left, self.image], layout=W.Layout(align_items="flex-start"))
+            # A toggle group whose buttons wrap must not squeeze its description to "ge…" (the rule rides
+            # on the hint, so it costs no line of its own).
+            self.hint.value = ("<style>.pagemove-presenter .widget-toggle-buttons > .widget-label {flex: 0 0 auto}"
+                               "</style>" + self.hint.value)
             self.widget = W.VBox([self.preset, self.about, main, self.summary_box])
+            self.widget.add_class("pagemove-presenter")
         else:
             toggles = W.HBox([self.geometry, self.mode, self.kernel, self.thp],
                              layout=W.Layout(flex_flow="row wrap"))

@@ -13,6 +13,7 @@ line wider than COLUMNS characters.
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import numpy as np
@@ -402,9 +403,15 @@ def _level(e) -> str:
     return f"{e.level} split" if e.split else e.level
 
 
+_SHORT_EXTENT = re.compile(r"the extent \((0x[0-9a-f]+)\) is not a whole PMD \((0x[0-9a-f]+)\)")
+
+
 def _why(e) -> str:
     if e.refused:
         return f"REFUSED {'+'.join(e.refused)} move (WARN): {e.cause}"
+    short = _SHORT_EXTENT.fullmatch(e.cause)
+    if short and short.group(1) == f"{e.extent:#x}":  # the extent is in its own column: say it once
+        return f"extent < PMD_SIZE ({short.group(2)})"
     return e.cause
 
 

@@ -230,3 +230,14 @@ def test_big_tables_fold_to_64_columns(name):
     assert rows and all(len(line.split("|")[1]) == 64 for line in rows)
     assert max(len(line) for line in text.dump(r.after).splitlines()) <= 100
     assert len(text.dump(r.after).splitlines()) <= 12  # 8193 pages, a handful of folded lines
+
+
+def test_summary_folds_runs_of_equal_flushes():
+    assert text.runs_of([1, -1, -1, -1]) == "1, -1 x 3" and text.runs_of([]) == ""
+    r = PRESETS["cascade"].run()
+    assert f"TLB flushes: {len(r.tlb_flushes)}, in pages: {text.runs_of(r.tlb_flush_pages())}" in text.summary(r)
+
+
+def test_summary_of_a_realigning_kernel_says_why_not_when_it_does_not():
+    s = text.summary(simulate(0x20000000, 0x30001000, 0x400000, kernel="6.7"))
+    assert "not realigned: " in s  # 6.7 has realignment, so its absence is particular to the move

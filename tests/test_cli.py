@@ -152,7 +152,7 @@ BAD = [
     (["quiz", "-a", "pmd=1"], "pagemove quiz: error: no such item(s) ['pmd']"),
     (["quiz", "-a", "pmd_6.6=1", "-n", "2"], "pagemove quiz: error: --answer checks one problem"),
     (["quiz", "--kind", "foo"], "pagemove quiz: error: argument --kind: invalid choice: 'foo'"),
-    (["quiz", "--difficulty", "4"], "pagemove quiz: error: argument -d/--difficulty: invalid choice: 4"),
+    (["quiz", "--difficulty", "5"], "pagemove quiz: error: argument -d/--difficulty: invalid choice: 5"),
     (["quiz", "--seed", "-3"], "pagemove quiz: error: argument -s/--seed"),
     (["frobnicate"], "pagemove: error: argument COMMAND: invalid choice: 'frobnicate'"),
     ([], "pagemove: error: the following arguments are required: COMMAND"),

@@ -377,7 +377,8 @@ class Problem:
                  f"PMD_SIZE {g.pmd_size:#x}."]
         if self.thp:
             lines.append("The moved mapping is THP-eligible: each PMD_SIZE piece of it that starts on a PMD boundary "
-                         "is one huge page (a huge PMD leaf, no PTE table); the rest is 4 KiB pages.")
+                         "and lies wholly inside it is one huge page (a huge PMD leaf, no PTE table); the rest is "
+                         "base pages.")
         span = f"[{self.old:#x}, {self.old + self.length:#x}) ({pages} page{'s' * (pages != 1)}, populated)"
         if self.stack:
             lines.append(f"execve() moves the stack VMA {span} down by {self.old - self.new:#x} to "

@@ -3,6 +3,7 @@
     dump(src)            the page-table tree, one line per present entry (xv6's vmprint, indented by level)
     strip(src, lo, hi)   PTE occupancy per PMD slot: the empty PMD entry of case (c) is visible at a glance
     summary(r)           counts, realignment, each refusal with the WARN it prints
+    brief(r)             the counts on one line
     trace(r)             one row per step of the move_page_tables() loop
     report(r)            all of the above for one move (the `move` command prints it)
 
@@ -191,10 +192,11 @@ def _cells(pte: np.ndarray, geo) -> str:
     return "".join("." if c == 0 else "#" if c == group else some[c - 1] for c in counts)
 
 
-def strip(src, start: int, end: int, *, max_rows: int = 200) -> str:
+def strip(src, start: int, end: int, *, max_rows: int = 200, legend: bool = True) -> str:
     """PTE occupancy of every PMD slot in [start, end), one row per slot labelled with its address.
 
     Runs of three or more identical rows (none entries, or full tables) fold into one row marked "x N".
+    legend=False leaves out the lines saying what the characters mean (strip_legend()).
     """
     pt = tables_of(src)
     geo = pt.geo
@@ -220,7 +222,8 @@ def strip(src, start: int, end: int, *, max_rows: int = 200) -> str:
                      "present, EMPTY" if n == 0 else f"{n} present"))
         slot = base + pmd
     head = [f"PTE occupancy per PMD slot, [{hexa(lo, geo)}, {hexa(hi, geo)}) ({geo.name})"]
-    head += strip_legend(geo, any(isinstance(t, HugePMD) for t in tables.values())).splitlines()
+    if legend:
+        head += strip_legend(geo, any(isinstance(t, HugePMD) for t in tables.values())).splitlines()
     return "\n".join(head + _elide(_fold(rows, geo), max_rows, "rows")) + "\n"
 
 
@@ -304,12 +307,25 @@ def summary(result: MoveResult) -> str:
         lines.append("    WARN_ON(!pmd_none(*new_pmd)), printed at every refusal until 6.5 (then a silent refusal);"
                      "\n    the huge page is split and its PTEs move")
     pages = r.tlb_flush_pages()
-    lines.append(f"TLB flushes: {len(pages)}" + (f" (pages, -1 = full flush: {pages})" if pages else ""))
+    if geo.arch != "x86":  # tlb_flush_pages() is x86's tlb:tlb_flush notation (pages, -1 past 33)
+        lines.append(f"TLB flushes: {len(pages)} flush_tlb_range() calls")
+    else:
+        lines.append(f"TLB flushes: {len(pages)}" + (f" (pages, -1 = full flush: {pages})" if pages else ""))
     if r.unchecked:
         lines.append("NOT THE KERNEL: realigned without can_align_down() (Linus' unchecked proposal)")
     if r.damage:
         lines.append(f"damage: {r.damage.summary()}")
     return "\n".join(lines) + "\n"
+
+
+def brief(r: MoveResult) -> str:
+    """The counts of one move on one line (under 100 columns): what a table of several moves shows."""
+    refusals = f"{r.refusals} refusal{'s' * (r.refusals != 1)}"
+    huge = f", {r.huge_pmd_moves} huge PMD, {r.huge_pmd_splits} split" if (r.huge_pmd_moves or r.huge_pmd_splits
+                                                                           or r.huge_refusals) else ""
+    pud = f"{r.pud_moves} PUD, " if r.pud_moves else ""
+    return (f"Linux {r.kernel}: {pud}{r.pmd_moves} PMD, {r.pte_moves} PTE moves{huge}, {refusals}, "
+            f"{'realigned' if r.realigned else 'not realigned'}")
 
 
 def realign_phrase(r: MoveResult) -> str:

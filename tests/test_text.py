@@ -203,3 +203,16 @@ def test_big_tables_fold_to_64_columns(name):
     assert rows and all(len(line.split("|")[1]) == 64 for line in rows)
     assert max(len(line) for line in text.dump(r.after).splitlines()) <= 100
     assert len(text.dump(r.after).splitlines()) <= 12  # 8193 pages, a handful of folded lines
+
+
+def test_brief_and_strip_without_legend():
+    r = PRESETS["thp-c-overlap"].run(kernel="6.7")
+    assert text.brief(r) == "Linux 6.7: 1 PMD, 0 PTE moves, 1 huge PMD, 0 split, 0 refusals, realigned"
+    assert text.brief(e4()) == "Linux 6.6: 0 PMD, 513 PTE moves, 1 refusal, not realigned"
+    s = text.strip(e4().after, 0x1c00000, 0x2200000, legend=False)
+    assert "one character" not in s and s.splitlines()[1].startswith("0x000001c00000")
+
+
+def test_arm64_summary_does_not_use_x86_flush_notation():
+    s = text.summary(PRESETS["arm64_64k-c-overlap"].run(kernel="6.7"))
+    assert "TLB flushes: 2 flush_tlb_range() calls" in s and "-1 = full flush" not in s

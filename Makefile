@@ -1,11 +1,23 @@
 # pagemove: make lab | make test | make figures | make bench | make present | make slides
 # Every target creates .venv on first use and installs the package from this repository's own files,
-# with the versions pinned in constraints.txt.
+# with the versions pinned in constraints.txt. That needs Python 3.11 or newer (the pins do, and so does
+# nbgrader); pick the interpreter with PYTHON=, e.g. make lab PYTHON=python3.12.
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+
+# Checked only when a venv is about to be created (recursive variables: nothing runs before that).
+PYTHON_MIN     := 3.11
+PYTHON_IS      = $(shell $(PYTHON) -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null)
+PYTHON_OK      = $(shell $(PYTHON) -c 'import sys; print(int(sys.version_info >= (3, 11)))' 2>/dev/null)
+PYTHON_MESSAGE = pagemove needs Python $(PYTHON_MIN) or newer, and PYTHON=$(PYTHON) is \
+                 $(if $(PYTHON_IS),Python $(PYTHON_IS),not a Python that runs); pass one: \
+                 make $(or $(MAKECMDGOALS),install) PYTHON=python3.12
+
+# nbgrader runs `alembic` from PATH when it creates a gradebook: the venv's bin/ goes first.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 # Keep Jupyter, IPython and matplotlib state out of $HOME.
 STATE  := $(CURDIR)/.jupyter-state
@@ -16,11 +28,12 @@ export IPYTHONDIR          := $(STATE)/ipython
 export MPLCONFIGDIR        := $(STATE)/matplotlib
 export PYTHONHASHSEED      := 0
 
-.PHONY: install test lint lab figures bench present notebooks slides clean
+.PHONY: install test lint lab figures bench present notebooks slides clean test-pythons
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
+	$(if $(filter 1,$(PYTHON_OK)),,$(error $(PYTHON_MESSAGE)))
 	mkdir -p $(JUPYTER_CONFIG_DIR) $(JUPYTER_DATA_DIR) $(JUPYTER_RUNTIME_DIR) $(IPYTHONDIR) $(MPLCONFIGDIR)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[lab,test,browser,grade]'
@@ -59,6 +72,11 @@ notebooks: $(STAMP)
 	for src in $$(grep -l '^jupytext:' notebooks/*.md); do $(VENV)/bin/jupytext --quiet --update --to ipynb "$$src"; done
 	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
 	    --ExecutePreprocessor.record_timing=False --ExecutePreprocessor.timeout=600 notebooks/*.ipynb
+
+# `make test` once per Python found (python3.X on PATH, pyenv's versions), each in its own venv under
+# build/pythons/; a summary line per interpreter. Slow (an install and the whole suite each); not in CI.
+test-pythons:
+	tools/test-pythons
 
 clean:
 	rm -rf $(VENV) $(STATE) .pytest_cache .hypothesis

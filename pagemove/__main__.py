@@ -1,4 +1,4 @@
-"""The command line: python -m pagemove move | quiz | lab.
+"""The command line: python -m pagemove move | quiz | assignment | links | lab.
 
 Every number may be hex (0x201000), decimal (2101248) or have a binary suffix (2M, 4K). A bad
 argument, or a move the kernel would refuse, prints one line on stderr and exits with status 2.
@@ -34,6 +34,35 @@ examples:
       five x86-64 problems (seeds 0..4), all asking for the PMD/PTE/refusal counts
   pagemove quiz --seed 7 -a pmd_6.6=1 -a pte_6.6=7 -a refusals_6.6=0
       check your answers: each item right or wrong, and why, from the step trace
+"""
+
+ASSIGNMENT_EXAMPLES = """\
+examples:
+  pagemove assignment hw1 --course course/
+      five problems (seeds 0..4, difficulty 1) in course/source/hw1/hw1.ipynb, and
+      course/nbgrader_config.py if the course has none; then, in course/:
+      nbgrader generate_assignment hw1 (the student version, in release/hw1/)
+  pagemove assignment hw2 --course course/ --count 6 --difficulty 3 --seed 200 --kind counts realign empty
+      six x86-64 problems asking for counts, realignment and empty entries in turn, 1 point per answer
+  pagemove assignment hw3 --course course/ --count 4 --variants 3 --repo https://github.com/ACCOUNT/pagemove
+      three versions hw3-v1, hw3-v2, hw3-v3 (disjoint seeds, the same kinds of question in the same
+      order), whose introduction links to the glossary and notebooks on GitHub
+  pagemove assignment practice1 --course course/ --practice
+      students see each answer's feedback (right or wrong, and why) while they work
+
+The answers are checked when nbgrader autogrades, by the same Problem.check() as notebook 07's
+exercise widget. The same arguments always write the same notebook, byte for byte. The whole
+workflow, from a fresh clone to the grades: docs/teaching.md.
+"""
+
+LINKS_EXAMPLES = """\
+examples:
+  pagemove links https://github.com/ACCOUNT/pagemove
+      Binder (JupyterLab, and the dashboard in Voila) and nbviewer links for your copy
+  pagemove links https://github.com/ACCOUNT/pagemove --hub https://hub.example.edu
+      ... and the nbgitpuller links that clone the notebooks into each student's hub account
+  pagemove links https://github.com/ACCOUNT/pagemove --markdown
+      the same as Markdown badges and a table, to paste into a README or a course page
 """
 
 
@@ -113,6 +142,41 @@ def build_parser() -> Parser:
                    help="; ".join(f"{k}: {v}" for k, v in DIFFICULTIES.items()))
     q.set_defaults(run=run_quiz)
 
+    a = sub.add_parser("assignment", help="write seeded problems as an nbgrader assignment (homework)",
+                       description="Write an nbgrader source notebook COURSE/source/NAME/NAME.ipynb: seeded "
+                                   "problems, answer cells and autograded test cells (points per answer). "
+                                   "Problem i uses seed SEED+i, as in quiz.",
+                       epilog=ASSIGNMENT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    a.add_argument("name", metavar="NAME", help="the assignment's name (letters, digits, _ . -)")
+    a.add_argument("--course", required=True, metavar="DIR", help="the nbgrader course directory (created "
+                   "if missing)")
+    a.add_argument("-n", "--count", type=number, default=5, help="how many problems (default 5)")
+    a.add_argument("-d", "--difficulty", type=int, choices=sorted(DIFFICULTIES), default=1,
+                   help="; ".join(f"{k}: {v}" for k, v in DIFFICULTIES.items()))
+    a.add_argument("-s", "--seed", type=number, default=0, help="the first problem's seed (default 0)")
+    a.add_argument("--kind", nargs="+", action="extend", choices=list(KINDS), metavar="KIND",
+                   help=f"ask these kinds in turn (default: drawn by seed); one of {', '.join(KINDS)}")
+    a.add_argument("--points", type=float, default=1, help="points per answer item (default 1)")
+    a.add_argument("--variants", type=number, default=1, metavar="K",
+                   help="write K versions NAME-v1..NAME-vK with disjoint seeds, for larger classes")
+    a.add_argument("--practice", action="store_true",
+                   help="show students the feedback while they work (default: only when graded)")
+    a.add_argument("--repo", metavar="URL", help="link the introduction to the glossary and notebooks of "
+                   "this repository (https://github.com/ACCOUNT/pagemove)")
+    a.add_argument("--force", action="store_true", help="overwrite a source notebook that differs")
+    a.set_defaults(run=run_assignment)
+
+    ln = sub.add_parser("links", help="print Binder, Voila, nbviewer and nbgitpuller links for a repository",
+                        description="Print the links that open this repository's notebooks: on mybinder.org "
+                                    "(JupyterLab, and the dashboard in Voila), read-only on nbviewer, and "
+                                    "with --hub on your JupyterHub through nbgitpuller.",
+                        epilog=LINKS_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ln.add_argument("repo", metavar="URL", help="the repository, https://github.com/ACCOUNT/NAME")
+    ln.add_argument("--branch", default="main", help="the branch to open (default main)")
+    ln.add_argument("--hub", metavar="URL", help="your JupyterHub, e.g. https://hub.example.edu")
+    ln.add_argument("--markdown", action="store_true", help="print Markdown (badges and a table)")
+    ln.set_defaults(run=run_links)
+
     # `lab` belongs to pagemove.lab, which main() imports only when the command is lab
     sub.add_parser("lab", help="measure mremap on this Linux and compare with the engine (see lab --help)",
                    add_help=False)
@@ -171,6 +235,39 @@ def run_quiz(args) -> int:
                 print(f"  {item.label}: ?")
     if not args.compute:
         print("\nWork the answers out, then run again with -c to see them.")
+    return 0
+
+
+def run_assignment(args) -> int:
+    """The `assignment` command: nbgrader source notebooks of seeded problems."""
+    from .assignment import check_args, check_name, variant_problems, write_assignment
+    check_args(args.count, args.seed, args.difficulty, args.kind, args.points, args.variants)
+    sets = variant_problems(args.count, args.seed, args.difficulty, args.kind, args.variants)
+    names = [args.name] if len(sets) == 1 else [f"{args.name}-v{v}" for v in range(1, len(sets) + 1)]
+    for name in names:  # every name is checked before anything is written
+        check_name(name)
+    for name, problems in zip(names, sets):
+        path, config = write_assignment(args.course, name, problems, args.points, args.practice, args.repo,
+                                        args.force)
+        seeds = f"seeds {problems[0].seed}..{problems[-1].seed}" if len(problems) > 1 else \
+            f"seed {problems[0].seed}"
+        items = sum(len(p.items) for p in problems)
+        print(f"wrote {path}")
+        print(f"  {len(problems)} problem{'s' * (len(problems) > 1)} ({seeds}, difficulty {args.difficulty}), "
+              f"{items} answers, {args.points:g} point{'s' * (args.points != 1)} each: "
+              f"{items * args.points:g} points")
+        if config:
+            print(f"wrote {path.parents[2] / 'nbgrader_config.py'}")
+    more = f" (and {', '.join(names[1:])})" if len(names) > 1 else ""
+    print(f"next, in {args.course}: nbgrader generate_assignment {names[0]}{more}   (docs/teaching.md)")
+    return 0
+
+
+def run_links(args) -> int:
+    """The `links` command."""
+    from .links import links, markdown, text
+    found = links(args.repo, branch=args.branch, hub=args.hub)
+    print(markdown(found) if args.markdown else text(found), end="")
     return 0
 
 

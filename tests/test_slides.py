@@ -1,8 +1,8 @@
 """The notebooks that carry slide metadata build into reveal.js slides with `jupyter nbconvert --to slides`.
 
 The build runs with the network switched off inside the nbconvert process (any socket connect raises), so
-it proves that building slides needs no CDN. Lecturers present either live in JupyterLab (the RISE
-extension, jupyterlab_rise, is in the `lab` extra) or from the built HTML.
+it proves that building slides needs no CDN. Lecturers present from the built HTML (`make slides`;
+docs/teaching.md); jupyterlab_rise is not installed (it pulled a JupyterLab 3 extension).
 """
 
 import json

@@ -290,3 +290,29 @@ def test_the_picture_cache_is_bounded():
         ex.set(length=0x9000 + 0x1000 * i)
     assert ex.error == "" and len(ex._pngs) == 3
     ex.close()
+
+
+# ---- every geometry and the THP switch (issue 11) -------------------------------------------------------
+
+def test_every_geometry_is_offered_by_name(ex):
+    from pagemove.scenario import GEOMETRIES
+
+    assert [v for _, v in ex.geometry.options] == list(GEOMETRIES)
+    ex.set(geometry="arm64_64k")  # c-overlap has an arm64 64K twin: the same case, scaled to 512 MiB PMDs
+    assert ex.error == "" and ex.preset.value == "arm64_64k-c-overlap"
+    assert (ex.result.geometry.name, ex.result.pte_moves, ex.result.refusals) == ("arm64_64k", 8193, 1)
+    ex.set(geometry="x86_64_5level", old="0x20000000000000", new="0x10000000000000", length="0x400000")  # above 2**47
+    assert ex.error == "" and ex.result.pmd_moves == 2 and ex.result.geometry.levels == 5
+
+
+def test_thp_switch(ex):
+    ex.thp.value = True  # a click
+    assert ex.result.huge_pmd_splits == 1 and ex.result.huge_refusals == 1 and "THP" in repr(ex)
+    ex.set(kernel="6.7")
+    assert (ex.result.pmd_moves, ex.result.huge_pmd_moves) == (1, 1)
+    ex.set(preset="thp-b")
+    assert ex.thp.value and ex.result.huge_pmd_splits == 2
+    ex.set(thp=False)
+    assert ex.result.huge_pmd_splits == 0 and ex.result.pte_moves == 1024
+    ex.set(thp="yes")  # not a bool: shown in the widget, nothing raised
+    assert "thp" in ex.error

@@ -44,7 +44,9 @@ def layouts(draw, geometry_name=None):
     stack = draw(st.booleans())
     length = page(1, 6 * ppmd)
     old = page(0 if not stack else 1, span - length)
-    mm.mmap(base + old * geo.page_size, length * geo.page_size, name="src", stack=stack, thp=draw(st.booleans()))
+    # (execve's stack never has huge pages: vma_is_temporary_stack() keeps THP off it)
+    mm.mmap(base + old * geo.page_size, length * geo.page_size, name="src", stack=stack,
+            thp=not stack and draw(st.booleans()))
     # populate some runs of the source (holes are realistic: the selftest only faults in 4 MiB)
     for _ in range(draw(st.integers(0, 3))):
         a = page(old, old + length - 1)

@@ -142,7 +142,7 @@ def move_huge_pmd(pmc: PagetableMoveControl, old_pmd, new_pmd) -> bool:
     No arch_supports_page_table_move() and no CONFIG_HAVE_MOVE_PMD here: a THP kernel moves huge leaves on
     every architecture and release. Until 6.5 the refusal was WARN_ON(!pmd_none(*new_pmd)) (every time, not
     once); Hugh Dickins' "mm/mremap: retry if either pte_offset_map_*lock() fails" (6.5) made it silent.
-    The kernel flushes [old, old + PMD_SIZE) with flush_pmd_tlb_range() (x86: a PMD_SHIFT stride)."""
+    The kernel flushes [old, old + PMD_SIZE) with flush_pmd_tlb_range() (on x86 the generic flush_tlb_range())."""
     if new_pmd[1] in new_pmd[0]:  # !pmd_none(*new_pmd)
         return False
     move_table_entry(old_pmd, new_pmd)  # pmdp_huge_get_and_clear(old) + set_pmd_at(new); the deposit follows
@@ -151,7 +151,8 @@ def move_huge_pmd(pmc: PagetableMoveControl, old_pmd, new_pmd) -> bool:
 
 def split_huge_pmd(pmc: PagetableMoveControl, old_pmd, addr: int) -> None:
     """split_huge_pmd() (mm/huge_memory.c) of an anonymous THP: the PMD now points to a PTE table mapping the
-    same frames, and the loop goes on to move_ptes()."""
+    same frames (pmdp_invalidate() flushes the huge page's range first: MoveResult.tlb_flushes has it), and
+    the loop goes on to move_ptes()."""
     pmc.pt.split_huge_pmd(addr)
 
 
@@ -320,8 +321,7 @@ def _step(pmc: PagetableMoveControl, step: int, vacated: dict) -> Event:
             if move_huge_pmd(pmc, old_pmd, new_pmd):
                 vacated.pop((1, old & ~(pmc.pmd_size - 1)), None)
                 return Event(step, old, new, extent, PMD, "moved", refused=tuple(refused), cause="; ".join(causes),
-                             flush=(old, old + pmc.pmd_size), huge=True, flush_shift=pmc.geo.page_shift +
-                             pmc.geo.bits_per_level)
+                             flush=(old, old + pmc.pmd_size), huge=True)
             huge_refused = True
             causes.append("move_huge_pmd() refused: " + _refusal_cause(PMD, new, pmc.pmd_size, 1, vacated))
         split_huge_pmd(pmc, old_pmd, old)

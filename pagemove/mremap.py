@@ -77,10 +77,9 @@ def get_old_pud(pt: PageTables, addr: int):
 
 def get_old_pmd(pt: PageTables, addr: int):
     """get_old_pmd() (v6.6): the old PMD entry, or None if it (or any entry above it) is none."""
-    pud = get_old_pud(pt, addr)
-    if pud is None:
+    if get_old_pud(pt, addr) is None:
         return None
-    table, i = pud[0][pud[1]], pt.geo.index(addr, 1)
+    table, i = pt.table(addr, 1), pt.geo.index(addr, 1)  # pmd_offset(); table() hands out a writable table
     return (table, i) if i in table else None
 
 
@@ -91,10 +90,8 @@ def alloc_new_pud(pt: PageTables, addr: int):
 
 def alloc_new_pmd(pt: PageTables, addr: int):
     """alloc_new_pmd() (v6.6): also pmd_alloc, so the PUD entry becomes present even if nothing moves in."""
-    table, i = alloc_new_pud(pt, addr)
-    if i not in table:
-        table[i] = pt._new_table(1)
-    return table[i], pt.geo.index(addr, 1)
+    alloc_new_pud(pt, addr)
+    return pt.table(addr, 1, alloc=True), pt.geo.index(addr, 1)
 
 
 def pte_alloc(pt: PageTables, pmd) -> None:
@@ -162,8 +159,8 @@ def move_ptes(pmc: PagetableMoveControl, extent: int, old_pmd, new_pmd, old_addr
     The PTE table itself stays behind, so the old PMD entry is still present, now empty.
     Returns (PTEs moved, PTEs overwritten at the destination: always none in a real kernel mode).
     """
-    geo = pmc.geo
-    return move_pte_range(old_pmd[0][old_pmd[1]], geo.index(old_addr, 0), new_pmd[0][new_pmd[1]],
+    geo, pt = pmc.geo, pmc.pt
+    return move_pte_range(pt.writable_child(*old_pmd), geo.index(old_addr, 0), pt.writable_child(*new_pmd),
                           geo.index(new_addr, 0), extent >> geo.page_shift, new_addr, geo.page_size)
 
 
@@ -348,7 +345,7 @@ def _refusal_cause(level: str, new: int, size: int, lvl: int, vacated: dict) -> 
     """Why the destination entry was present: which earlier step emptied it, if one did."""
     step = vacated.get((lvl, new & ~(size - 1)))
     if step is not None:
-        return f"the destination {level} entry still holds the table emptied at step {step}"
+        return f"the destination {level} entry still holds the table emptied at step {step + 1}"  # from 1
     return f"the destination {level} entry is already present (it maps other pages)"
 
 

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from . import numbers
 from .kernel import Kernel
 from .scenario import geometry_of, simulate
 from .trace import PTE, MoveResult
@@ -114,12 +115,16 @@ class Verdict:
     expected: object
     right: bool
     explanation: str = ""  # why the expected answer is right; empty when the answer was right
+    unreadable: str = ""  # why the answer given could not be read ("" when it could, or none was given)
 
     def __str__(self) -> str:
         mark = "[right]" if self.right else "[wrong]"
-        line = f"{mark} {self.item.label}: {show(self.given, self.item.type)}"
+        head, _, rest = self.unreadable.partition("; ")  # the parser's "what is wrong; how to write it"
+        line = f"{mark} {self.item.label}: {head or show(self.given, self.item.type)}"
         if not self.right:
             line += f" (answer: {show(self.expected, self.item.type)})"
+            if rest:
+                line += f"\n        {_capitalised(rest)}."
             if self.explanation:
                 line += "\n" + "\n".join("        " + s for s in self.explanation.splitlines())
         return line
@@ -151,21 +156,10 @@ class Feedback:
 
 # ---- reading answers --------------------------------------------------------------------------------
 
-_NUMBER = re.compile(r"(0x[0-9a-f_]+|0b[01_]+|0o[0-7_]+|\d[\d_]*)\s*([kmgt]i?b?)?", re.IGNORECASE)
-_SUFFIX = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-
-
 def parse_number(text) -> int:
-    """An int from an int, or from "0x1fff000", "4096", "2M", "4K", "1G" (binary units); else ValueError."""
-    if isinstance(text, bool) or not isinstance(text, (int, str)):
-        raise ValueError(f"expected a number, got {text!r}")
-    if isinstance(text, int):
-        return text
-    m = _NUMBER.fullmatch(text.strip())
-    if not m:
-        raise ValueError(f"not a number: {text!r} (write it in hex like 0x200000, in decimal, or as 2M)")
-    value = int(m.group(1), 0) if not re.fullmatch(r"0\d+", m.group(1)) else int(m.group(1), 10)
-    return value * (_SUFFIX[m.group(2)[0].lower()] if m.group(2) else 1)
+    """An int from an int, or from "0x1fff000", "4096" (decimal), "2M", "4K", "1G" (binary units) or a sum
+    such as "2M+4K"; else ValueError. The one grammar of every input: see pagemove.numbers."""
+    return numbers.parse_number(text)
 
 
 def parse_bool(text) -> bool:
@@ -196,7 +190,8 @@ def parse_addresses(text) -> frozenset[int]:
     """A set of addresses from an iterable, or from text like "{0x1e00000, 0x2000000}"; "none" is empty."""
     if isinstance(text, (set, frozenset, list, tuple)):
         return frozenset(parse_number(a) for a in text)
-    words = [w for w in re.split(r"[\s,;{}\[\]()]+", str(text)) if w]
+    joined = re.sub(r"\s*\+\s*", "+", str(text))  # "2M + 4K" is one number
+    words = [w for w in re.split(r"[\s,;{}\[\]()]+", joined) if w]
     if [w.lower() for w in words] in ([], ["none"], ["empty"], ["-"], ["set"]):
         return frozenset()
     return frozenset(parse_number(w) for w in words)
@@ -259,7 +254,7 @@ class Problem:
     geometry: str = "tiny"
     blockers: tuple[tuple[int, int], ...] = ()  # other mappings (start, length), read-only, populated
     kernel: str | None = None  # None: the kind's usual kernel(s)
-    step: int | None = None  # for "empty": the step after which to look
+    step: int | None = None  # for "empty": look after this many steps (1..n: "after step k of n")
     seed: int | None = None  # set by Problem.random
     difficulty: int | None = None
     thp: bool = False  # the moved VMA is THP-eligible (its whole aligned PMDs are huge pages)
@@ -306,8 +301,9 @@ class Problem:
             raise ValueError(f"kernel {self.kernels[0]} has no realignment (it came in 6.7): pick 6.7 or later")
         if self.kind == "empty":
             n = len(self.result(self.kernels[0]).events)
-            if not isinstance(self.step, int) or not 0 <= self.step < n:
-                raise ValueError(f"step must be between 0 and {n - 1} (the move has {n} steps), got {self.step!r}")
+            if not isinstance(self.step, int) or isinstance(self.step, bool) or not 1 <= self.step <= n:
+                raise ValueError(f"step must be between 1 and {n} (the move has {n} steps; step k means after "
+                                 f"the first k), got {self.step!r}")
 
     # ---- the engine's view --------------------------------------------------------------------
 
@@ -345,7 +341,7 @@ class Problem:
         if self.kind == "start":
             return (Item("old", f"old start of the loop on {k[0]}", "address"),
                     Item("new", f"new start of the loop on {k[0]}", "address"))
-        return (Item("empty", f"present-but-empty PMD entries after step {self.step} on {k[0]}", "addresses"),)
+        return (Item("empty", f"present-but-empty PMD entries after step {self.step} of {self._steps()} on {k[0]}", "addresses"),)
 
     def answers(self) -> dict:
         """The right answers, from the engine: {item name: value}."""
@@ -365,7 +361,7 @@ class Problem:
             return {"realign": r.realigned, "reason": reason_of(r)}
         if self.kind == "start":
             return {"old": r.start_old, "new": r.start_new}
-        return {"empty": empty_pmds(r, self.step + 1)}
+        return {"empty": empty_pmds(r, self.step)}
 
     # ---- text -----------------------------------------------------------------------------------
 
@@ -407,10 +403,13 @@ class Problem:
                     f"(move_normal_pmd) and PTE moves on {' and on '.join(k)}?",
              "pagesize": f"On this machine, how many PMD moves, PTE moves and refusals (WARN_ON_ONCE hits) on "
                          f"{' and on '.join(k)}?",
-             "empty": f"On {k[0]}, once step {self.step} has run (steps count from 0), which PMD entries are "
+             "empty": f"On {k[0]}, after step {self.step} of {self._steps()}, which PMD entries are "
                       f"present but empty? Give the base address of each: the start of its PMD_SIZE range (any "
                       f"address in it rounded down to a multiple of PMD_SIZE), or 'none'."}
         return q[self.kind]
+
+    def _steps(self) -> int:
+        return len(self.result(self.kernels[0]).events)
 
     def title(self) -> str:
         """One line naming the problem, with its seed when it has one."""
@@ -433,7 +432,7 @@ class Problem:
         out = []
         for k in self.kernels:
             r = self.result(k)
-            steps = r.events if self.kind != "empty" else r.events[:self.step + 1]
+            steps = r.events if self.kind != "empty" else r.events[:self.step]
             out.append(f"On {k}: {r.realign_check}." if Kernel.parse(k).realigns else f"On {k}:")
             out += ["  " + e.describe() for e in steps]
         return "\n".join(out)
@@ -457,19 +456,19 @@ class Problem:
             if item.type == "choice" and given is None and expected["realign"] and raw in (None, ""):
                 given = "none"  # "realigns: yes" needs no reason
             right = given == expected[item.name]
-            why = "" if right else _capitalised(note + _explain(self, item, given, expected[item.name]))
-            verdicts.append(Verdict(item, given, expected[item.name], right, why))
+            why = "" if right else _capitalised(_explain(self, item, given, expected[item.name]))
+            verdicts.append(Verdict(item, given, expected[item.name], right, why, note))
         return Feedback(tuple(verdicts))
 
 
 def _read(item: Item, raw) -> tuple[object, str]:
-    """(parsed answer or None, a note when it could not be read)."""
+    """(parsed answer or None, why it could not be read: the parser's message)."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None, ""
     try:
         return PARSERS[item.type](raw), ""
     except ValueError as e:
-        return None, f"Could not read your answer: {e}.\n"
+        return None, str(e)
 
 
 def _capitalised(text: str) -> str:
@@ -540,10 +539,10 @@ def _count_story(p: Problem, item: Item) -> str:
 
 
 def _empty_story(p: Problem, r: MoveResult, given: frozenset, expected: frozenset) -> str:
-    pt = r.replay(p.step + 1)
-    lines = [f"after step {p.step} on {r.kernel}:"]
+    pt = r.replay(p.step)
+    lines = [f"after step {p.step} of {len(r.events)} on {r.kernel}:"]
     for a in sorted(expected - given):
-        emptied = [e.step for e in r.events[:p.step + 1] if e.level == PTE and e.old - e.old % p.geo.pmd_size == a]
+        emptied = [e.number for e in r.events[:p.step] if e.level == PTE and e.old - e.old % p.geo.pmd_size == a]
         how = f"step {emptied[-1]} moved its pages away with move_ptes()" if emptied else "nothing was ever moved in"
         lines.append(f"  {a:#x} is present but empty: {how}, and the PTE table stays behind.")
     for a in sorted(given - expected):
@@ -555,7 +554,7 @@ def _empty_story(p: Problem, r: MoveResult, given: frozenset, expected: frozense
             n = int(pt.entry(a, 1).astype(bool).sum())
             lines.append(f"  {a:#x}: that PMD entry still maps {n} page{'s' * (n != 1)}.")
     lines.append("The steps so far:")
-    return "\n".join(lines + _trace(r.events[:p.step + 1]))
+    return "\n".join(lines + _trace(r.events[:p.step]))
 
 
 # ---- drawing a random layout ----------------------------------------------------------------------
@@ -635,6 +634,6 @@ def _draw_layout(rng: SplitMix64, kind: str, difficulty: int, seed: int, geometr
         return None
     if kind == "empty":
         kernel = rng.choice([PRE, POST])
-        step = rng.below(len(p.result(kernel).events))
+        step = rng.below(len(p.result(kernel).events)) + 1  # after 1..n steps
         p = Problem(kind, old, new, length, stack, geometry, tuple(blockers), kernel, step, seed, difficulty)
     return p

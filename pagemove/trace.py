@@ -19,7 +19,7 @@ PUD, PMD, PTE = "PUD", "PMD", "PTE"
 class Event:
     """One iteration of the move_page_tables() loop."""
 
-    step: int
+    step: int  # the index in MoveResult.events (0-based); readers see `number`, from 1
     old: int  # old_addr at this step
     new: int  # new_addr at this step
     extent: int  # bytes this step covers
@@ -34,17 +34,22 @@ class Event:
     huge_refused: bool = False  # move_huge_pmd() refused: the destination PMD entry was not none
     part: int = 0  # which VMA of a 6.17 multi-VMA mremap (0 for every other move)
 
+    @property
+    def number(self) -> int:
+        """The step's number as a reader sees it: events count from 1 ("step 1 of n"); `step` is its index."""
+        return self.step + 1
+
     def describe(self) -> str:
-        """One sentence saying what happened at this step, and why."""
+        """One sentence saying what happened at this step (numbered from 1, as everywhere a reader looks)."""
         span = f"{self.old:#x}..{self.old + self.extent:#x} -> {self.new:#x}"
         if self.outcome == "skipped":
-            return f"Step {self.step}: nothing to move at {span}: the old {self.level} entry is none, so the " \
+            return f"Step {self.number}: nothing to move at {span}: the old {self.level} entry is none, so the " \
                    f"whole extent is skipped."
         if self.level == PMD and self.huge:
             return f"Step {self.step}: huge PMD move of {span}: move_huge_pmd() moves the huge page's one PMD " \
                    f"entry (no PTE table below it) and clears the source entry."
         if self.level in (PUD, PMD):
-            return f"Step {self.step}: {self.level} move of {span}: the whole {self.level} entry is moved in one " \
+            return f"Step {self.number}: {self.level} move of {span}: the whole {self.level} entry is moved in one " \
                    f"go and the source entry is cleared."
         pages = f"{self.ptes} present PTE{'s' if self.ptes != 1 else ''}"
         if self.split:
@@ -54,9 +59,9 @@ class Event:
                    f"move_ptes() moved {pages} one at a time ({span})."
         if self.refused:
             lvl = self.refused[-1]
-            return f"Step {self.step}: {lvl} move refused (the WARN): {self.cause}. Fell back to " \
+            return f"Step {self.number}: {lvl} move refused (the WARN): {self.cause}. Fell back to " \
                    f"move_ptes(), which moved {pages} one at a time ({span})."
-        return f"Step {self.step}: move_ptes() moved {pages} one at a time ({span}), because {self.cause}; " \
+        return f"Step {self.number}: move_ptes() moved {pages} one at a time ({span}), because {self.cause}; " \
                f"the source PMD entry stays present."
 
 

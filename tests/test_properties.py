@@ -13,6 +13,7 @@ mremap whose range the munmaps cut into several VMAs is the multi-VMA move. A ca
 
 from collections import Counter
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -255,3 +256,36 @@ def test_616_refuses_what_617_moves_vma_by_vma(case):
     else:
         assert r16 is None
         assert (r17 is not None) == mapped
+
+
+def frozen(pt):
+    """An independent picture of a tree: every present entry, and every PTE table's frames."""
+    return [(level, base, child.tolist() if isinstance(child, np.ndarray) else child if level == 1 else None)
+            for level, _, base, child in pt.walk()]
+
+
+@SETTINGS
+@given(layouts(), st.sampled_from(KERNELS), st.data())
+def test_snapshots_stay_exact_whatever_happens_later(case, kernel, data):
+    """Snapshots share tables copy-on-write: before/after/final, replays and clones must never change when
+    the live tree (or another snapshot) is written later."""
+    mm, move = case
+    clone = mm.clone()
+    at_clone = frozen(mm.pt)
+    try:
+        r = run(mm, move, kernel)
+    except OSError:
+        return
+    before, after, final = frozen(r.before), frozen(r.after), frozen(r.final)
+    steps = data.draw(st.integers(0, len(r.events)))
+    replayed = frozen(r.replay(steps))
+    assert frozen(clone.pt) == at_clone  # the move on mm did not reach the clone taken before it
+    # later writes: to the live tree, to the clone, and to a replay
+    geo = mm.geometry
+    for v in mm.vmas[:2]:
+        mm.munmap(v.start, min(v.end - v.start, geo.pmd_size))
+    for v in clone.vmas[:2]:
+        clone.populate(v.start, v.end - v.start) if v.prot == "rw" else None
+    r.replay(steps).zap(0, geo.task_size)
+    assert frozen(r.before) == before and frozen(r.after) == after and frozen(r.final) == final
+    assert frozen(r.replay(steps)) == replayed and r.replay() == r.after

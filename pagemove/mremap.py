@@ -77,9 +77,10 @@ def get_old_pud(pt: PageTables, addr: int):
 
 def get_old_pmd(pt: PageTables, addr: int):
     """get_old_pmd() (v6.6): the old PMD entry, or None if it (or any entry above it) is none."""
-    if get_old_pud(pt, addr) is None:
+    pud = get_old_pud(pt, addr)
+    if pud is None:
         return None
-    table, i = pt.table(addr, 1), pt.geo.index(addr, 1)  # pmd_offset(); table() hands out a writable table
+    table, i = pt.writable_child(*pud), pt.geo.index(addr, 1)  # pmd_offset(); a table the move may write
     return (table, i) if i in table else None
 
 
@@ -90,8 +91,10 @@ def alloc_new_pud(pt: PageTables, addr: int):
 
 def alloc_new_pmd(pt: PageTables, addr: int):
     """alloc_new_pmd() (v6.6): also pmd_alloc, so the PUD entry becomes present even if nothing moves in."""
-    alloc_new_pud(pt, addr)
-    return pt.table(addr, 1, alloc=True), pt.geo.index(addr, 1)
+    table, i = alloc_new_pud(pt, addr)
+    if i not in table:
+        table[i] = pt._new_table(1)
+    return pt.writable_child(table, i), pt.geo.index(addr, 1)
 
 
 def pte_alloc(pt: PageTables, pmd) -> None:

@@ -47,6 +47,9 @@ class PageTables:
         self.allocated = 0  # page-table pages allocated so far (pte_alloc, pmd_alloc, ...)
         self.freed = 0  # page-table pages freed (free_pgd_range)
         self._own = {id(self.root)}  # ids of the tables only this tree holds: the ones it may write in place
+        g = geometry  # per target level, the walk from the PGD down: (shift, mask, level of the child table)
+        self._paths = [tuple((g._shifts[lvl], g._masks[lvl], lvl - 1) for lvl in range(g.levels - 1, level, -1))
+                       for level in range(g.levels)]
 
     # ---- walking ---------------------------------------------------------------------------------
 
@@ -77,14 +80,13 @@ class PageTables:
         if id(t) not in own:
             t = self.root = dict(t)
             own.add(id(t))
-        shifts, masks = self.geo._shifts, self.geo._masks
-        for lvl in range(self.geo.levels - 1, level, -1):
-            i = (addr >> shifts[lvl]) & masks[lvl]
+        for shift, mask, below in self._paths[level]:
+            i = (addr >> shift) & mask
             child = t.get(i)
             if child is None:
                 if not alloc:
                     return None
-                child = t[i] = self._new_table(lvl - 1)
+                child = t[i] = self._new_table(below)
             elif id(child) not in own and not isinstance(child, HugePMD):  # a leaf is immutable: shared freely
                 child = t[i] = child.copy()
                 own.add(id(child))

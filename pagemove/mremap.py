@@ -354,11 +354,11 @@ def _refusal_cause(level: str, new: int, size: int, lvl: int, vacated: dict) -> 
 
 def _pte_reason(pmc: PagetableMoveControl, extent: int) -> str:
     """Why a step went to move_ptes() without any refusal."""
-    if extent == pmc.geo.pmd_size and not pmc.have_move_pmd:
+    if extent == pmc.pmd_size and not pmc.have_move_pmd:
         if not pmc.kernel.move_pmd(pmc.geo.arch):
             return f"kernel {pmc.kernel} does not select CONFIG_HAVE_MOVE_PMD for this architecture"
         return "CONFIG_HAVE_MOVE_PMD is off"
-    return f"the extent ({extent:#x}) is not a whole PMD ({pmc.geo.pmd_size:#x})"
+    return f"the extent ({extent:#x}) is not a whole PMD ({pmc.pmd_size:#x})"
 
 
 def _check_move_args(mm, old_addr: int, new_addr: int, length: int) -> None:

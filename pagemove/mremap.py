@@ -17,6 +17,7 @@ and the error-path reverse move. Allocations never fail, so the loop never break
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .errors import check_ints
 from .kernel import NEWEST, Kernel
@@ -358,7 +359,13 @@ def _pte_reason(pmc: PagetableMoveControl, extent: int) -> str:
         if not pmc.kernel.move_pmd(pmc.geo.arch):
             return f"kernel {pmc.kernel} does not select CONFIG_HAVE_MOVE_PMD for this architecture"
         return "CONFIG_HAVE_MOVE_PMD is off"
-    return f"the extent ({extent:#x}) is not a whole PMD ({pmc.pmd_size:#x})"
+    return _not_a_whole_pmd(extent, pmc.pmd_size)
+
+
+@lru_cache(maxsize=1024)
+def _not_a_whole_pmd(extent: int, pmd_size: int) -> str:
+    """The usual reason, made once per extent (a page-wise move repeats a few extents a thousand times)."""
+    return f"the extent ({extent:#x}) is not a whole PMD ({pmd_size:#x})"
 
 
 def _check_move_args(mm, old_addr: int, new_addr: int, length: int) -> None:

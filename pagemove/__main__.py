@@ -120,6 +120,8 @@ def build_parser() -> Parser:
                    help="the execve stack move: relocate_vma_down() by old - new (new below old)")
     m.add_argument("--kernel", type=kernel, default=NEWEST, help=f"kernel version (default {NEWEST})")
     m.add_argument("--geometry", choices=sorted(GEOMETRIES), default="x86_64", help="default x86_64")
+    m.add_argument("--thp", action="store_true",
+                   help="the moved mapping is THP-eligible: each whole, aligned PMD of it is one huge page")
     m.add_argument("--blocker", type=blocker, action="append", default=[], metavar="START:LEN",
                    help="another mapping (read-only, populated); may be repeated")
     m.add_argument("--unchecked", action="store_true",
@@ -187,7 +189,7 @@ def run_move(args) -> int:
     """The `move` command."""
     from .scenario import simulate
     r = simulate(args.old, args.new, args.length, kernel=args.kernel, stack=args.stack, geometry=args.geometry,
-                 blockers=tuple(args.blocker), unchecked_expansion=args.unchecked)
+                 blockers=tuple(args.blocker), unchecked_expansion=args.unchecked, thp=args.thp)
     if args.json:
         print(json.dumps(result_json(r), indent=2))
     else:
@@ -200,7 +202,8 @@ def result_json(r) -> dict:
     """A MoveResult as plain JSON data (addresses as ints)."""
     return {"operation": r.operation, "kernel": r.kernel, "geometry": r.geometry.name,
             "old": r.old_addr, "new": r.new_addr, "length": r.length,
-            "counts": r.counts, "warned": r.warned, "realigned": r.realigned, "realign_check": r.realign_check,
+            "counts": r.counts, "huge_pmd_moves": r.huge_pmd_moves, "huge_pmd_splits": r.huge_pmd_splits,
+            "warned": r.warned, "realigned": r.realigned, "realign_check": r.realign_check,
             "start_old": r.start_old, "start_new": r.start_new, "moved": r.moved,
             # "step" counts from 1 as every reader sees it; "index" is the event's place in r.events
             "events": [{"step": e.number, "index": e.step, "old": e.old, "new": e.new, "extent": e.extent,

@@ -3,6 +3,7 @@
     dump(src)            the page-table tree, one line per present entry (xv6's vmprint, indented by level)
     strip(src, lo, hi)   PTE occupancy per PMD slot: the empty PMD entry of case (c) is visible at a glance
     summary(r)           counts, realignment, each refusal with the WARN it prints
+    brief(r)             the counts on one line
     trace(r)             one row per step of the move_page_tables() loop
     report(r)            all of the above for one move (the `move` command prints it)
     wrap(text)           any text folded to COLUMNS (100) at spaces, never inside a number
@@ -340,7 +341,10 @@ def summary(result: MoveResult) -> str:
         lines.append("    WARN_ON(!pmd_none(*new_pmd)), printed at every refusal until 6.5 (then a silent refusal);"
                      "\n    the huge page is split and its PTEs move")
     pages = r.tlb_flush_pages()
-    lines.append(f"TLB flushes: {len(pages)}" + (f", in pages: {runs_of(pages)}" if pages else ""))
+    if geo.arch != "x86":  # tlb_flush_pages() is x86's tlb:tlb_flush notation (pages, -1 past 33)
+        lines.append(f"TLB flushes: {len(pages)} flush_tlb_range() calls")
+    else:
+        lines.append(f"TLB flushes: {len(pages)}" + (f", in pages: {runs_of(pages)}" if pages else ""))
     if r.unchecked:
         lines.append("NOT THE KERNEL: realigned without can_align_down() (Linus' unchecked proposal)")
     if r.damage:
@@ -357,6 +361,16 @@ def runs_of(values) -> str:
         else:
             out.append([v, 1])
     return ", ".join(str(v) if n == 1 else f"{v} x {n}" for v, n in out)
+
+
+def brief(r: MoveResult) -> str:
+    """The counts of one move on one line (under 100 columns): what a table of several moves shows."""
+    refusals = f"{r.refusals} refusal{'s' * (r.refusals != 1)}"
+    huge = f", {r.huge_pmd_moves} huge PMD, {r.huge_pmd_splits} split" if (r.huge_pmd_moves or r.huge_pmd_splits
+                                                                           or r.huge_refusals) else ""
+    pud = f"{r.pud_moves} PUD, " if r.pud_moves else ""
+    return (f"Linux {r.kernel}: {pud}{r.pmd_moves} PMD, {r.pte_moves} PTE moves{huge}, {refusals}, "
+            f"{'realigned' if r.realigned else 'not realigned'}")
 
 
 def realign_phrase(r: MoveResult) -> str:

@@ -175,7 +175,7 @@ BAD = [
     (["quiz", "-a", "pmd=1"], "pagemove quiz: error: no such item(s) ['pmd']"),
     (["quiz", "-a", "pmd_6.6=1", "-n", "2"], "pagemove quiz: error: --answer checks one problem"),
     (["quiz", "--kind", "foo"], "pagemove quiz: error: argument --kind: invalid choice: 'foo'"),
-    (["quiz", "--difficulty", "4"], "pagemove quiz: error: argument -d/--difficulty: invalid choice: 4"),
+    (["quiz", "--difficulty", "5"], "pagemove quiz: error: argument -d/--difficulty: invalid choice: 5"),
     (["quiz", "--seed", "-3"], "pagemove quiz: error: argument -s/--seed"),
     (["frobnicate"], "pagemove: error: argument COMMAND: invalid choice: 'frobnicate'"),
     ([], "pagemove: error: the following arguments are required: COMMAND"),
@@ -216,3 +216,13 @@ def test_importing_the_cli_does_not_import_the_lab():
     code = "import sys, pagemove.__main__; print('pagemove.lab' in sys.modules, 'ipywidgets' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_move_thp_and_other_geometries(capsys):
+    assert main(["move", "--old", "0x40000000", "--new", "0x80001000", "--len", "4M", "--thp", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert (d["huge_pmd_moves"], d["huge_pmd_splits"], d["counts"]["pte_moves"]) == (0, 2, 1024)
+    assert main(["move", "--old", "0x3fff0000", "--new", "0x1fff0000", "--len", "0x20010000", "--stack",
+                 "--kernel", "6.6", "--geometry", "arm64_64k", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["geometry"] == "arm64_64k" and d["counts"]["refusals"] == 1 and d["counts"]["pte_moves"] == 8193

@@ -208,7 +208,7 @@ def test_a_narrow_figure_is_drawn_at_its_width():
 
 
 def test_a_huge_leaf_is_one_labelled_row_without_a_pte_table():
-    r = PRESETS["thp-c-overlap"].run(kernel="6.6")
+    r = PRESETS["thp-c"].run(kernel="6.6")
     fig = plot.draw_move(r, 1)  # after step 1 of 2: the huge leaf is still there, on the left and the right
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert texts.count("huge PMD leaf (THP): one entry, no PTE table") == 2

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from pagemove.problems import (
+    CORE_KINDS,
     KINDS,
+    OTHER_GEOMETRIES,
     REASONS,
     Feedback,
     Problem,
@@ -155,7 +157,7 @@ def test_kind_and_difficulty_select_the_problem():
 
 # ---- every answer from the engine -----------------------------------------------------------------
 
-SAMPLE = [(d, s, k) for d in (1, 2, 3) for s in range(12) for k in KINDS]
+SAMPLE = [(d, s, k) for d in (1, 2, 3) for s in range(12) for k in CORE_KINDS]
 
 
 @pytest.mark.parametrize("difficulty, seed, kind", SAMPLE)
@@ -215,7 +217,8 @@ def test_random_problems_cover_every_answer_class():
     assert reasons >= {"none", "aligned", "guard", "mutual", "below-old", "below-new"}
     assert any(p.result("6.6").warned for p in problems) and not all(p.result("6.6").warned for p in problems)
     assert any(p.stack for p in problems) and any(p.blockers for p in problems)
-    assert {p.kind for p in problems} == set(KINDS)
+    assert {p.kind for p in problems} == set(CORE_KINDS)
+    assert set(KINDS) == set(CORE_KINDS) | {"thp", "pagesize"}
 
 
 # ---- checking and feedback ------------------------------------------------------------------------
@@ -356,7 +359,7 @@ def test_fixed_problems_refuse_what_the_engine_refuses(kwargs, error, match):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(difficulty=4), "difficulty"), (dict(kind="counting"), "kind"), (dict(seed=-1), "seed"),
+    (dict(difficulty=5), "difficulty"), (dict(kind="counting"), "kind"), (dict(seed=-1), "seed"),
     (dict(seed="3"), "seed")])
 def test_random_refuses_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -410,3 +413,39 @@ def test_empty_pmds_helper_counts_only_present_empty_entries():
     assert empty_pmds(r, 0) == frozenset()
     assert empty_pmds(r, 1) == {0x1e00000}
     assert empty_pmds(r, 2) == {0x2000000}
+
+
+# ---- THP and page-size problems (difficulty 4, or asked for by kind) ------------------------------------
+
+@pytest.mark.parametrize("seed", range(16))
+def test_other_machines_and_thp_problems(seed):
+    """Deterministic, answered by the engine, and they really are about huge pages or another page size."""
+    p = Problem.random(seed, difficulty=4)
+    assert p == Problem.random(seed, difficulty=4) and p.kind in ("thp", "pagesize")
+    if p.kind == "thp":
+        assert p.thp and "THP-eligible" in str(p)
+        names = ("huge", "split", "pmd", "pte")
+    else:
+        assert p.geometry in OTHER_GEOMETRIES and not p.thp
+        names = ("pmd", "pte", "refusals")
+    a = p.answers()
+    for k in ("6.6", "6.7"):
+        r = simulate(p.old, p.new, p.length, kernel=k, stack=p.stack, geometry=p.geometry, blockers=p.blockers,
+                     thp=p.thp)
+        attrs = {"huge": r.huge_pmd_moves, "split": r.huge_pmd_splits, "pmd": r.pmd_moves, "pte": r.pte_moves,
+                 "refusals": r.refusals}
+        assert {n: a[f"{n}_{k}"] for n in names} == {n: attrs[n] for n in names}
+    assert p.check(a).right and not p.check({i.name: -1 for i in p.items}).right
+
+
+def test_thp_problems_cover_whole_moves_and_splits():
+    seen = [Problem.random(s, kind="thp", difficulty=4).answers() for s in range(30)]
+    assert any(a["huge_6.6"] for a in seen) and any(a["split_6.6"] for a in seen)
+    assert any(a["huge_6.7"] > a["huge_6.6"] or a["pmd_6.7"] > a["pmd_6.6"] for a in seen)  # 6.7 realigns some
+    kinds = {Problem.random(s, difficulty=4).geometry for s in range(40)}
+    assert set(OTHER_GEOMETRIES) | {"x86_64"} == kinds
+
+
+def test_difficulties_1_to_3_draw_only_the_core_kinds():
+    """(The problems of seeds 0-9 at difficulties 1-3 are pinned by the golden tests above.)"""
+    assert all(Problem.random(s, difficulty=d).kind in CORE_KINDS for d in (1, 2, 3) for s in range(20))

@@ -45,7 +45,9 @@ def layouts(draw, geometry_name=None):
     stack = draw(st.booleans())
     length = page(1, 6 * ppmd)
     old = page(0 if not stack else 1, span - length)
-    mm.mmap(base + old * geo.page_size, length * geo.page_size, name="src", stack=stack, thp=draw(st.booleans()))
+    # (execve's stack never has huge pages: vma_is_temporary_stack() keeps THP off it)
+    mm.mmap(base + old * geo.page_size, length * geo.page_size, name="src", stack=stack,
+            thp=not stack and draw(st.booleans()))
     # populate some runs of the source (holes are realistic: the selftest only faults in 4 MiB)
     for _ in range(draw(st.integers(0, 3))):
         a = page(old, old + length - 1)
@@ -229,6 +231,31 @@ def test_unchecked_expansion_damage_is_detected(case, kernel):
         assert r.damage and reported
     if not r.realigned:
         assert not r.damage
+
+
+@SETTINGS
+@given(layouts())
+def test_616_refuses_what_617_moves_vma_by_vma(case):
+    """A same-size mremap over a range that is not one VMA: 6.16 says EFAULT and changes nothing; 6.17 moves
+    each VMA piece to new + offset (check_move() checks the pages) whenever old itself is mapped."""
+    mm, move = case
+    if move[0] != "mremap" or move[2] != move[3]:
+        return
+    _, old, size, _, new = move
+    one = any(v.start <= old and old + size <= v.end for v in mm.vmas)
+    mapped = mm.find_vma(old) is not None
+    overlap = old < new + size and new < old + size
+    r16 = check_move(mm.clone(), move, "6.16")
+    r17 = check_move(mm.clone(), move, "6.17")
+    if overlap:
+        assert r16 is None and r17 is None
+    elif one:
+        assert (r16 is None) == (r17 is None)
+        if r16 is not None:
+            assert r16.counts == r17.counts and not r17.parts
+    else:
+        assert r16 is None
+        assert (r17 is not None) == mapped
 
 
 def frozen(pt):

@@ -198,13 +198,19 @@ def test_huge_leaf_is_one_line_in_dump_and_an_H_row_in_strip():
     assert "a row of 'H'" in s and "a row of 'H'" not in text.strip(pm.AddressSpace(), 0, 0x200000)
 
 
+def huge_stack(kernel):
+    mm = pm.AddressSpace()
+    v = mm.mmap(0x1fff000, 0x201000, populate=True, stack=True, thp=True)
+    return mm.relocate_vma_down(v, 0x200000, kernel, huge_stack=True)
+
+
 def test_summary_and_trace_name_huge_moves_and_splits():
-    r66, r67 = PRESETS["thp-c-overlap"].run(kernel="6.6"), PRESETS["thp-c-overlap"].run(kernel="6.7")
+    r66, r67 = huge_stack("6.6"), huge_stack("6.7")
     s66 = text.summary(r66)
     assert "huge pages: 0 moved whole by move_huge_pmd(), 1 split by split_huge_pmd(), 1 refused" in s66
     assert "move_huge_pmd+" not in s66  # 6.6: the refusal is silent
     assert "WARNING: CPU: 1 PID: 1 at mm/huge_memory.c:\u2026 move_huge_pmd+0x\u2026/0x\u2026" in \
-        text.summary(PRESETS["thp-c-overlap"].run(kernel="6.4"))
+        text.summary(huge_stack("6.4"))
     assert "  PTE split  " in text.trace(r66)
     assert "huge PMD" in text.trace(r67) and "1 moved whole" in text.summary(r67)
 
@@ -241,3 +247,16 @@ def test_summary_folds_runs_of_equal_flushes():
 def test_summary_of_a_realigning_kernel_says_why_not_when_it_does_not():
     s = text.summary(simulate(0x20000000, 0x30001000, 0x400000, kernel="6.7"))
     assert "not realigned: " in s  # 6.7 has realignment, so its absence is particular to the move
+
+
+def test_brief_and_strip_without_legend():
+    r = PRESETS["thp-c"].run(kernel="6.7")
+    assert text.brief(r) == "Linux 6.7: 1 PMD, 0 PTE moves, 1 huge PMD, 0 split, 0 refusals, realigned"
+    assert text.brief(e4()) == "Linux 6.6: 0 PMD, 513 PTE moves, 1 refusal, not realigned"
+    s = text.strip(e4().after, 0x1c00000, 0x2200000, legend=False)
+    assert "one character" not in s and s.splitlines()[1].startswith("0x000001c00000")
+
+
+def test_arm64_summary_does_not_use_x86_flush_notation():
+    s = text.summary(PRESETS["arm64_64k-c-overlap"].run(kernel="6.7"))
+    assert "TLB flushes: 2 flush_tlb_range() calls" in s and "-1 = full flush" not in s

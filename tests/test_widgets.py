@@ -486,3 +486,54 @@ def test_presenter_layout_puts_the_picture_beside_the_controls():
     assert isinstance(main, ipywidgets.HBox) and main.children[1] is ex.image
     assert "font-family" in ex.summary_box.value and "white-space:pre-wrap" in ex.summary_box.value
     ex.close()
+
+
+# ---- every geometry and the THP switch (issue 11) -------------------------------------------------------
+
+def test_every_geometry_is_offered_by_name(ex):
+    from pagemove.scenario import GEOMETRIES
+
+    assert [v for _, v in ex.geometry.options] == list(GEOMETRIES)
+    ex.set(geometry="arm64_64k")  # c-overlap has an arm64 64K twin: the same case, scaled to 512 MiB PMDs
+    assert ex.error == "" and ex.preset.value == "arm64_64k-c-overlap"
+    assert (ex.result.geometry.name, ex.result.pte_moves, ex.result.refusals) == ("arm64_64k", 8193, 1)
+    ex.set(geometry="x86_64_5level", old="0x20000000000000", new="0x10000000000000", length="4M")  # above 2**47
+    assert ex.error == "" and ex.result.pmd_moves == 2 and ex.result.geometry.levels == 5
+
+
+def test_thp_switch(ex):
+    ex.thp.value = True  # a click, on the execve stack shift: that stack never has huge pages
+    assert "vma_is_temporary_stack" in ex.error and "THP" in repr(ex)
+    ex.set(preset="c", thp=True)
+    assert ex.error == "" and (ex.result.pte_moves, ex.result.huge_pmd_moves) == (1, 1)
+    ex.set(kernel="6.7")
+    assert (ex.result.pmd_moves, ex.result.huge_pmd_moves) == (1, 1)
+    ex.set(preset="thp-b")
+    assert ex.thp.value and ex.result.huge_pmd_splits == 2
+    ex.set(thp=False)
+    assert ex.result.huge_pmd_splits == 0 and ex.result.pte_moves == 1024
+    ex.set(thp="yes")  # not a bool: shown in the widget, nothing raised
+    assert "thp" in ex.error
+
+
+def test_a_move_too_big_for_a_geometry_says_so_and_comes_back_whole():
+    """1 GiB page-wise cannot fit the tiny machine (16 MiB): the error names what the boxes show, and the
+    switch back restores the very same move."""
+    g = 1 << 30
+    ex = MoveExplorer(old=5 * g + 0x1000, new=9 * g + 0x3000, length=g, kernel="6.6", stack=False)
+    before = ex.values
+    ex.geometry.value = "tiny"
+    assert "TASK_SIZE" in ex.error and ex.texts["old"].value in ex.error
+    ex.geometry.value = "x86_64"
+    assert ex.error == "" and ex.values == before
+    ex.close()
+
+
+def test_a_high_move_is_shifted_down_to_fit_keeping_its_distance_in_pmds():
+    ex = MoveExplorer(old=0x7f0000000000 + 0x1ff000, new=0x7f0000400000 + 0x1ff000, length=0x201000, stack=False)
+    ex.geometry.value = "tiny"
+    tiny = geometry_of("tiny")
+    v = ex.values
+    assert ex.error == ""
+    assert (v["new"] - v["old"]) == 2 * tiny.pmd_size and pmd_units(v["old"], tiny)[1] == 7
+    ex.close()

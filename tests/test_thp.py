@@ -154,3 +154,11 @@ def test_tlb_flush_pages_is_what_the_lab_predicts_for_x86(name):
     for kernel in ("6.6", "6.7"):
         r = PRESETS[name].run(kernel=kernel)
         assert r.tlb_flush_pages() == x86_tracepoint_pages(r)
+
+
+def test_huge_steps_are_numbered_from_1_like_every_step():
+    from pagemove.presets import PRESETS
+
+    whole, split = PRESETS["thp-a"].run(), PRESETS["thp-b"].run()
+    assert whole.events[1].describe().startswith("Step 2: huge PMD move of 0x40200000..")
+    assert split.events[0].describe().startswith("Step 1: the extent (0x1ff000) is not the whole huge page")

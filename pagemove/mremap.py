@@ -17,6 +17,7 @@ and the error-path reverse move. Allocations never fail, so the loop never break
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .errors import check_ints
 from .kernel import NEWEST, Kernel
@@ -77,9 +78,10 @@ def get_old_pud(pt: PageTables, addr: int):
 
 def get_old_pmd(pt: PageTables, addr: int):
     """get_old_pmd() (v6.6): the old PMD entry, or None if it (or any entry above it) is none."""
-    if get_old_pud(pt, addr) is None:
+    pud = get_old_pud(pt, addr)
+    if pud is None:
         return None
-    table, i = pt.table(addr, 1), pt.geo.index(addr, 1)  # pmd_offset(); table() hands out a writable table
+    table, i = pt.writable_child(*pud), pt.geo.index(addr, 1)  # pmd_offset(); a table the move may write
     return (table, i) if i in table else None
 
 
@@ -90,8 +92,10 @@ def alloc_new_pud(pt: PageTables, addr: int):
 
 def alloc_new_pmd(pt: PageTables, addr: int):
     """alloc_new_pmd() (v6.6): also pmd_alloc, so the PUD entry becomes present even if nothing moves in."""
-    alloc_new_pud(pt, addr)
-    return pt.table(addr, 1, alloc=True), pt.geo.index(addr, 1)
+    table, i = alloc_new_pud(pt, addr)
+    if i not in table:
+        table[i] = pt._new_table(1)
+    return pt.writable_child(table, i), pt.geo.index(addr, 1)
 
 
 def pte_alloc(pt: PageTables, pmd) -> None:
@@ -351,11 +355,17 @@ def _refusal_cause(level: str, new: int, size: int, lvl: int, vacated: dict) -> 
 
 def _pte_reason(pmc: PagetableMoveControl, extent: int) -> str:
     """Why a step went to move_ptes() without any refusal."""
-    if extent == pmc.geo.pmd_size and not pmc.have_move_pmd:
+    if extent == pmc.pmd_size and not pmc.have_move_pmd:
         if not pmc.kernel.move_pmd(pmc.geo.arch):
             return f"kernel {pmc.kernel} does not select CONFIG_HAVE_MOVE_PMD for this architecture"
         return "CONFIG_HAVE_MOVE_PMD is off"
-    return f"the extent ({extent:#x}) is not a whole PMD ({pmc.geo.pmd_size:#x})"
+    return _not_a_whole_pmd(extent, pmc.pmd_size)
+
+
+@lru_cache(maxsize=1024)
+def _not_a_whole_pmd(extent: int, pmd_size: int) -> str:
+    """The usual reason, made once per extent (a page-wise move repeats a few extents a thousand times)."""
+    return f"the extent ({extent:#x}) is not a whole PMD ({pmd_size:#x})"
 
 
 def _check_move_args(mm, old_addr: int, new_addr: int, length: int) -> None:

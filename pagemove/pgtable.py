@@ -47,6 +47,9 @@ class PageTables:
         self.allocated = 0  # page-table pages allocated so far (pte_alloc, pmd_alloc, ...)
         self.freed = 0  # page-table pages freed (free_pgd_range)
         self._own = {id(self.root)}  # ids of the tables only this tree holds: the ones it may write in place
+        g = geometry  # per target level, the walk from the PGD down: (shift, mask, level of the child table)
+        self._paths = [tuple((g._shifts[lvl], g._masks[lvl], lvl - 1) for lvl in range(g.levels - 1, level, -1))
+                       for level in range(g.levels)]
 
     # ---- walking ---------------------------------------------------------------------------------
 
@@ -77,14 +80,13 @@ class PageTables:
         if id(t) not in own:
             t = self.root = dict(t)
             own.add(id(t))
-        shifts, masks = self.geo._shifts, self.geo._masks
-        for lvl in range(self.geo.levels - 1, level, -1):
-            i = (addr >> shifts[lvl]) & masks[lvl]
+        for shift, mask, below in self._paths[level]:
+            i = (addr >> shift) & mask
             child = t.get(i)
             if child is None:
                 if not alloc:
                     return None
-                child = t[i] = self._new_table(lvl - 1)
+                child = t[i] = self._new_table(below)
             elif id(child) not in own and not isinstance(child, HugePMD):  # a leaf is immutable: shared freely
                 child = t[i] = child.copy()
                 own.add(id(child))
@@ -343,7 +345,8 @@ def move_pte_range(src: np.ndarray, i: int, dst: np.ndarray, j: int, n: int, new
 
     Returns (entries moved, [(address, frame) of present destination entries overwritten])."""
     source, target = src[i:i + n], dst[j:j + n]
-    if src is not dst and not target.any():  # the usual case: an empty destination in another table
+    # the usual case: an empty destination in another table (count_nonzero: a quarter of .any()'s cost)
+    if src is not dst and not np.count_nonzero(target):
         moved = int(np.count_nonzero(source))
         target[...] = source  # the none entries copied are none at the destination already
         source[...] = 0

@@ -530,8 +530,8 @@ def carry_over(addresses: dict, blockers, src, dst) -> tuple[dict, tuple]:
     """The same move in geometry `dst`, in PMD units: every address keeps its PMD number and its page offset
     inside the PMD (see _in_pmd), the length its number of PMDs and its remainder; blockers move alike.
 
-    If that leaves the address space of `dst`, everything shifts down by the same number of PMDs, so the
-    distance between old and new in PMDs stays. Returns (addresses, blockers).
+    If that leaves the address space of `dst`, everything shifts down by the same number of PMDs (so the
+    distance between old and new in PMDs stays), when that makes it fit. Returns (addresses, blockers).
     """
     n_src, n_dst = src.pmd_size // src.page_size, dst.pmd_size // dst.page_size
 
@@ -550,8 +550,9 @@ def carry_over(addresses: dict, blockers, src, dst) -> tuple[dict, tuple]:
     top = max([top] + [s + n for s, n in moved])
     if starts and top > dst.task_size:
         shift = max(0, min(starts) // dst.pmd_size - 4) * dst.pmd_size  # the lowest lands 4 PMDs up
-        out = {k: v if k == "length" else v - shift for k, v in out.items()}
-        moved = tuple((s - shift, n) for s, n in moved)
+        if top - shift <= dst.task_size:  # else it cannot fit at all: keep the PMD numbers (and the way back)
+            out = {k: v if k == "length" else v - shift for k, v in out.items()}
+            moved = tuple((s - shift, n) for s, n in moved)
     return out, moved
 
 

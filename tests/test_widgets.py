@@ -512,3 +512,26 @@ def test_thp_switch(ex):
     assert ex.result.huge_pmd_splits == 0 and ex.result.pte_moves == 1024
     ex.set(thp="yes")  # not a bool: shown in the widget, nothing raised
     assert "thp" in ex.error
+
+
+def test_a_move_too_big_for_a_geometry_says_so_and_comes_back_whole():
+    """1 GiB page-wise cannot fit the tiny machine (16 MiB): the error names what the boxes show, and the
+    switch back restores the very same move."""
+    g = 1 << 30
+    ex = MoveExplorer(old=5 * g + 0x1000, new=9 * g + 0x3000, length=g, kernel="6.6", stack=False)
+    before = ex.values
+    ex.geometry.value = "tiny"
+    assert "TASK_SIZE" in ex.error and ex.texts["old"].value in ex.error
+    ex.geometry.value = "x86_64"
+    assert ex.error == "" and ex.values == before
+    ex.close()
+
+
+def test_a_high_move_is_shifted_down_to_fit_keeping_its_distance_in_pmds():
+    ex = MoveExplorer(old=0x7f0000000000 + 0x1ff000, new=0x7f0000400000 + 0x1ff000, length=0x201000, stack=False)
+    ex.geometry.value = "tiny"
+    tiny = geometry_of("tiny")
+    v = ex.values
+    assert ex.error == ""
+    assert (v["new"] - v["old"]) == 2 * tiny.pmd_size and pmd_units(v["old"], tiny)[1] == 7
+    ex.close()

@@ -145,16 +145,15 @@ def test_huge_moves_need_no_have_move_pmd():
     assert counts(r) == (0, 2, 0, 0, 0)
 
 
-@pytest.mark.parametrize("name", ["thp-a", "thp-b", "thp-c", "a", "b", "c", "c-overlap"])
-def test_tlb_flush_pages_is_what_the_lab_predicts_for_x86(name):
-    """MoveResult.tlb_flush_pages() and the lab's x86_tracepoint_pages() (checked against real traces) agree."""
-    from pagemove.lab.predict import x86_tracepoint_pages
-    from pagemove.presets import PRESETS
+def test_the_recorded_real_kernel_thp_traces_match_the_engine():
+    """The reference run (Linux 6.18, x86-64) traced every THP scenario; re-judged against this engine."""
+    from pagemove import lab
 
-    for kernel in ("6.6", "6.7"):
-        r = PRESETS[name].run(kernel=kernel)
-        assert r.tlb_flush_pages() == x86_tracepoint_pages(r)
-
+    rows = [r for r in lab.load_reference().scenarios if r.huge]
+    assert len(rows) >= 4
+    for row in rows:
+        lab.judge(row)
+        assert row.trace_match is True, (row.name, row.traced_flush_pages)
 
 def test_huge_steps_are_numbered_from_1_like_every_step():
     from pagemove.presets import PRESETS

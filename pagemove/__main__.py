@@ -45,7 +45,7 @@ examples:
   pagemove assignment hw2 --course course/ -n 6 -d 3 -s 200 --kind counts realign empty
       six x86-64 problems (seeds 200..205) asking for counts, realignment and empty entries
       in turn, 1 point per answer
-  pagemove assignment hw3 --course course/ --count 4 --variants 3 --repo https://github.com/ACCOUNT/pagemove
+  pagemove assignment hw3 --course course/ -n 4 --variants 3 --repo https://github.com/ACCOUNT/pagemove
       three versions hw3-v1, hw3-v2, hw3-v3 (disjoint seeds, the same kinds of question in the same
       order), whose introduction links to the glossary and notebooks on GitHub
   pagemove assignment practice1 --course course/ --practice

@@ -45,9 +45,9 @@ examples:
   pagemove assignment hw2 --course course/ -n 6 -d 3 -s 200 --kind counts realign empty
       six x86-64 problems (seeds 200..205) asking for counts, realignment and empty entries
       in turn, 1 point per answer
-  pagemove assignment hw3 --course course/ -n 4 --variants 3 --repo https://github.com/ACCOUNT/pagemove
-      three versions hw3-v1, hw3-v2, hw3-v3 (disjoint seeds, the same kinds of question in the same
-      order), whose introduction links to the glossary and notebooks on GitHub
+  pagemove assignment hw3 --course course/ --variants 3 --repo https://github.com/ACCOUNT/pagemove
+      three versions hw3-v1, hw3-v2, hw3-v3 of five problems (disjoint seeds, the same kinds of
+      question in the same order), whose introduction links to the glossary and notebooks on GitHub
   pagemove assignment practice1 --course course/ --practice
       students see each answer's feedback (right or wrong, and why) while they work
 
@@ -241,8 +241,10 @@ def run_quiz(args) -> int:
 
 def run_assignment(args) -> int:
     """The `assignment` command: nbgrader source notebooks of seeded problems."""
-    from .assignment import check_args, check_name, variant_problems, write_assignment
+    from .assignment import check_args, check_name, repo_pages, variant_problems, write_assignment
     check_args(args.count, args.seed, args.difficulty, args.kind, args.points, args.variants)
+    if args.repo:
+        repo_pages(args.repo)  # a bad URL is refused before anything is written
     sets = variant_problems(args.count, args.seed, args.difficulty, args.kind, args.variants)
     names = [args.name] if len(sets) == 1 else [f"{args.name}-v{v}" for v in range(1, len(sets) + 1)]
     for name in names:  # every name is checked before anything is written

@@ -1,0 +1,148 @@
+"""What the engine predicts for each lab scenario: the path, the TLB flushes and the page-table pages.
+
+The engine builds the scenario's layout (reservation remnants included) at the same fixed address the
+lab reserves, so these predictions are the same on every machine and need no system call.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+
+from ..geometry import Geometry
+from ..kernel import NEWEST, Kernel
+from ..mm import AddressSpace
+from ..trace import PTE
+from .scenarios import Layout, Scenario
+
+# /proc/self/status VmPTE is mm_pgtables_bytes() (fs/proc/task_mmu.c): mm_inc_nr_ptes/pmds/puds
+# (include/linux/mm.h) add one page per PTE, PMD and PUD table; the PGD (and a P4D) are not counted.
+# An anonymous huge PMD counts one PTE table too: the one deposited for a later split
+# (pgtable_trans_huge_deposit() in __do_huge_pmd_anonymous_page(), with mm_inc_nr_ptes()).
+LEVEL_NAMES = ("pte", "pmd", "pud", "p4d")  # a table at level L holds level-L entries
+VMPTE_LEVELS = ("pte", "pmd", "pud")
+BLOCKED_ONLY = ("old-blocked", "new-blocked", "old-not-start", "new-not-start")  # mremap.REALIGN_REASONS
+
+
+@dataclass
+class Prediction:
+    """What the engine says one scenario does."""
+
+    realigned: bool
+    realign_check: str
+    realign_possible: bool  # would realigning be allowed without the "nothing mapped below" checks?
+    pud_moves: int
+    pmd_moves: int
+    pte_moves: int
+    pte_extents: int  # move_ptes() calls
+    refusals: int
+    flush_pages: list[int]  # tlb_flush_pages(): the tracepoint's `pages`, in order
+    tail_expected: bool  # unmapping the old range frees a page table, so one more flush follows
+    tables: dict[str, int] = field(default_factory=dict)  # change of page-table pages per level, over the call
+    tables_freed_by_blocker: int = 0  # tables freed when the blockers are unmapped after the move
+    tables_made: int = 0  # page-table pages the call allocated (alloc_new_pud/pmd, pte_alloc) ...
+    tables_freed: int = 0  # ... and freed (free_pgd_range() when old is unmapped)
+    huge_pmd_moves: int | None = None  # None: the engine has no THP model (yet)
+    huge_pmd_splits: int | None = None
+
+    def features(self) -> list[float]:
+        """The cost model's regressors: intercept, PTEs, PTE extents, PMD moves, PUD moves."""
+        return [1.0, self.pte_moves, self.pte_extents, self.pmd_moves, self.pud_moves]
+
+    @property
+    def tables_delta(self) -> int:
+        """The change of VmPTE, in pages: the PTE, PMD and PUD tables created minus those freed."""
+        return sum(self.tables.get(level, 0) for level in VMPTE_LEVELS)
+
+
+def x86_tracepoint_pages(r, ceiling: int = 33) -> list[int]:
+    """The loop's flushes as x86's tlb:tlb_flush tracepoint reports them: pages, or -1 past the ceiling.
+
+    x86 has no flush_pmd_tlb_range() of its own, so the generic one, flush_tlb_range(), flushes a huge
+    PMD with a 4 KiB stride: 512 pages, -1 (measured: "thp a" traces [-1 -1]). A split_huge_pmd()
+    flushes the huge PMD too (pmdp_invalidate() in __split_huge_pmd_locked()), before move_ptes()'s
+    own flush (measured: "thp b" traces [-1 -1 1] per huge page)."""
+    ps, pmd = r.geometry.page_size, r.geometry.pmd_size
+    out = []
+    for e in r.events:
+        ranges = [(e.old & ~(pmd - 1), (e.old & ~(pmd - 1)) + pmd)] if getattr(e, "split", False) else []
+        ranges += [e.flush] if e.flush else []
+        out += [n if (n := (end - start) // ps) <= ceiling else -1 for start, end in ranges]
+    return out
+
+
+def engine_has_thp() -> bool:
+    """Does this engine model transparent huge pages (mm.mmap(..., thp=True))?"""
+    return "thp" in inspect.signature(AddressSpace.mmap).parameters
+
+
+def table_pages(mm: AddressSpace) -> dict[str, int]:
+    """Page-table pages per level below the PGD, as the kernel's nr_ptes/nr_pmds/nr_puds count them.
+
+    A level-1 entry's child is a PTE table, or (a huge leaf) the PTE table deposited for it."""
+    count = dict.fromkeys(LEVEL_NAMES[:mm.geometry.levels - 1], 0)
+    for level, _, _, _ in mm.pt.walk():
+        count[LEVEL_NAMES[level - 1]] += 1
+    return count
+
+
+def engine_space(layout: Layout, sc: Scenario) -> AddressSpace:
+    """The scenario's address space in the engine, reservation remnants included."""
+    mm = AddressSpace(Geometry.x86_64())
+    for lo, hi in layout.remnants():
+        mm.mmap(lo, hi - lo, prot="none", name="reservation")
+    start, length = layout.source_vma(sc)
+    if sc.huge:
+        mm.mmap(start, length, populate=True, name="source", thp=True)
+    else:
+        mm.mmap(start, length, populate=True, name="source")
+    for b_start, b_len, prot in layout.blockers(sc):
+        mm.mmap(b_start, b_len, prot=prot, name="blocker")
+    return mm
+
+
+def predict(sc: Scenario, layout: Layout | None = None, kernel: str = NEWEST, ceiling: int = 33) -> Prediction | None:
+    """The engine's counts, realignment, TLB flushes and page-table pages for one scenario.
+
+    None for a huge-page scenario while the engine has no THP model."""
+    if sc.huge and not engine_has_thp():
+        return None
+    layout = layout or Layout.for_scenarios([sc])
+    old, new = layout.old(sc), layout.new(sc)
+    mm = engine_space(layout, sc)
+    before, made0, freed0 = table_pages(mm), mm.pt.allocated, mm.pt.freed
+    r = mm.mremap(old, sc.length, sc.length, new_addr=new, kernel=kernel)
+    after, made, freed = table_pages(mm), mm.pt.allocated - made0, mm.pt.freed - freed0
+    freed_by_blocker = sum(mm.munmap(b_start, b_len) for b_start, b_len, _ in layout.blockers(sc))
+    # Realignment is possible when only can_align_down() (something mapped below) stood in its way.
+    possible = Kernel.parse(kernel).realigns and (r.realigned or r.realign_reason in BLOCKED_ONLY)
+    return Prediction(r.realigned, r.realign_check, possible, r.pud_moves, r.pmd_moves, r.pte_moves,
+                      sum(e.level == PTE for e in r.events), r.refusals, x86_tracepoint_pages(r, ceiling),
+                      r.tables_freed > 0, {k: after[k] - before[k] for k in before}, freed_by_blocker, made, freed,
+                      getattr(r, "huge_pmd_moves", None), getattr(r, "huge_pmd_splits", None))
+
+
+def predictions(scs, kernel: str = NEWEST) -> dict[str, Prediction | None]:
+    """predict() for every scenario, in one shared layout (deterministic: no system calls)."""
+    layout = Layout.for_scenarios(scs)
+    return {sc.name: predict(sc, layout, kernel) for sc in scs}
+
+
+def rle(seq) -> str:
+    """[-1, -1, -1, 2, -1, 2, -1, 2] -> '[-1x3 (2 -1)x3 2]': a flush sequence short enough to read."""
+    if seq is None:
+        return "?"
+    seq, out, i = list(seq), [], 0
+    while i < len(seq):
+        best = (1, 1)  # (period, repeats)
+        for p in (1, 2):
+            k = 1
+            while seq[i + k * p:i + (k + 1) * p] == seq[i:i + p] and len(seq[i:i + p]) == p:
+                k += 1
+            if k > 1 and k * p > best[0] * best[1]:
+                best = (p, k)
+        p, k = best
+        unit = " ".join(map(str, seq[i:i + p]))
+        out.append(unit if k == 1 else (f"{unit}x{k}" if p == 1 else f"({unit})x{k}"))
+        i += p * k
+    return "[" + " ".join(out) + "]"

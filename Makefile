@@ -49,8 +49,11 @@ test: $(STAMP) lint
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/
 
+# The dashboard for a lecture hall: jupyter/config/voila.json picks the offline template in jupyter/voila
+# (nothing is fetched from outside), loads only the widget extensions and culls the kernels of closed tabs.
 present: $(STAMP)
-	$(VENV)/bin/voila notebooks/dashboard.ipynb --Voila.ip=127.0.0.1 --port=8866
+	JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter/config JUPYTER_PATH=$(CURDIR)/jupyter \
+	    $(VENV)/bin/voila notebooks/dashboard.ipynb --Voila.ip=127.0.0.1 --port=8866
 
 figures: $(STAMP)
 	MPLBACKEND=Agg $(PY) -m pagemove.figures figures/

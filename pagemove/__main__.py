@@ -1,7 +1,8 @@
 """The command line: python -m pagemove move | quiz | assignment | links | lab.
 
-Every number may be hex (0x201000), decimal (2101248) or have a binary suffix (2M, 4K). A bad
-argument, or a move the kernel would refuse, prints one line on stderr and exits with status 2.
+Every number is read by the one grammar (pagemove.numbers): hex 0x201000, decimal 2101248, a binary
+size 2M or 4K, or a sum such as 2M+4K. A bad argument, or a move the kernel would refuse, prints one
+line on stderr and exits with status 2.
 """
 
 from __future__ import annotations
@@ -75,13 +76,12 @@ class Parser(argparse.ArgumentParser):
 
 
 def number(text: str) -> int:
-    """An argparse type: hex, decimal, 2M/4K, or a sum of those ("2M+4K")."""
+    """pagemove.problems.parse_number (the one grammar) as an argparse type, so its message is shown."""
     from .problems import parse_number
     try:
-        value = sum(parse_number(part) for part in text.split("+"))
+        return parse_number(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
-    return value
 
 
 def blocker(text: str) -> tuple[int, int]:
@@ -121,6 +121,8 @@ def build_parser() -> Parser:
                    help="the execve stack move: relocate_vma_down() by old - new (new below old)")
     m.add_argument("--kernel", type=kernel, default=NEWEST, help=f"kernel version (default {NEWEST})")
     m.add_argument("--geometry", choices=sorted(GEOMETRIES), default="x86_64", help="default x86_64")
+    m.add_argument("--thp", action="store_true",
+                   help="the moved mapping is THP-eligible: each whole, aligned PMD of it is one huge page")
     m.add_argument("--blocker", type=blocker, action="append", default=[], metavar="START:LEN",
                    help="another mapping (read-only, populated); may be repeated")
     m.add_argument("--unchecked", action="store_true",
@@ -188,7 +190,7 @@ def run_move(args) -> int:
     """The `move` command."""
     from .scenario import simulate
     r = simulate(args.old, args.new, args.length, kernel=args.kernel, stack=args.stack, geometry=args.geometry,
-                 blockers=tuple(args.blocker), unchecked_expansion=args.unchecked)
+                 blockers=tuple(args.blocker), unchecked_expansion=args.unchecked, thp=args.thp)
     if args.json:
         print(json.dumps(result_json(r), indent=2))
     else:
@@ -201,9 +203,12 @@ def result_json(r) -> dict:
     """A MoveResult as plain JSON data (addresses as ints)."""
     return {"operation": r.operation, "kernel": r.kernel, "geometry": r.geometry.name,
             "old": r.old_addr, "new": r.new_addr, "length": r.length,
-            "counts": r.counts, "warned": r.warned, "realigned": r.realigned, "realign_check": r.realign_check,
+            "counts": r.counts, "huge_pmd_moves": r.huge_pmd_moves, "huge_pmd_splits": r.huge_pmd_splits,
+            "warned": r.warned, "realigned": r.realigned, "realign_check": r.realign_check,
             "start_old": r.start_old, "start_new": r.start_new, "moved": r.moved,
-            "events": [{"step": e.step, "old": e.old, "new": e.new, "extent": e.extent, "level": e.level,
+            # "step" counts from 1 as every reader sees it; "index" is the event's place in r.events
+            "events": [{"step": e.number, "index": e.step, "old": e.old, "new": e.new, "extent": e.extent,
+                        "level": e.level,
                         "outcome": e.outcome, "ptes": e.ptes, "refused": list(e.refused), "cause": e.cause,
                         "flush": list(e.flush) if e.flush else None, "describe": e.describe()}
                        for e in r.events],
@@ -225,17 +230,24 @@ def run_quiz(args) -> int:
         print(f"{p}\n\n{feedback}")
         return 0 if feedback.right else 1
     for name in ("seed", "count", "compute", "kind", "difficulty"):  # OSTEP's habit: echo the settings, so
-        print(f"ARG {name} {getattr(args, name)}")                     # a pasted run can be reproduced
+        value = getattr(args, name)                                    # a pasted run can be reproduced
+        print(f"ARG {name} {'any' if value is None else value}")
+    example = None
     for i in range(args.count):
         p = Problem.random(args.seed + i, kind=args.kind, difficulty=args.difficulty)
         print(f"\n{p}")
         if args.compute:
             print("\n" + p.solution())
         else:
-            for item in p.items:
-                print(f"  {item.label}: ?")
-    if not args.compute:
-        print("\nWork the answers out, then run again with -c to see them.")
+            width = max(len(item.name) for item in p.items)
+            for item in p.items:  # the first column is the ITEM that -a ITEM=VALUE takes
+                print(f"  {item.name:<{width}}  {item.label}: ?")
+            example = example or (p.seed, p.items[0].name)
+    if example:
+        print(f"\nWork the answers out, then check them with -a ITEM=VALUE, ITEM from the first column "
+              f"(e.g.\npagemove quiz --seed {example[0]} -d {args.difficulty}"
+              f"{f' --kind {args.kind}' if args.kind else ''} -a {example[1]}=...), or run again with -c to "
+              f"see them.")
     return 0
 
 

@@ -19,7 +19,7 @@ FIGURES = {
     "case-c-warn.png": ("c-overlap", {"kernel": "6.6"}, 2),
     "fix.png": ("c-overlap", {"kernel": "6.7"}, None),
     "arm64-64k-warn.png": ("arm64_64k-c-overlap", {"kernel": "6.6"}, 2),  # the same WARN with a 512 MiB PMD
-    "thp-split.png": ("thp-c-overlap", {"kernel": "6.6"}, None),  # a huge leaf refused, split, moved PTE by PTE
+    "thp-split.png": ("thp-b", {"kernel": "6.7"}, 1),  # after step 1: one huge page split, its PTEs moved
 }
 
 

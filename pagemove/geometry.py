@@ -182,5 +182,5 @@ class Geometry:
 
     def __str__(self) -> str:
         return (f"{self.name}: PAGE_SIZE {self.page_size:#x}, {self.entries} entries per table, "
-                f"{self.levels} levels, PMD_SIZE {self.pmd_size:#x}, PUD_SIZE {self.pud_size:#x}, "
-                f"{self.va_bits}-bit addresses")
+                f"{self.levels} levels, PMD_SIZE {self.pmd_size:#x}, PUD_SIZE {self.pud_size:#x}"
+                f"{' (the PUD is folded: a PGD entry)' if self.levels == 3 else ''}, {self.va_bits}-bit addresses")

@@ -361,14 +361,24 @@ class AddressSpace:
 
     def relocate_vma_down(self, vma: VMA | int, shift: int, kernel: str = NEWEST, *,
                           have_move_pmd: bool | None = None, have_move_pud: bool | None = None,
-                          unchecked_expansion: bool = False) -> MoveResult:
+                          unchecked_expansion: bool = False, huge_stack: bool = False) -> MoveResult:
         """relocate_vma_down() (mm/vma_exec.c; shift_arg_pages() in fs/exec.c before 6.12): move a VMA down
-        by `shift` with its page tables, as execve() does with the new stack."""
+        by `shift` with its page tables, as execve() does with the new stack.
+
+        The stack execve() moves is its temporary one (VM_STACK_INCOMPLETE_SETUP), and the THP checks refuse
+        huge pages there (vma_is_temporary_stack() in mm/huge_memory.c, the fix for CVE-2011-0999), so a VMA
+        with huge leaves is a ValueError. huge_stack=True runs the move anyway: a teaching extra, NOT a state
+        any kernel since 2.6.38 reaches, the one way to show move_huge_pmd() refusing."""
         k = Kernel.parse(kernel)
         vma = self._resolve(vma)
         check_ints(shift=shift)
         if shift <= 0 or shift % self.geometry.page_size:
             raise ValueError(f"shift must be a positive multiple of PAGE_SIZE, got {shift:#x}")
+        huge = [base for base, _ in self.pt.huge_leaves() if vma.start <= base < vma.end]
+        if huge and not huge_stack:
+            raise ValueError(f"the stack execve() moves never has huge pages (vma_is_temporary_stack() keeps THP off "
+                             f"it), but {vma} has one at {huge[0]:#x}; pass huge_stack=True to move it anyway "
+                             f"(not the kernel)")
         old_start, old_end = vma.start, vma.end
         length, new_start, new_end = old_end - old_start, old_start - shift, old_end - shift
         if new_start <= self.mmap_min_addr:  # setup_arg_pages(): vm_end - vm_start >= stack_top - mmap_min_addr

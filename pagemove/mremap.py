@@ -17,6 +17,7 @@ and the error-path reverse move. Allocations never fail, so the loop never break
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .errors import check_ints
 from .kernel import NEWEST, Kernel
@@ -80,7 +81,7 @@ def get_old_pmd(pt: PageTables, addr: int):
     pud = get_old_pud(pt, addr)
     if pud is None:
         return None
-    table, i = pud[0][pud[1]], pt.geo.index(addr, 1)
+    table, i = pt.writable_child(*pud), pt.geo.index(addr, 1)  # pmd_offset(); a table the move may write
     return (table, i) if i in table else None
 
 
@@ -94,7 +95,7 @@ def alloc_new_pmd(pt: PageTables, addr: int):
     table, i = alloc_new_pud(pt, addr)
     if i not in table:
         table[i] = pt._new_table(1)
-    return table[i], pt.geo.index(addr, 1)
+    return pt.writable_child(table, i), pt.geo.index(addr, 1)
 
 
 def pte_alloc(pt: PageTables, pmd) -> None:
@@ -142,7 +143,7 @@ def move_huge_pmd(pmc: PagetableMoveControl, old_pmd, new_pmd) -> bool:
     No arch_supports_page_table_move() and no CONFIG_HAVE_MOVE_PMD here: a THP kernel moves huge leaves on
     every architecture and release. Until 6.5 the refusal was WARN_ON(!pmd_none(*new_pmd)) (every time, not
     once); Hugh Dickins' "mm/mremap: retry if either pte_offset_map_*lock() fails" (6.5) made it silent.
-    The kernel flushes [old, old + PMD_SIZE) with flush_pmd_tlb_range() (x86: a PMD_SHIFT stride)."""
+    The kernel flushes [old, old + PMD_SIZE) with flush_pmd_tlb_range() (on x86 the generic flush_tlb_range())."""
     if new_pmd[1] in new_pmd[0]:  # !pmd_none(*new_pmd)
         return False
     move_table_entry(old_pmd, new_pmd)  # pmdp_huge_get_and_clear(old) + set_pmd_at(new); the deposit follows
@@ -151,7 +152,8 @@ def move_huge_pmd(pmc: PagetableMoveControl, old_pmd, new_pmd) -> bool:
 
 def split_huge_pmd(pmc: PagetableMoveControl, old_pmd, addr: int) -> None:
     """split_huge_pmd() (mm/huge_memory.c) of an anonymous THP: the PMD now points to a PTE table mapping the
-    same frames, and the loop goes on to move_ptes()."""
+    same frames (pmdp_invalidate() flushes the huge page's range first: MoveResult.tlb_flushes has it), and
+    the loop goes on to move_ptes()."""
     pmc.pt.split_huge_pmd(addr)
 
 
@@ -161,8 +163,8 @@ def move_ptes(pmc: PagetableMoveControl, extent: int, old_pmd, new_pmd, old_addr
     The PTE table itself stays behind, so the old PMD entry is still present, now empty.
     Returns (PTEs moved, PTEs overwritten at the destination: always none in a real kernel mode).
     """
-    geo = pmc.geo
-    return move_pte_range(old_pmd[0][old_pmd[1]], geo.index(old_addr, 0), new_pmd[0][new_pmd[1]],
+    geo, pt = pmc.geo, pmc.pt
+    return move_pte_range(pt.writable_child(*old_pmd), geo.index(old_addr, 0), pt.writable_child(*new_pmd),
                           geo.index(new_addr, 0), extent >> geo.page_shift, new_addr, geo.page_size)
 
 
@@ -320,8 +322,7 @@ def _step(pmc: PagetableMoveControl, step: int, vacated: dict) -> Event:
             if move_huge_pmd(pmc, old_pmd, new_pmd):
                 vacated.pop((1, old & ~(pmc.pmd_size - 1)), None)
                 return Event(step, old, new, extent, PMD, "moved", refused=tuple(refused), cause="; ".join(causes),
-                             flush=(old, old + pmc.pmd_size), huge=True, flush_shift=pmc.geo.page_shift +
-                             pmc.geo.bits_per_level)
+                             flush=(old, old + pmc.pmd_size), huge=True)
             huge_refused = True
             causes.append("move_huge_pmd() refused: " + _refusal_cause(PMD, new, pmc.pmd_size, 1, vacated))
         split_huge_pmd(pmc, old_pmd, old)
@@ -348,17 +349,23 @@ def _refusal_cause(level: str, new: int, size: int, lvl: int, vacated: dict) -> 
     """Why the destination entry was present: which earlier step emptied it, if one did."""
     step = vacated.get((lvl, new & ~(size - 1)))
     if step is not None:
-        return f"the destination {level} entry still holds the table emptied at step {step}"
+        return f"the destination {level} entry still holds the table emptied at step {step + 1}"  # from 1
     return f"the destination {level} entry is already present (it maps other pages)"
 
 
 def _pte_reason(pmc: PagetableMoveControl, extent: int) -> str:
     """Why a step went to move_ptes() without any refusal."""
-    if extent == pmc.geo.pmd_size and not pmc.have_move_pmd:
+    if extent == pmc.pmd_size and not pmc.have_move_pmd:
         if not pmc.kernel.move_pmd(pmc.geo.arch):
             return f"kernel {pmc.kernel} does not select CONFIG_HAVE_MOVE_PMD for this architecture"
         return "CONFIG_HAVE_MOVE_PMD is off"
-    return f"the extent ({extent:#x}) is not a whole PMD ({pmc.geo.pmd_size:#x})"
+    return _not_a_whole_pmd(extent, pmc.pmd_size)
+
+
+@lru_cache(maxsize=1024)
+def _not_a_whole_pmd(extent: int, pmd_size: int) -> str:
+    """The usual reason, made once per extent (a page-wise move repeats a few extents a thousand times)."""
+    return f"the extent ({extent:#x}) is not a whole PMD ({pmd_size:#x})"
 
 
 def _check_move_args(mm, old_addr: int, new_addr: int, length: int) -> None:

@@ -10,6 +10,11 @@ range itself, with consecutive frames, and there is no PTE table below it. (For 
 kernel keeps a preallocated PTE page "deposited" with the leaf, pgtable_trans_huge_deposit(), so that a
 split never has to allocate; pagemove counts that page as allocated when the leaf is made, and a split
 turns it into the leaf's PTE table.)
+
+Snapshots are copy-on-write: clone() shares every table with the original, and whichever side writes a
+table first copies it (and the tables above it) for itself. So the before/after/final snapshots a move
+keeps cost only what the move touches, and each stays exactly as it was taken. Writers reach tables
+through table() (which hands out only tables this tree owns); readers use entry(), walk() and friends.
 """
 
 from __future__ import annotations
@@ -41,34 +46,67 @@ class PageTables:
         self.root: dict = {}  # the PGD
         self.allocated = 0  # page-table pages allocated so far (pte_alloc, pmd_alloc, ...)
         self.freed = 0  # page-table pages freed (free_pgd_range)
+        self._own = {id(self.root)}  # ids of the tables only this tree holds: the ones it may write in place
+        g = geometry  # per target level, the walk from the PGD down: (shift, mask, level of the child table)
+        self._paths = [tuple((g._shifts[lvl], g._masks[lvl], lvl - 1) for lvl in range(g.levels - 1, level, -1))
+                       for level in range(g.levels)]
 
     # ---- walking ---------------------------------------------------------------------------------
 
     def _new_table(self, level: int):
         self.allocated += 1
-        return np.zeros(self.geo.entries, dtype=FRAME) if level == 0 else {}
+        t = np.zeros(self.geo.entries, dtype=FRAME) if level == 0 else {}
+        self._own.add(id(t))
+        return t
+
+    def writable_child(self, parent: dict, i: int):
+        """The table behind entry i of `parent` (a table from table()), made this tree's own: copied first
+        if a snapshot shares it, so the caller may write it."""
+        child = parent[i]
+        if id(child) not in self._own and not isinstance(child, HugePMD):
+            child = parent[i] = child.copy()
+            self._own.add(id(child))
+        return child
 
     def table(self, addr: int, level: int, alloc: bool = False):
-        """The level-`level` table that covers `addr` (a dict, or an array at level 0), or None.
+        """The level-`level` table that covers `addr` (a dict, or an array at level 0), or None; the tree's
+        own, so the caller may write it (a table shared with a snapshot is copied first, with those above).
 
         With alloc=True every missing table on the way is allocated, like p4d_alloc/pud_alloc/
         pmd_alloc/pte_alloc do, which makes the entries above it present.
         """
+        own = self._own
         t = self.root
-        shifts, masks = self.geo._shifts, self.geo._masks
-        for lvl in range(self.geo.levels - 1, level, -1):
-            i = (addr >> shifts[lvl]) & masks[lvl]
+        if id(t) not in own:
+            t = self.root = dict(t)
+            own.add(id(t))
+        for shift, mask, below in self._paths[level]:
+            i = (addr >> shift) & mask
             child = t.get(i)
             if child is None:
                 if not alloc:
                     return None
-                child = t[i] = self._new_table(lvl - 1)
+                child = t[i] = self._new_table(below)
+            elif id(child) not in own and not isinstance(child, HugePMD):  # a leaf is immutable: shared freely
+                child = t[i] = child.copy()
+                own.add(id(child))
             t = child
         return t
 
+    def _find(self, addr: int, level: int):
+        """The level-`level` table that covers `addr`, or None, for reading only (nothing is copied)."""
+        t = self.root
+        shifts, masks = self.geo._shifts, self.geo._masks
+        for lvl in range(self.geo.levels - 1, level, -1):
+            t = t.get((addr >> shifts[lvl]) & masks[lvl])
+            if t is None:
+                return None
+        return t
+
     def entry(self, addr: int, level: int):
-        """The child table that the level-`level` entry for `addr` points to (level >= 1), or None."""
-        t = self.table(addr, level)
+        """The child table that the level-`level` entry for `addr` points to (level >= 1), or None.
+        For reading: write through table()."""
+        t = self._find(addr, level)
         return None if t is None else t.get(self.geo.index(addr, level))
 
     def present(self, addr: int, level: int) -> bool:
@@ -111,6 +149,7 @@ class PageTables:
         table, i = self.table(addr, 1), self.geo.index(addr, 1)
         leaf = table[i]
         table[i] = np.arange(leaf.first, leaf.first + self.geo.entries, dtype=FRAME)
+        self._own.add(id(table[i]))
 
     # ---- PTE ranges (vectorised one PTE table at a time) -----------------------------------------
 
@@ -138,30 +177,35 @@ class PageTables:
 
     def zap(self, start: int, end: int) -> int:
         """Clear the PTEs in [start, end) (zap_page_range); tables stay. Returns pages unmapped."""
-        return self._zap(self.root, self.geo.levels - 1, start, end, 0)
+        ps, pmd, n = self.geo.page_size, self.geo.pmd_size, 0
+        for base, pte in list(self._pmd_entries_in(self.root, self.geo.levels - 1, 0, start, end)):
+            lo, hi = max(start, base), min(end, base + pmd)
+            if isinstance(pte, HugePMD):
+                if (lo, hi) == (base, base + pmd):  # zap_huge_pmd(): the entry becomes none
+                    del self.table(base, 1)[self.geo.index(base, 1)]
+                    self.freed += 1  # the deposited PTE page goes with it
+                    n += self.geo.entries
+                    continue
+                self.split_huge_pmd(base)  # zap_pmd_range() splits a huge PMD it only partly covers
+                pte = self.entry(base, 1)
+            i0, i1 = (lo - base) // ps, (hi - base) // ps
+            hit = int(np.count_nonzero(pte[i0:i1]))
+            if hit:  # only a table that changes is made this tree's own
+                self.table(base, 0)[i0:i1] = 0
+                n += hit
+        return n
 
-    def _zap(self, table, level, start, end, base) -> int:
+    def _pmd_entries_in(self, table: dict, level: int, base: int, start: int, end: int):
+        """(base address, PTE table or HugePMD) of every present PMD entry whose range meets [start, end),
+        for reading."""
         size = self.geo.level_size(level)
-        if level == 0:
-            lo, hi = max(start, base), min(end, base + size * self.geo.entries)
-            i0, i1 = (lo - base) // size, (hi - base) // size
-            n = int(np.count_nonzero(table[i0:i1]))
-            table[i0:i1] = 0
-            return n
-        n = 0
-        for i, child in list(table.items()):
+        for i, child in table.items():
             cb = base + i * size
             if cb < end and cb + size > start:
-                if isinstance(child, HugePMD):
-                    if start <= cb and cb + size <= end:  # zap_huge_pmd(): the entry becomes none
-                        del table[i]
-                        self.freed += 1  # the deposited PTE page goes with it
-                        n += self.geo.entries
-                        continue
-                    self.split_huge_pmd(cb)  # zap_pmd_range() splits a huge PMD it only partly covers
-                    child = table[i]
-                n += self._zap(child, level - 1, start, end, cb)
-        return n
+                if level == 1:
+                    yield cb, child
+                else:
+                    yield from self._pmd_entries_in(child, level - 1, cb, start, end)
 
     # ---- moving (the two primitives move_page_tables() is made of) -------------------------------
 
@@ -204,6 +248,7 @@ class PageTables:
             end -= pmd_size
         if addr > end - 1:
             return 0
+        self.table(addr, self.geo.levels - 1)  # the PGD is this tree's own from here on
         self._free_range(self.root, self.geo.levels - 1, addr, end, floor, ceiling)
         return self.freed - before
 
@@ -220,7 +265,7 @@ class PageTables:
                     del table[i]
                     self.freed += 1
                 else:
-                    self._free_range(child, level - 1, a, nxt, floor, ceiling)
+                    self._free_range(self.writable_child(table, i), level - 1, a, nxt, floor, ceiling)
                     # ... then the child table itself, if the whole region it maps may go
                     start, top = a & ~(size - 1), ceiling & ~(size - 1)
                     if start >= floor and top and not nxt - 1 > top - 1:
@@ -269,10 +314,13 @@ class PageTables:
         return out
 
     def clone(self) -> PageTables:
-        """A deep copy (counters included)."""
+        """A snapshot (counters included), in O(1): it shares every table, and from now on neither tree
+        writes a shared table in place (table() copies it first), so each side stays exactly as it is."""
         other = PageTables(self.geo)
-        other.root = _copy(self.root)
+        other.root = self.root
         other.allocated, other.freed = self.allocated, self.freed
+        other._own = set()
+        self._own = set()
         return other
 
     def __eq__(self, other) -> bool:
@@ -296,23 +344,25 @@ def move_pte_range(src: np.ndarray, i: int, dst: np.ndarray, j: int, n: int, new
     """Move the non-none entries of src[i:i+n] to dst[j:j+n] and clear them in src.
 
     Returns (entries moved, [(address, frame) of present destination entries overwritten])."""
-    vals = src[i:i + n].copy()
+    source, target = src[i:i + n], dst[j:j + n]
+    # the usual case: an empty destination in another table (count_nonzero: a quarter of .any()'s cost)
+    if src is not dst and not np.count_nonzero(target):
+        moved = int(np.count_nonzero(source))
+        target[...] = source  # the none entries copied are none at the destination already
+        source[...] = 0
+        return moved, []
+    vals = source.copy()
     present = vals != 0
     src[i:i + n] = 0  # downward overlap in one table is safe: a slot is vacated before it is written
-    target = dst[j:j + n]
     hit = present & (target != 0)
     clobbered = [(new + int(k) * page_size, int(target[k])) for k in np.flatnonzero(hit)] if hit.any() else []
     np.copyto(target, vals, where=present)
     return int(np.count_nonzero(present)), clobbered
 
 
-def _copy(t):
-    if isinstance(t, HugePMD):
-        return t  # immutable
-    return t.copy() if isinstance(t, np.ndarray) else {i: _copy(c) for i, c in t.items()}
-
-
 def _same(a, b) -> bool:
+    if a is b:  # a table two snapshots still share
+        return True
     if isinstance(a, HugePMD) or isinstance(b, HugePMD):
         return a == b
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):

@@ -11,6 +11,7 @@ the eye can follow it from the old rows to the new ones. Figures are built with 
 from __future__ import annotations
 
 import textwrap
+from collections import OrderedDict
 
 import numpy as np
 
@@ -24,10 +25,11 @@ NONE_RGBA = (0.86, 0.86, 0.86, 1.0)  # a none PMD entry: no PTE table at all
 HOLE_RGBA = (1.0, 1.0, 1.0, 1.0)  # a none PTE inside a present PTE table
 OTHER_RGBA = (0.45, 0.45, 0.45, 1.0)  # a page of some other mapping
 GAP_RGBA = (1.0, 1.0, 1.0, 0.0)  # a folded run of PMD slots
+PAGE_RGBA = (0.0, 0.447, 0.698, 1.0)  # a present page, when no moved range colours pages by offset
 COLUMNS = 64  # cells per row at most: 512-entry tables get one cell per 8 PTEs
 FOLD = 5  # runs of more than FOLD similar rows are folded, keeping the first two and the last
-KEY = 0.8  # inches of key along the bottom
-TOP, BOTTOM = 0.75, 1.25  # inches above the panels (title, panel titles) and below (x labels, legend)
+KEY_ROW = 0.19  # inches per row of the key along the bottom (it lists only what the drawing shows)
+TOP, XLABELS = 0.75, 0.45  # inches above the panels (title, panel titles) and below them for the x labels
 WIDTH = 9.0  # inches: 900 px at 100 dpi, the width of a notebook cell
 
 
@@ -122,6 +124,9 @@ def _cells(pt, rows, lut, cmap) -> np.ndarray:
         anyp = present.any(axis=1)
         if not anyp.any():
             continue
+        if lut is None:  # no range to colour by: every page one colour
+            img[r][anyp] = PAGE_RGBA
+            continue
         # Each cell takes the colour of its first present page; pages of other mappings are grey.
         first = grid[np.arange(cols), present.argmax(axis=1)]
         offset = np.where(first < lut.size, lut[first.clip(0, lut.size - 1)], np.nan)
@@ -179,8 +184,24 @@ def _derived(r: MoveResult) -> dict:
 
 # ---- one panel ------------------------------------------------------------------------------------
 
-def _panel(ax, pt, rows, key, cmap, *, ranges=(), vmas=(), title="", labels=True, bar=-0.018):
-    """Draw one grid of PMD rows into ax, with ranges outlined and VMAs marked by a bar beside their rows.
+def _shows(img, pt, rows, vmas, pmd) -> set[str]:
+    """The key entries one panel needs: which kinds of cells its image has, which VMAs it marks."""
+    def has(rgba):
+        return bool(np.all(img == rgba, axis=-1).any())
+
+    out = {name for name, rgba in (("none", NONE_RGBA), ("hole", HOLE_RGBA), ("other", OTHER_RGBA),
+                                   ("page", PAGE_RGBA)) if has(rgba)}
+    states = {_state(pt, row[1]) for row in rows if row[0] == "slot"}
+    out |= {"empty", "huge"} & states
+    for v in vmas:
+        if any(row[0] == "slot" and v.start < row[1] + pmd and v.end > row[1] for row in rows):
+            out.add("vma" if v.prot == "rw" else "vma-ro")
+    return out
+
+
+def _panel(ax, pt, rows, img, *, ranges=(), vmas=(), title="", labels=True, bar=-0.018):
+    """Draw one grid of PMD rows (img: its cells) into ax, with ranges outlined and VMAs marked by a bar
+    beside their rows (bar: its x in axes coordinates, left of the rows or right of them).
 
     Tick labels are plain texts and outlines one collection: matplotlib's Tick objects and separate
     patches cost more than everything else in the figure.
@@ -190,7 +211,6 @@ def _panel(ax, pt, rows, key, cmap, *, ranges=(), vmas=(), title="", labels=True
 
     geo = pt.geo
     pmd, ps = geo.pmd_size, geo.page_size
-    img = _cells(pt, rows, key, cmap)
     cols = img.shape[1]
     group = geo.entries // cols
     ax.imshow(img, aspect="auto", interpolation="nearest", extent=(-0.5, cols - 0.5, len(rows) - 0.5, -0.5))
@@ -206,18 +226,23 @@ def _panel(ax, pt, rows, key, cmap, *, ranges=(), vmas=(), title="", labels=True
         styles.append(style)
         widths.append(width)
 
+    ax_x0, ax_y0, ax_w, ax_h = _pixels(ax)
+
+    def at_row(r):  # the pixel height of row r's middle
+        return ax_y0 + ax_h - (r + 0.5) / len(rows) * ax_h
+
     for r, row in enumerate(rows):
         if row[0] == "gap":
-            ax.text(cols / 2 - 0.5, r, f"... {row[2]} PMD slot{'s' if row[2] != 1 else ''} ...",
-                    ha="center", va="center", fontsize=8, color="0.3")
+            _say(ax, ax_x0 + ax_w / 2, at_row(r), f"... {row[2]} PMD slot{'s' if row[2] != 1 else ''} ...",
+                 fontsize=8, color="0.3")
         elif (state := _state(pt, row[1])) == "empty":
             box(-0.5, r - 0.42, cols, 0.84, VERMILLION, (0, (3, 2)), 1.5)
-            ax.text(cols / 2 - 0.5, r, "present, EMPTY", ha="center", va="center", fontsize=8,
-                    color=VERMILLION, fontweight="bold")
+            _say(ax, ax_x0 + ax_w / 2, at_row(r), "present, EMPTY", fontsize=8, color=VERMILLION,
+                 fontweight="bold")
         elif state == "huge":  # one PMD entry maps the whole row: no PTE table below it
             box(-0.5, r - 0.46, cols, 0.92, "black", "-", 2.2)
-            ax.text(cols / 2 - 0.5, r, "huge PMD leaf (THP): one entry, no PTE table", ha="center", va="center",
-                    fontsize=8, color="white", fontweight="bold")
+            _say(ax, ax_x0 + ax_w / 2, at_row(r), "huge PMD leaf (THP): one entry, no PTE table", fontsize=8,
+                 color="white", fontweight="bold")
     for lo, hi, colour in ranges:  # outline the cells of [lo, hi) in each displayed row
         for r, row in enumerate(rows):
             a, b = (max(lo, row[1]), min(hi, row[1] + pmd)) if row[0] == "slot" else (0, 0)
@@ -235,18 +260,177 @@ def _panel(ax, pt, rows, key, cmap, *, ranges=(), vmas=(), title="", labels=True
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xticks([])
     ax.set_yticks([])
-    under = ax.get_xaxis_transform()
-    for t in ([0, cols // 4, cols // 2, 3 * cols // 4, cols - 1] if cols > 8 else range(cols)):
-        ax.text(t, -0.015, str(t * group), transform=under, ha="center", va="top", fontsize=8)
-    ax.set_xlabel("PTE index" + (f" ({group} PTEs per cell)" if group > 1 else ""), fontsize=8, labelpad=14)
+    _x_labels(ax, cols, group)
+    ax._pagemove_labels = [hexa(row[1], geo) if row[0] == "slot" else "" for row in rows] if labels else []
     if labels:
-        beside = ax.get_yaxis_transform()
-        for r, row in enumerate(rows):
-            if row[0] == "slot":
-                ax.text(-0.04, r, hexa(row[1], geo), transform=beside, ha="right", va="center", fontsize=8,
-                        family="monospace")
-    if title:
+        _row_labels(ax, ax._pagemove_labels)
+    ax._pagemove_title = title
+    if title and getattr(ax.figure, "_pagemove_for_png", False):
+        _say(ax, ax_x0 + ax_w / 2, ax_y0 + ax_h + 6, title, va="bottom", fontsize=10)
+    elif title:
         ax.set_title(title, fontsize=10)
+
+
+# ---- text drawn once: the x labels and the row labels are stamped from cached images ---------------------
+# Laying out and rasterising text is most of a figure's drawing time, and these strips repeat from one
+# drawing to the next (every step of a move, both kernels). Each is rendered once at 100 dpi, the dpi every
+# figure is shown and saved at, and placed in figure coordinates, so it lands pixel for pixel.
+
+_STAMPS: OrderedDict = OrderedDict()  # (what, size in pixels, ...) -> RGBA image, least recently used first
+STAMPS_KEPT = 64
+DPI = 100
+
+
+def _stamp(key, w_px: int, h_px: int, draw) -> np.ndarray:
+    """The RGBA image of draw(figure) on a w_px x h_px transparent canvas, rendered once per key."""
+    image = _STAMPS.get(key)
+    if image is not None:
+        _STAMPS.move_to_end(key)
+        return image
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(w_px / DPI, h_px / DPI), dpi=DPI)
+    fig.patch.set_alpha(0)
+    FigureCanvasAgg(fig)
+    draw(fig)
+    fig.canvas.draw()
+    _STAMPS[key] = image = np.asarray(fig.canvas.buffer_rgba()).copy()
+    while len(_STAMPS) > STAMPS_KEPT:
+        _STAMPS.popitem(last=False)
+    return image
+
+
+def _place(ax, image: np.ndarray, x0_px: int, y0_px: int) -> None:
+    """Put `image` with its lower left corner at pixel (x0_px, y0_px) of ax's figure (from the bottom left).
+
+    In figure coordinates, so it moves and scales with the figure (bbox_inches="tight", another dpi).
+    A for_png figure (see draw_move) keeps it aside instead: render_png() blends it into the pixels."""
+    from matplotlib.image import AxesImage
+
+    fig = ax.figure
+    if getattr(fig, "_pagemove_for_png", False):
+        fig._pagemove_stamps.append((image, x0_px, y0_px))
+        return
+    w, h = fig.get_figwidth() * DPI, fig.get_figheight() * DPI
+    im = AxesImage(ax, interpolation="nearest", transform=fig.transFigure)
+    im.set_data(image)
+    im.set_extent((x0_px / w, (x0_px + image.shape[1]) / w, y0_px / h, (y0_px + image.shape[0]) / h))
+    im.set_clip_on(False)
+    ax.add_artist(im)
+
+
+def _pixels(ax) -> tuple[int, int, int, int]:
+    """ax's box in whole figure pixels: (x0, y0, width, height)."""
+    pos, fig = ax.get_position(), ax.figure
+    w, h = fig.get_figwidth() * DPI, fig.get_figheight() * DPI
+    x0, y0 = round(pos.x0 * w), round(pos.y0 * h)
+    return x0, y0, round(pos.x1 * w) - x0, round(pos.y1 * h) - y0
+
+
+def _x_labels(ax, cols: int, group: int) -> None:
+    """PTE index numbers under the columns and the axis label, as one stamped strip."""
+    x0, y0, w, _ = _pixels(ax)
+    margin, h = 20, round(XLABELS * DPI)
+    ticks = [0, cols // 4, cols // 2, 3 * cols // 4, cols - 1] if cols > 8 else list(range(cols))
+    label = ax._pagemove_xlabel = "PTE index" + (f" ({group} PTEs per cell)" if group > 1 else "")
+
+    def draw(fig):
+        for t in ticks:
+            fig.text((margin + (t + 0.5) / cols * w) / (w + 2 * margin), 1 - 3 / h, str(t * group), ha="center",
+                     va="top", fontsize=8)
+        fig.text(0.5, 1 - 19 / h, label, ha="center", va="top", fontsize=8)
+
+    _place(ax, _stamp(("x", cols, group, w, h), w + 2 * margin, h, draw), x0 - margin, y0 - h)
+
+
+def _row_labels(ax, labels: list[str]) -> None:
+    """The hex address of each PMD slot row, right-aligned left of the rows, as one stamped strip."""
+    x0, y0, w, h = _pixels(ax)
+    right = x0 - round(0.04 * w)  # where the labels end, left of the VMA bar
+
+    def draw(fig):
+        for r, text in enumerate(labels):
+            if text:
+                fig.text(1, 1 - (r + 0.5) / len(labels), text, ha="right", va="center", fontsize=8,
+                         family="monospace")
+
+    _place(ax, _stamp(("rows", tuple(labels), right, h), right, h, draw), 0, y0)
+
+
+_SHIFT = {"left": 0.0, "center": 0.5, "right": 1.0, "bottom": 0.0, "top": 1.0}
+
+
+def _say(where, x_px: float, y_px: float, text: str, *, ha: str = "center", va: str = "center", **font) -> None:
+    """`text` at pixel (x_px, y_px) of the figure (from the bottom left), belonging to `where` (the figure or
+    one of its axes): a matplotlib Text, or for a for_png figure a stamp of it, rendered once per wording."""
+    fig = where.figure if hasattr(where, "figure") and where.figure is not None else where
+    if not getattr(fig, "_pagemove_for_png", False):
+        w, h = fig.get_figwidth() * DPI, fig.get_figheight() * DPI
+        where.text(x_px / w, y_px / h, text, ha=ha, va=va, transform=fig.transFigure, **font)
+        return
+    image = _text_image(text, tuple(sorted(font.items())))
+    th, tw = image.shape[:2]
+    fig._pagemove_said.append(text)
+    fig._pagemove_stamps.append((image, round(x_px - _SHIFT[ha] * tw), round(y_px - _SHIFT[va] * th)))
+
+
+def _text_image(text: str, font: tuple) -> np.ndarray:
+    """One line of text as a tight RGBA image (transparent around the glyphs)."""
+    key = ("text", text, font)
+    image = _STAMPS.get(key)
+    if image is not None:
+        _STAMPS.move_to_end(key)
+        return image
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    props = dict(font)
+    size = props.get("fontsize", 10)
+    fig = Figure(figsize=(max(1.0, len(text) * size / 100), size * 2.2 / DPI + 0.1), dpi=DPI)
+    fig.patch.set_alpha(0)
+    FigureCanvasAgg(fig)
+    t = fig.text(0, 0.5, text, ha="left", va="center", **props)
+    fig.canvas.draw()
+    box = t.get_window_extent(fig.canvas.get_renderer())
+    rgba = np.asarray(fig.canvas.buffer_rgba())
+    height = rgba.shape[0]
+    x0, x1 = max(0, int(box.x0)), min(rgba.shape[1], int(np.ceil(box.x1)))
+    y0, y1 = max(0, height - int(np.ceil(box.y1))), min(height, height - int(box.y0))
+    _STAMPS[key] = image = rgba[y0:y1, x0:x1].copy()
+    while len(_STAMPS) > STAMPS_KEPT:
+        _STAMPS.popitem(last=False)
+    return image
+
+
+def render_png(fig, compress_level: int = 1) -> bytes:
+    """The PNG of a figure drawn with for_png=True: Agg draws it at 100 dpi, the stamps (text, key) are
+    blended in with numpy, and PIL encodes it (zlib level 1: quick, a little larger)."""
+    import io
+
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    with matplotlib.rc_context({"text.hinting": "no_hinting"}):  # no grid fitting: a quarter less time on text
+        canvas.draw()
+    pixels = np.asarray(canvas.buffer_rgba())[..., :3].copy()
+    height, width = pixels.shape[:2]
+    for image, x0, y0 in getattr(fig, "_pagemove_stamps", ()):
+        h, w = image.shape[:2]
+        top, left = height - y0 - h, x0
+        r0, c0 = max(0, top), max(0, left)
+        r1, c1 = min(height, top + h), min(width, left + w)
+        if r0 >= r1 or c0 >= c1:
+            continue
+        part = image[r0 - top:r1 - top, c0 - left:c1 - left]
+        alpha = part[..., 3:4].astype(np.float32) / 255
+        under = pixels[r0:r1, c0:c1].astype(np.float32)
+        pixels[r0:r1, c0:c1] = (part[..., :3] * alpha + under * (1 - alpha) + 0.5).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="png", compress_level=compress_level)
+    return buf.getvalue()
 
 
 def _runs(rows: list[int]) -> list[tuple[int, int]]:
@@ -260,12 +444,13 @@ def _runs(rows: list[int]) -> list[tuple[int, int]]:
     return out
 
 
-def _height(nrows: int, title_lines: int) -> float:
-    """Figure height in inches for nrows display rows and a caption of title_lines lines."""
-    return min(12.0, TOP + 0.17 * title_lines + BOTTOM + 0.28 * max(nrows, 4))
+def _height(nrows: int, title_lines: int, bottom: float, max_height: float | None = None) -> float:
+    """Figure height in inches for nrows display rows, a caption of title_lines lines and `bottom` inches
+    below the panels; max_height squeezes the rows instead of growing past it."""
+    return min(max_height or 12.0, TOP + 0.17 * title_lines + bottom + 0.28 * max(nrows, 4))
 
 
-def _canvas(fig, height: float, rects: list[tuple]) -> tuple:
+def _canvas(fig, width: float, height: float, rects: list[tuple]) -> tuple:
     """(figure, one axes per rect): a new Figure, or `fig` reused.
 
     A figure this module drew before keeps its axes: only their artists are removed, because
@@ -275,8 +460,8 @@ def _canvas(fig, height: float, rects: list[tuple]) -> tuple:
 
     if fig is None:
         _show_in_jupyter()
-        fig = Figure(figsize=(WIDTH, height), dpi=100)
-    fig.set_size_inches(WIDTH, height)
+        fig = Figure(figsize=(width, height), dpi=100)
+    fig.set_size_inches(width, height)
     axes = getattr(fig, "_pagemove_axes", None)
     if axes is not None and list(fig.axes) == axes and len(axes) == len(rects):
         for artist in [*fig.texts, *fig.artists, *fig.legends, *fig.images]:
@@ -318,60 +503,113 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-_KEY: dict = {}  # the rendered key (legend and colour strip), drawn once per process: text is the slow part
+_KEY: dict = {}  # rendered keys by (entries, colour strip, width): text is the slow part, so each is drawn once
+
+# Every entry a key can have, in the order keys list them; a drawing's key shows only those it uses.
+KEY_ENTRIES = {
+    "page": "page (PTE present)",
+    "none": "PMD entry none (no PTE table)",
+    "hole": "PTE none",
+    "empty": "PMD present, table EMPTY",
+    "huge": "huge PMD leaf (THP): no PTE table",
+    "other": "page of another mapping",
+    "old": "old range",
+    "new": "new range",
+    "vma": "VMA (bar left of the rows)",
+    "vma-sides": "VMA (bar beside its rows: left before, right after)",
+    "vma-ro": "read-only VMA",
+    "pmd-arrow": "PMD entry moved",
+    "pud-arrow": "PUD entry moved",
+    "refused": "refused: WARN",
+    "dest": "this step's destination",
+}
 
 
-def _key_image(cmap) -> np.ndarray:
-    """The key to the colours and marks, as an RGBA image WIDTH inches wide and KEY inches high."""
-    if "image" in _KEY:
-        return _KEY["image"]
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+def _handle(name: str):
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    fig = Figure(figsize=(WIDTH, KEY), dpi=100)
+    label = KEY_ENTRIES[name]
+    return {"page": lambda: Patch(facecolor=PAGE_RGBA, label=label),
+            "none": lambda: Patch(facecolor=NONE_RGBA, label=label),
+            "hole": lambda: Patch(facecolor="white", edgecolor="0.6", label=label),
+            "empty": lambda: Patch(facecolor="white", edgecolor=VERMILLION, linestyle="--", label=label),
+            "huge": lambda: Patch(facecolor=PAGE_RGBA, edgecolor="black", linewidth=2, label=label),
+            "other": lambda: Patch(facecolor=OTHER_RGBA, label=label),
+            "old": lambda: Line2D([], [], color=BLUE, linewidth=2, label=label),
+            "new": lambda: Line2D([], [], color=GREEN, linewidth=2, label=label),
+            "vma": lambda: Line2D([], [], color="black", linewidth=3, label=label),
+            "vma-sides": lambda: Line2D([], [], color="black", linewidth=3, label=label),
+            "vma-ro": lambda: Line2D([], [], color=PURPLE, linewidth=3, label=label),
+            "pmd-arrow": lambda: Line2D([], [], color="black", marker=">", label=label),
+            "pud-arrow": lambda: Line2D([], [], color=ORANGE, marker=">", label=label),
+            "refused": lambda: Line2D([], [], color=VERMILLION, linewidth=2.5, label=label),
+            "dest": lambda: Line2D([], [], color=ORANGE, linewidth=2.5, label=label)}[name]()
+
+
+def _key_layout(entries, strip: str, width: float) -> tuple[int, float, float]:
+    """(legend columns, legend height, colour-strip height) in inches for these entries at this width.
+
+    A wide figure has the strip right of the legend (height 0: it shares the legend's rows); a narrow one
+    has it on a row of its own below, so the longest entry never runs into it."""
+    wide = width >= 8
+    ncol = (3 if wide else 2) + (not strip)
+    rows = -(-len(entries) // ncol) if entries else 0
+    legend = KEY_ROW * rows + 0.12 if entries else 0.0
+    if not strip:
+        return ncol, legend, 0.0
+    if wide:
+        return ncol, max(legend, 0.55), 0.0
+    return ncol, legend, 0.55
+
+
+def _key_image(cmap, entries: tuple, strip: str, width: float) -> np.ndarray:
+    """The key to the marks this drawing shows, as an RGBA image `width` inches wide."""
+    cached = _KEY.get((entries, strip, width))
+    if cached is not None:
+        return cached
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    ncol, legend, below = _key_layout(entries, strip, width)
+    height = legend + below
+    fig = Figure(figsize=(width, height), dpi=100)
     FigureCanvasAgg(fig)
-    handles = [Patch(facecolor=NONE_RGBA, label="PMD entry none (no PTE table)"),
-               Patch(facecolor="white", edgecolor="0.6", label="PTE none"),
-               Patch(facecolor="white", edgecolor=VERMILLION, linestyle="--", label="PMD present, table EMPTY"),
-               Patch(facecolor=OTHER_RGBA, label="page of another mapping"),
-               Line2D([], [], color=BLUE, linewidth=2, label="old range"),
-               Line2D([], [], color=GREEN, linewidth=2, label="new range"),
-               Line2D([], [], color="black", linewidth=3, label="VMA (bar left of the rows)"),
-               Line2D([], [], color=PURPLE, linewidth=3, label="read-only VMA"),
-               Line2D([], [], color="black", marker=">", label="PMD entry moved"),
-               Line2D([], [], color=ORANGE, marker=">", label="PUD entry moved"),
-               Line2D([], [], color=VERMILLION, linewidth=2.5, label="refused: WARN"),
-               Line2D([], [], color=ORANGE, linewidth=2.5, label="this step's destination")]
-    fig.legend(handles=handles, loc="center left", ncol=3, fontsize=7.5, frameon=False,
-               bbox_to_anchor=(0.0, 0.5), handlelength=1.6, columnspacing=1.0)
-    _colour_strip(fig, cmap, (0.78, 0.3, 0.19, 0.22))
+    if entries:
+        fig.legend(handles=[_handle(e) for e in entries], loc="center left", ncol=ncol, fontsize=7.5,
+                   frameon=False, bbox_to_anchor=(0.0, 1 - legend / 2 / height), handlelength=1.6,
+                   columnspacing=1.0)
+    if strip and below:
+        _colour_strip(fig, cmap, (0.3, 0.2 / height, 0.4, 0.14 / height), strip)
+    elif strip:
+        _colour_strip(fig, cmap, (0.78, 0.5 - 0.11 / height, 0.19, 0.22 / height), strip)
     fig.canvas.draw()
-    _KEY["image"] = np.asarray(fig.canvas.buffer_rgba()).copy()
-    return _KEY["image"]
+    _KEY[(entries, strip, width)] = image = np.asarray(fig.canvas.buffer_rgba()).copy()
+    return image
 
 
-def _key(ax, cmap) -> None:
-    """Put the pre-rendered key along the bottom of ax's figure, as an image placed in figure coordinates:
-    it moves and scales with the figure (bbox_inches="tight", other dpi), and costs no axes of its own.
-    At 100 dpi it lands pixel for pixel."""
-    from matplotlib.image import AxesImage
-
+def _key(ax, cmap, shown: set[str], strip: str) -> None:
+    """Put the key of what the drawing shows along the bottom of ax's figure, as a stamped image (_place)."""
     fig = ax.figure
-    im = AxesImage(ax, interpolation="nearest", transform=fig.transFigure)
-    im.set_data(_key_image(cmap))
-    im.set_extent((0, 1, 0, KEY / fig.get_figheight()))
-    im.set_clip_on(False)
-    ax.add_artist(im)
+    entries = tuple(e for e in KEY_ENTRIES if e in shown)
+    fig._pagemove_key = ([KEY_ENTRIES[e] for e in entries], strip)  # what the key says, for tests and readers
+    if not entries and not strip:
+        return
+    _place(ax, _key_image(cmap, entries, strip, fig.get_figwidth()), 0, 0)
 
 
-def _colour_strip(fig, cmap, rect):
-    """A bare gradient strip saying what the page colours mean."""
+def _key_height(shown: set[str], strip: str, width: float) -> float:
+    entries = tuple(e for e in KEY_ENTRIES if e in shown)
+    _, legend, below = _key_layout(entries, strip, width)
+    return legend + below
+
+
+def _colour_strip(fig, cmap, rect, what: str):
+    """A bare gradient strip saying what the page colours mean: a page's place in `what`."""
     cax = fig.add_axes(rect)
     cax.imshow(np.linspace(0, 1, 64)[None, :], cmap=cmap, aspect="auto", extent=(0, 1, 0, 1))
     cax.set_axis_off()
-    cax.text(0.5, 1.15, "page colour: its place in the moved range", ha="center", va="bottom", fontsize=7.5,
+    cax.text(0.5, 1.15, f"page colour: its place in {what}", ha="center", va="bottom", fontsize=7.5,
              transform=cax.transAxes)
     cax.text(0, -0.15, "first page", ha="left", va="top", fontsize=7, transform=cax.transAxes)
     cax.text(1, -0.15, "last page", ha="right", va="top", fontsize=7, transform=cax.transAxes)
@@ -384,7 +622,8 @@ def draw_tables(src, start: int | None = None, end: int | None = None, *, ax=Non
     """One grid of the page tables in [start, end): a row per PMD slot, a column per PTE slot.
 
     src: an AddressSpace, a PageTables or a MoveResult (its tables after the loop). old and new are
-    (start, end) ranges to outline; pages of `old` (or of the window) are coloured by their offset.
+    (start, end) ranges to outline; with `old`, its pages are coloured by their offset in it (and the key
+    has the colour strip), without it every page has one colour. The key lists only what the grid shows.
     Returns the Figure (ax's figure when ax is given).
     """
     import matplotlib
@@ -400,28 +639,43 @@ def draw_tables(src, start: int | None = None, end: int | None = None, *, ax=Non
         end = bases[-1] + pmd if end is None else end
     lo, hi = start // pmd * pmd, -(-max(end, start + 1) // pmd) * pmd
     rows = _rows(geo, [(lo, hi)], lambda a: _state(pt, a))
-    key = _colour_key(pt, *(old if old else (lo, hi)))
+    key = _colour_key(pt, *old) if old else None
     cmap = matplotlib.colormaps["viridis"]
+    img = _cells(pt, rows, key, cmap)
     ranges = [(o[0], o[1], c) for o, c in ((old, BLUE), (new, GREEN)) if o]
+    shown = _shows(img, pt, rows, vmas, pmd) | {name for name, o in (("old", old), ("new", new)) if o}
+    strip = "the old range" if old else ""
     fresh = ax is None
     if fresh:
-        h = _height(len(rows), 1)
-        fig, (ax,) = _canvas(None, h, [(0.2, BOTTOM / h, 0.75, 1 - (BOTTOM + TOP) / h)])
+        bottom = XLABELS + _key_height(shown, strip, WIDTH)
+        h = _height(len(rows), 1, bottom)
+        fig, (ax,) = _canvas(None, WIDTH, h, [(0.2, bottom / h, 0.75, 1 - (bottom + TOP) / h)])
     fig = ax.figure
-    _panel(ax, pt, rows, key, cmap, ranges=ranges, vmas=vmas,
+    _panel(ax, pt, rows, img, ranges=ranges, vmas=vmas,
            title=title or f"page tables [{hexa(lo, geo)}, {hexa(hi, geo)}) ({geo.name})")
     if fresh:
-        _key(ax, cmap)
+        _key(ax, cmap, shown, strip)
     return fig
 
 
-def draw_move(result: MoveResult, step: int | None = None, *, fig=None, caption: bool = True):
-    """Before and after a move side by side; with `step`, the state after that many loop steps.
+def step_title(done: int, n: int) -> str:
+    """The after-panel's title for the state after `done` of `n` steps (steps count from 1)."""
+    if done == 0:
+        return f"before the loop (0 of {n} steps done)"
+    return f"after step {done} of {n}"
+
+
+def draw_move(result: MoveResult, step: int | None = None, *, fig=None, caption: bool = True,
+              width: float = WIDTH, max_height: float | None = None, for_png: bool = False):
+    """Before and after a move side by side; with `step`, the state after that many loop steps
+    (step k: "after step k of n"; 0: before the loop).
 
     Whole PMD and PUD moves are arrows from the old row to the new one; a refused move is outlined
     in vermillion with the WARN it prints. `fig` is cleared and reused when given. caption=False
     leaves out the sentence and the WARNING line under the title, for a widget that shows them as
-    text beside the picture (text is most of the drawing time).
+    text beside the picture (text is most of the drawing time). width (inches) and max_height size the
+    figure for where it is shown; the key lists only what this drawing shows. for_png=True: the figure
+    will be saved as it is at 100 dpi (no bbox_inches="tight"), which lets fixed text be blitted faster.
     """
     import matplotlib
     from matplotlib.patches import ConnectionPatch, Rectangle
@@ -444,40 +698,59 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None, caption:
         right = "after the loop"
         sentence = _counts(r)
     else:
-        right = f"after step {done - 1} ({done} of {n} done)" if done else f"before step 0 (0 of {n} done)"
+        right = step_title(done, n)
         sentence = latest.describe() if latest else f"Before the loop: {n} step{'s' if n != 1 else ''} to go. " \
                                                      f"{_counts(r)}"
-    lines = textwrap.wrap(sentence, 120) if caption else []
+    lines = textwrap.wrap(sentence, round(120 * width / WIDTH)) if caption else []
     if refusals and caption:
-        lines += [warn_line(refusals[0].refused[-1]) + "  (once per boot; the move falls back to move_ptes())"]
-    height = _height(len(rows), len(lines))
-    top = 1 - (TOP + 0.17 * len(lines)) / height  # room for the title and the caption
-    bottom = BOTTOM / height  # room for the x labels, the legend and the colour bar
-    left, gap, width = 0.14, 0.08, 0.36
-    fig, (ax0, ax1) = _canvas(fig, height, [(left, bottom, width, top - bottom),
-                                            (left + width + gap, bottom, width, top - bottom)])
+        lines += [f"the kernel prints: {warn_line(refusals[0].refused[-1])}  (once per boot; then move_ptes())"]
 
+    # Arrows for whole-entry moves, from the old row (left) to the new row (right): at most 16.
+    arrows, drawn = [], set()
+    for e in events:
+        if e.step in d["moves"]:
+            a, b = d["moves"][e.step]
+            if a is not None and b is not None and (a, b) not in drawn and len(drawn) < 16:
+                drawn.add((a, b))
+                arrows.append((e, a, b))
+    img_before, img_now = _cells(r.before, rows, key, cmap), _cells(now, rows, key, cmap)
+    shown = _shows(img_before, r.before, rows, r.vmas, pmd) | _shows(img_now, now, rows, r.vmas, pmd)
+    shown |= {"old", "new"} | {"pud-arrow" if e.level == PUD else "pmd-arrow" for e, _, _ in arrows}
+    if "vma" in shown:  # the bars stand left of the rows before, right of them after
+        shown = (shown - {"vma"}) | {"vma-sides"}
+    if refusals:
+        shown.add("refused")
+    if latest is not None and step is not None:
+        shown.add("dest")
+    strip = "the moved range"
     title = (f"{r.operation} {hexa(r.old_addr, geo)} -> {hexa(r.new_addr, geo)}, len {r.length:#x}, "
              f"Linux {r.kernel} ({geo.name})")
-    fig.text(0.5, 1 - 0.12 / height, title, ha="center", va="top", fontsize=10.5, fontweight="bold")
+    titles = textwrap.wrap(title, round(94 * width / WIDTH))  # 10.5 pt bold: about 94 characters in 9 inches
+    head = TOP + 0.2 * (len(titles) - 1) + 0.17 * len(lines)  # title lines, caption, panel titles
+    bottom_in = XLABELS + _key_height(shown, strip, width)
+    height = _height(len(rows), len(lines) + 1.2 * (len(titles) - 1), bottom_in, max_height)
+    top = 1 - head / height
+    bottom = bottom_in / height  # room for the x labels and the key
+    left, right_margin, gap = 1.26 / width, 0.54 / width, 0.72 / width  # row labels; WARN and the VMA bar
+    panel = (1 - left - right_margin - gap) / 2
+    fig, (ax0, ax1) = _canvas(fig, width, height, [(left, bottom, panel, top - bottom),
+                                                   (left + panel + gap, bottom, panel, top - bottom)])
+    fig._pagemove_for_png, fig._pagemove_stamps, fig._pagemove_said = for_png, [], []
+    top_px, mid_px = height * DPI, width * DPI / 2
+
+    for i, line in enumerate(titles):
+        _say(fig, mid_px, top_px - (0.12 + 0.2 * i) * DPI, line, va="top", fontsize=10.5, fontweight="bold")
+    below_title = 0.4 + 0.2 * (len(titles) - 1)
     for i, line in enumerate(lines):  # the WARN line, and a refused step, in vermillion
-        red = line.startswith("WARNING") or (latest is not None and latest.refused and step is not None)
-        fig.text(0.5, 1 - (0.4 + 0.17 * i) / height, line, ha="center", va="top", fontsize=8.5,
-                 color=VERMILLION if red else "black")
+        red = line.startswith("the kernel prints") or (latest is not None and latest.refused and step is not None)
+        _say(fig, mid_px, top_px - (below_title + 0.17 * i) * DPI, line, va="top", fontsize=8.5,
+             color=VERMILLION if red else "black")
 
     old_range, new_range = (r.old_addr, hi_old, BLUE), (r.new_addr, hi_new, GREEN)
-    _panel(ax0, r.before, rows, key, cmap, ranges=[old_range], vmas=r.vmas, title="before (loop start)")
-    _panel(ax1, now, rows, key, cmap, ranges=[new_range], vmas=r.vmas, title=right, labels=False, bar=1.018)
+    _panel(ax0, r.before, rows, img_before, ranges=[old_range], vmas=r.vmas, title="before (loop start)")
+    _panel(ax1, now, rows, img_now, ranges=[new_range], vmas=r.vmas, title=right, labels=False, bar=1.018)
 
-    # Arrows for whole-entry moves, from the old row (left) to the new row (right).
-    drawn = set()
-    for e in events:
-        if e.step not in d["moves"]:
-            continue
-        a, b = d["moves"][e.step]
-        if a is None or b is None or (a, b) in drawn or len(drawn) >= 16:
-            continue
-        drawn.add((a, b))
+    for e, a, b in arrows:
         cols = ax0.get_xlim()[1]
         colour = ORANGE if e.level == PUD else "black"
         fig.add_artist(ConnectionPatch((cols, a), (-0.5, b), "data", "data", axesA=ax0, axesB=ax1,
@@ -491,9 +764,10 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None, caption:
         if rr is not None:
             cols = ax1.get_xlim()[1] + 0.5
             ax1.add_patch(Rectangle((-0.5, rr - 0.5), cols, 1, fill=False, edgecolor=VERMILLION, linewidth=2.5))
-            ax1.text(1.03, rr, "WARN", ha="left", va="center", fontsize=8, color=VERMILLION,
-                     fontweight="bold", clip_on=False, transform=ax1.get_yaxis_transform())
-    _key(ax0, cmap)
+            x0, y0, w, h = _pixels(ax1)
+            _say(ax1, x0 + w + 10, y0 + h - (rr + 0.5) / len(rows) * h, "WARN", ha="left", fontsize=8,
+                 color=VERMILLION, fontweight="bold")
+    _key(ax0, cmap, shown, strip)
     return fig
 
 

@@ -135,12 +135,11 @@ _OTHER = [
            description="The same two huge pages moved to one page past a PMD boundary: no extent is a whole PMD, "
                        "so the loop calls split_huge_pmd() on each huge leaf (it becomes a PTE table) and "
                        "move_ptes() moves its 512 PTEs one at a time, as in case (b)."),
-    Preset("thp-c-overlap", "THP: the overlapping stack shift with a huge page", 0x1fff000, 0x1dff000, 0x201000,
-           stack=True, thp=True,
-           description="Case (c) with overlap, the whole PMD of the stack a huge page. On 6.6 the first step "
-                       "moves the one base page and leaves its PMD entry present; the next step's destination "
-                       "is that entry, so move_huge_pmd() refuses (a WARN_ON before 6.5, silent since), the "
-                       "huge page is split and 512 PTEs move. 6.7 realigns: one PMD move, one huge PMD move."),
+    Preset("thp-c", "THP: case (c), the first whole PMD a huge page", 0x1fff000, 0x0fff000, 0x201000, thp=True,
+           description="Case (c) without overlap, the mapping THP-eligible: its one whole, aligned PMD is a huge "
+                       "page, the page below it a base page. 6.6 moves that page with move_ptes(), then the huge "
+                       "page with move_huge_pmd(). 6.7 realigns: a PMD move carries the base page's PTE table, "
+                       "then the huge page moves whole."),
 ]
 
 # x86-64 cases first, then their tiny twins, each in teaching order; then the other machines and THP.

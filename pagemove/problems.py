@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from . import numbers
 from .kernel import Kernel
 from .scenario import geometry_of, simulate
 from .trace import PTE, MoveResult
@@ -70,7 +71,16 @@ KINDS = {
     "realign": "Will the kernel realign the start, and if not, which condition fails?",
     "start": "Where does the loop start after realignment?",
     "empty": "After a given step, which PMD entries are present but empty?",
+    "thp": "With transparent huge pages: how many huge PMD moves, splits, PMD moves and PTE moves?",
+    "pagesize": "Another page size (arm64 16K or 64K, 5-level x86-64): PMD moves, PTE moves, refusals?",
 }
+CORE_KINDS = ("aligned", "counts", "warn", "realign", "start", "empty")  # what difficulties 1-3 draw from
+OTHER_KINDS = ("thp", "pagesize")  # what difficulty 4 draws from
+COUNT_KINDS = ("counts", "thp", "pagesize")  # the kinds that ask for counts on 6.6 and on 6.7
+COUNTS = {"pud": ("PUD moves", "pud_moves"), "pmd": ("PMD moves", "pmd_moves"),  # item -> (words, attribute)
+          "huge": ("huge PMD moves", "huge_pmd_moves"), "split": ("huge page splits", "huge_pmd_splits"),
+          "pte": ("PTE moves", "pte_moves"), "refusals": ("refusals", "refusals")}
+OTHER_GEOMETRIES = ("arm64_16k", "arm64_64k", "x86_64_5level")  # what "pagesize" draws from
 
 REASONS = {  # why try_realign_addr() leaves the start alone, in the order the choices are shown
     "none": "nothing fails: it realigns",
@@ -83,7 +93,8 @@ REASONS = {  # why try_realign_addr() leaves the start alone, in the order the c
 }
 
 DIFFICULTIES = {1: "tiny geometry: mremap() and execve stack moves, few pages", 2: "tiny geometry, other mappings "
-                "nearby (blockers)", 3: "x86-64 geometry and addresses, blockers"}
+                "nearby (blockers)", 3: "x86-64 geometry and addresses, blockers",
+                4: "other machines and huge pages: THP moves, arm64 16K/64K and 5-level x86-64"}
 
 
 @dataclass(frozen=True)
@@ -104,12 +115,16 @@ class Verdict:
     expected: object
     right: bool
     explanation: str = ""  # why the expected answer is right; empty when the answer was right
+    unreadable: str = ""  # why the answer given could not be read ("" when it could, or none was given)
 
     def __str__(self) -> str:
         mark = "[right]" if self.right else "[wrong]"
-        line = f"{mark} {self.item.label}: {show(self.given, self.item.type)}"
+        head, _, rest = self.unreadable.partition("; ")  # the parser's "what is wrong; how to write it"
+        line = f"{mark} {self.item.label}: {head or show(self.given, self.item.type)}"
         if not self.right:
             line += f" (answer: {show(self.expected, self.item.type)})"
+            if rest:
+                line += f"\n        {_capitalised(rest)}."
             if self.explanation:
                 line += "\n" + "\n".join("        " + s for s in self.explanation.splitlines())
         return line
@@ -141,21 +156,10 @@ class Feedback:
 
 # ---- reading answers --------------------------------------------------------------------------------
 
-_NUMBER = re.compile(r"(0x[0-9a-f_]+|0b[01_]+|0o[0-7_]+|\d[\d_]*)\s*([kmgt]i?b?)?", re.IGNORECASE)
-_SUFFIX = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-
-
 def parse_number(text) -> int:
-    """An int from an int, or from "0x1fff000", "4096", "2M", "4K", "1G" (binary units); else ValueError."""
-    if isinstance(text, bool) or not isinstance(text, (int, str)):
-        raise ValueError(f"expected a number, got {text!r}")
-    if isinstance(text, int):
-        return text
-    m = _NUMBER.fullmatch(text.strip())
-    if not m:
-        raise ValueError(f"not a number: {text!r} (write it in hex like 0x200000, in decimal, or as 2M)")
-    value = int(m.group(1), 0) if not re.fullmatch(r"0\d+", m.group(1)) else int(m.group(1), 10)
-    return value * (_SUFFIX[m.group(2)[0].lower()] if m.group(2) else 1)
+    """An int from an int, or from "0x1fff000", "4096" (decimal), "2M", "4K", "1G" (binary units) or a sum
+    such as "2M+4K"; else ValueError. The one grammar of every input: see pagemove.numbers."""
+    return numbers.parse_number(text)
 
 
 def parse_bool(text) -> bool:
@@ -186,7 +190,8 @@ def parse_addresses(text) -> frozenset[int]:
     """A set of addresses from an iterable, or from text like "{0x1e00000, 0x2000000}"; "none" is empty."""
     if isinstance(text, (set, frozenset, list, tuple)):
         return frozenset(parse_number(a) for a in text)
-    words = [w for w in re.split(r"[\s,;{}\[\]()]+", str(text)) if w]
+    joined = re.sub(r"\s*\+\s*", "+", str(text))  # "2M + 4K" is one number
+    words = [w for w in re.split(r"[\s,;{}\[\]()]+", joined) if w]
     if [w.lower() for w in words] in ([], ["none"], ["empty"], ["-"], ["set"]):
         return frozenset()
     return frozenset(parse_number(w) for w in words)
@@ -231,8 +236,8 @@ def empty_pmds(r: MoveResult, steps: int) -> frozenset[int]:
 
 
 @lru_cache(maxsize=256)
-def _simulate(old, new, length, stack, geometry, blockers, kernel) -> MoveResult:
-    return simulate(old, new, length, kernel=kernel, stack=stack, geometry=geometry, blockers=blockers)
+def _simulate(old, new, length, stack, geometry, blockers, kernel, thp=False) -> MoveResult:
+    return simulate(old, new, length, kernel=kernel, stack=stack, geometry=geometry, blockers=blockers, thp=thp)
 
 
 # ---- problems -------------------------------------------------------------------------------------
@@ -249,19 +254,20 @@ class Problem:
     geometry: str = "tiny"
     blockers: tuple[tuple[int, int], ...] = ()  # other mappings (start, length), read-only, populated
     kernel: str | None = None  # None: the kind's usual kernel(s)
-    step: int | None = None  # for "empty": the step after which to look
+    step: int | None = None  # for "empty": look after this many steps (1..n: "after step k of n")
     seed: int | None = None  # set by Problem.random
     difficulty: int | None = None
+    thp: bool = False  # the moved VMA is THP-eligible (its whole aligned PMDs are huge pages)
 
     # ---- making problems ------------------------------------------------------------------------
 
     @classmethod
     def fixed(cls, kind: str, *, old, new, length, kernel: str | None = None, stack: bool = False,
-              blockers=(), geometry: str = "x86_64", step: int | None = None) -> Problem:
+              blockers=(), geometry: str = "x86_64", step: int | None = None, thp: bool = False) -> Problem:
         """An instructor's problem: exactly this move. Numbers may be ints or text ("0x1fff000", "2M")."""
         blockers = tuple((parse_number(s), parse_number(n)) for s, n in blockers)
         p = cls(kind, parse_number(old), parse_number(new), parse_number(length), bool(stack),
-                geometry_of(geometry).name, blockers, kernel, step)
+                geometry_of(geometry).name, blockers, kernel, step, thp=bool(thp))
         p.validate()
         return p
 
@@ -274,8 +280,10 @@ class Problem:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-        rng = SplitMix64(seed * len(DIFFICULTIES) + difficulty - 1)  # one stream per (seed, difficulty)
-        drawn = rng.choice(list(KINDS))  # always drawn, so the stream after it is the same either way
+        # One stream per (seed, difficulty); difficulties 1-3 keep the streams (and problems) they always had.
+        stream = seed * 3 + difficulty - 1 if difficulty <= 3 else (seed << 8 | difficulty) ^ (1 << 63)
+        rng = SplitMix64(stream)
+        drawn = rng.choice(list(CORE_KINDS if difficulty <= 3 else OTHER_KINDS))  # always drawn: same stream after
         kind = kind or drawn
         for _ in range(1000):
             p = _draw(rng, kind, difficulty, seed)
@@ -293,8 +301,9 @@ class Problem:
             raise ValueError(f"kernel {self.kernels[0]} has no realignment (it came in 6.7): pick 6.7 or later")
         if self.kind == "empty":
             n = len(self.result(self.kernels[0]).events)
-            if not isinstance(self.step, int) or not 0 <= self.step < n:
-                raise ValueError(f"step must be between 0 and {n - 1} (the move has {n} steps), got {self.step!r}")
+            if not isinstance(self.step, int) or isinstance(self.step, bool) or not 1 <= self.step <= n:
+                raise ValueError(f"step must be between 1 and {n} (the move has {n} steps; step k means after "
+                                 f"the first k), got {self.step!r}")
 
     # ---- the engine's view --------------------------------------------------------------------
 
@@ -303,11 +312,11 @@ class Problem:
         """The kernels this problem asks about."""
         if self.kernel is not None:
             return (self.kernel,)
-        return (PRE, POST) if self.kind == "counts" else (POST,) if self.kind in ("realign", "start") else (PRE,)
+        return (PRE, POST) if self.kind in COUNT_KINDS else (POST,) if self.kind in ("realign", "start") else (PRE,)
 
     def result(self, kernel: str) -> MoveResult:
         """The engine's result of this move on `kernel` (cached)."""
-        return _simulate(self.old, self.new, self.length, self.stack, self.geometry, self.blockers, kernel)
+        return _simulate(self.old, self.new, self.length, self.stack, self.geometry, self.blockers, kernel, self.thp)
 
     @property
     def geo(self):
@@ -319,11 +328,11 @@ class Problem:
         k = self.kernels
         if self.kind == "aligned":
             return (Item("aligned", "mutually PMD-aligned? (yes/no)", "bool"),)
-        if self.kind == "counts":
+        if self.kind in COUNT_KINDS:
             pud = self.length >= self.geo.pud_size  # only ask about PUD moves when one could happen
-            names = (("pud", "PUD moves"),) * pud + (("pmd", "PMD moves"), ("pte", "PTE moves"),
-                                                     ("refusals", "refusals"))
-            return tuple(Item(f"{n}_{v}", f"{words} on {v}", "int") for v in k for n, words in names)
+            names = ("pud",) * pud + (("huge", "split", "pmd", "pte") if self.kind == "thp" else ("pmd", "pte",
+                                                                                                 "refusals"))
+            return tuple(Item(f"{n}_{v}", f"{COUNTS[n][0]} on {v}", "int") for v in k for n in names)
         if self.kind == "warn":
             return (Item("warn", f"does {k[0]} WARN? (yes/no)", "bool"),)
         if self.kind == "realign":
@@ -332,18 +341,18 @@ class Problem:
         if self.kind == "start":
             return (Item("old", f"old start of the loop on {k[0]}", "address"),
                     Item("new", f"new start of the loop on {k[0]}", "address"))
-        return (Item("empty", f"present-but-empty PMD entries after step {self.step} on {k[0]}", "addresses"),)
+        return (Item("empty", f"present-but-empty PMD entries after step {self.step} of {self._steps()} on {k[0]}", "addresses"),)
 
     def answers(self) -> dict:
         """The right answers, from the engine: {item name: value}."""
         if self.kind == "aligned":
             mask = self.geo.pmd_size - 1
             return {"aligned": (self.old & mask) == (self.new & mask)}
-        if self.kind == "counts":
+        if self.kind in COUNT_KINDS:
             out = {}
             for item in self.items:
                 what, kernel = item.name.split("_")
-                out[item.name] = getattr(self.result(kernel), what if what == "refusals" else f"{what}_moves")
+                out[item.name] = getattr(self.result(kernel), COUNTS[what][1])
             return out
         r = self.result(self.kernels[0])
         if self.kind == "warn":
@@ -352,7 +361,7 @@ class Problem:
             return {"realign": r.realigned, "reason": reason_of(r)}
         if self.kind == "start":
             return {"old": r.start_old, "new": r.start_new}
-        return {"empty": empty_pmds(r, self.step + 1)}
+        return {"empty": empty_pmds(r, self.step)}
 
     # ---- text -----------------------------------------------------------------------------------
 
@@ -362,6 +371,10 @@ class Problem:
         pages = self.length // g.page_size
         lines = [f"Geometry {g.name}: PAGE_SIZE {g.page_size:#x}, {g.entries} entries per table, "
                  f"PMD_SIZE {g.pmd_size:#x}."]
+        if self.thp:
+            lines.append("The moved mapping is THP-eligible: each PMD_SIZE piece of it that starts on a PMD boundary "
+                         "and lies wholly inside it is one huge page (a huge PMD leaf, no PTE table); the rest is "
+                         "base pages.")
         span = f"[{self.old:#x}, {self.old + self.length:#x}) ({pages} page{'s' * (pages != 1)}, populated)"
         if self.stack:
             lines.append(f"execve() moves the stack VMA {span} down by {self.old - self.new:#x} to "
@@ -386,10 +399,17 @@ class Problem:
                         f"{'; '.join(REASONS[r] for r in list(REASONS)[1:])}?",
              "start": f"On {k[0]}, at which old and new address does the move_page_tables() loop start "
                       f"(after any realignment)?",
-             "empty": f"On {k[0]}, once step {self.step} has run (steps count from 0), which PMD entries are "
+             "thp": f"How many huge PMD moves (move_huge_pmd), huge page splits (split_huge_pmd), PMD moves "
+                    f"(move_normal_pmd) and PTE moves on {' and on '.join(k)}?",
+             "pagesize": f"On this machine, how many PMD moves, PTE moves and refusals (WARN_ON_ONCE hits) on "
+                         f"{' and on '.join(k)}?",
+             "empty": f"On {k[0]}, after step {self.step} of {self._steps()}, which PMD entries are "
                       f"present but empty? Give the base address of each: the start of its PMD_SIZE range (any "
                       f"address in it rounded down to a multiple of PMD_SIZE), or 'none'."}
         return q[self.kind]
+
+    def _steps(self) -> int:
+        return len(self.result(self.kernels[0]).events)
 
     def title(self) -> str:
         """One line naming the problem, with its seed when it has one."""
@@ -412,7 +432,7 @@ class Problem:
         out = []
         for k in self.kernels:
             r = self.result(k)
-            steps = r.events if self.kind != "empty" else r.events[:self.step + 1]
+            steps = r.events if self.kind != "empty" else r.events[:self.step]
             out.append(f"On {k}: {r.realign_check}." if Kernel.parse(k).realigns else f"On {k}:")
             out += ["  " + e.describe() for e in steps]
         return "\n".join(out)
@@ -436,19 +456,19 @@ class Problem:
             if item.type == "choice" and given is None and expected["realign"] and raw in (None, ""):
                 given = "none"  # "realigns: yes" needs no reason
             right = given == expected[item.name]
-            why = "" if right else _capitalised(note + _explain(self, item, given, expected[item.name]))
-            verdicts.append(Verdict(item, given, expected[item.name], right, why))
+            why = "" if right else _capitalised(_explain(self, item, given, expected[item.name]))
+            verdicts.append(Verdict(item, given, expected[item.name], right, why, note))
         return Feedback(tuple(verdicts))
 
 
 def _read(item: Item, raw) -> tuple[object, str]:
-    """(parsed answer or None, a note when it could not be read)."""
+    """(parsed answer or None, why it could not be read: the parser's message)."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None, ""
     try:
         return PARSERS[item.type](raw), ""
     except ValueError as e:
-        return None, f"Could not read your answer: {e}.\n"
+        return None, str(e)
 
 
 def _capitalised(text: str) -> str:
@@ -477,7 +497,7 @@ def _explain(p: Problem, item: Item, given, expected) -> str:
     said = f"You said {show(given, item.type)}; " if given is not None else ""
     if p.kind == "aligned":
         return said + _alignment_story(p)
-    if p.kind == "counts":
+    if p.kind in COUNT_KINDS:
         return said + _count_story(p, item)
     r = p.result(p.kernels[0])
     if p.kind == "warn":
@@ -507,18 +527,22 @@ def _count_story(p: Problem, item: Item) -> str:
         steps = [e for e in r.events if e.level == PTE]
         head = f"on {kernel} move_ptes() moves {r.pte_moves} present PTEs in {len(steps)} step(s):" if steps else \
             f"on {kernel} no step goes PTE by PTE:"
+    elif what in ("huge", "split"):
+        steps = [e for e in r.events if e.huge]
+        head = f"on {kernel} {getattr(r, COUNTS[what][1])} {COUNTS[what][0]}:" if steps else \
+            f"on {kernel} no step finds a huge page:"
     else:
-        head = f"on {kernel} the loop makes {r.counts[what + '_moves']} {what.upper()} move(s):"
+        head = f"on {kernel} the loop makes {getattr(r, COUNTS[what][1])} {what.upper()} move(s):"
         steps = r.events
     prefix = f"  ({r.realign_check}.)\n" if Kernel.parse(kernel).realigns else ""
     return head + "\n" + prefix + "\n".join(_trace(steps or r.events))
 
 
 def _empty_story(p: Problem, r: MoveResult, given: frozenset, expected: frozenset) -> str:
-    pt = r.replay(p.step + 1)
-    lines = [f"after step {p.step} on {r.kernel}:"]
+    pt = r.replay(p.step)
+    lines = [f"after step {p.step} of {len(r.events)} on {r.kernel}:"]
     for a in sorted(expected - given):
-        emptied = [e.step for e in r.events[:p.step + 1] if e.level == PTE and e.old - e.old % p.geo.pmd_size == a]
+        emptied = [e.number for e in r.events[:p.step] if e.level == PTE and e.old - e.old % p.geo.pmd_size == a]
         how = f"step {emptied[-1]} moved its pages away with move_ptes()" if emptied else "nothing was ever moved in"
         lines.append(f"  {a:#x} is present but empty: {how}, and the PTE table stays behind.")
     for a in sorted(given - expected):
@@ -530,19 +554,49 @@ def _empty_story(p: Problem, r: MoveResult, given: frozenset, expected: frozense
             n = int(pt.entry(a, 1).astype(bool).sum())
             lines.append(f"  {a:#x}: that PMD entry still maps {n} page{'s' * (n != 1)}.")
     lines.append("The steps so far:")
-    return "\n".join(lines + _trace(r.events[:p.step + 1]))
+    return "\n".join(lines + _trace(r.events[:p.step]))
 
 
 # ---- drawing a random layout ----------------------------------------------------------------------
 
 def _draw(rng: SplitMix64, kind: str, difficulty: int, seed: int) -> Problem | None:
+    """One candidate problem; THP and page-size problems are x86-64 sized and drawn by _draw_layout too."""
+    if kind == "thp":
+        return _draw_thp(rng, difficulty, seed)
+    if kind == "pagesize":
+        return _draw_layout(rng, kind, difficulty, seed, rng.choice(OTHER_GEOMETRIES))
+    return _draw_layout(rng, kind, difficulty, seed, "tiny" if difficulty < 3 else "x86_64")
+
+
+def _draw_thp(rng: SplitMix64, difficulty: int, seed: int) -> Problem | None:
+    """A THP problem on x86-64 (an mremap: execve's stack never has huge pages): one to three huge pages,
+    the ends aligned or a page off, the move aligned, a page off or mutually aligned."""
+    g = geometry_of("x86_64")
+    ps, pmd, n = g.page_size, g.pmd_size, g.entries
+    stack = False
+    base = 0x7f0000000000 + (rng.below(0x100) << 30)
+    old_off = rng.choice([0, 0, n - 1, rng.between(1, n - 1)])
+    old = base + rng.between(4, 7) * pmd + old_off * ps
+    length = ((n - old_off) % n + n * rng.between(1, 3) + rng.choice([0, 0, 1, rng.below(n)])) * ps
+    new_off = rng.choice([old_off, old_off, (old_off + 1) % n, rng.below(n)])
+    new = old - rng.choice([1, 2, 3, -4]) * pmd + (new_off - old_off) * ps
+    p = Problem("thp", old, new, length, stack, "x86_64", (), seed=seed, difficulty=difficulty, thp=True)
+    try:
+        for k in (PRE, POST):
+            p.result(k)
+    except (OSError, ValueError):
+        return None
+    return p
+
+
+def _draw_layout(rng: SplitMix64, kind: str, difficulty: int, seed: int, geometry: str,
+                 thp: bool = False) -> Problem | None:
     """One candidate problem, or None if the engine refuses the layout (then draw again).
 
     Offsets are drawn so that the interesting classes come up often: PMD-aligned or one page off,
     mutually aligned or not, a move that reaches the next PMD boundary or not. WARN questions get
     more execve stack moves by a whole PMD, the overlapping move that makes 6.6 warn.
     """
-    geometry = "tiny" if difficulty < 3 else "x86_64"
     g = geometry_of(geometry)
     ps, pmd, n = g.page_size, g.pmd_size, g.entries
     stack = rng.below(3) < (1 if kind != "warn" else 2)
@@ -572,7 +626,7 @@ def _draw(rng: SplitMix64, kind: str, difficulty: int, seed: int) -> Problem | N
     for s, size in blockers:  # a blocker must not sit inside either range (MREMAP_FIXED would unmap it)
         if s < old + length and s + size > old or s < new + length and s + size > new:
             return None
-    p = Problem(kind, old, new, length, stack, geometry, tuple(blockers), seed=seed, difficulty=difficulty)
+    p = Problem(kind, old, new, length, stack, geometry, tuple(blockers), seed=seed, difficulty=difficulty, thp=thp)
     try:
         for k in (PRE, POST):
             p.result(k)
@@ -580,6 +634,6 @@ def _draw(rng: SplitMix64, kind: str, difficulty: int, seed: int) -> Problem | N
         return None
     if kind == "empty":
         kernel = rng.choice([PRE, POST])
-        step = rng.below(len(p.result(kernel).events))
+        step = rng.below(len(p.result(kernel).events)) + 1  # after 1..n steps
         p = Problem(kind, old, new, length, stack, geometry, tuple(blockers), kernel, step, seed, difficulty)
     return p

@@ -5,11 +5,12 @@
     ex.answer(pmd_6_6="1")                         # what typing into a field does (item names, '.' as '_')
     ex.check(); print(ex.feedback)                 # what clicking Check does
     ex.new_problem()                               # "New problem": the next seed
-    ExerciseWidget(problem=Problem.fixed(...))     # an instructor's fixed problem
+    ExerciseWidget(problem=Problem.fixed(...))     # an instructor's fixed problem: seed, difficulty,
+    ex.random_button.click()                       #   kind and New problem stay hidden until this
 
-All the logic is in pagemove.problems; this module only collects answers and shows text. The seed
-is always on screen, so a student can say "seed 12, difficulty 2" and everyone sees the same problem.
-Bad input never raises: it shows up inside the widget.
+All the logic is in pagemove.problems; this module only collects answers and shows text. The seed of
+a random problem is always on screen, so a student can say "seed 12, difficulty 2" and everyone sees the
+same problem. Bad input never raises: it shows up inside the widget.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import html
 
 import ipywidgets as W
 
+from .numbers import ACCEPTED
 from .problems import DIFFICULTIES, KINDS, REASONS, Problem
+from .widgets import fit_width
 
 ANY = "any"
 YES_NO = [("", ""), ("yes", "yes"), ("no", "no")]
@@ -31,18 +34,30 @@ class ExerciseWidget:
         self.problem: Problem | None = None
         self.feedback = None  # the last pagemove.problems.Feedback
         self.error = ""  # why the last action could not be done
-        self._loading = False
         self._build(seed, difficulty, kind)
         if problem is not None:
             self.show(problem)
         else:
             self._load()
+        self._random_controls(problem is None)
 
     # ---- public --------------------------------------------------------------------------------
 
+    @property
+    def fixed(self) -> bool:
+        """Is a fixed problem shown (seed, difficulty, kind and New problem hidden)?"""
+        return self.random_box.layout.display == "none"
+
     def new_problem(self) -> None:
         """The "New problem" button: the next seed, same difficulty and kind."""
+        if self.fixed:
+            return  # a fixed problem stays until the learner asks for random ones
         self.seed.value = self.seed.value + 1  # the observer loads it
+
+    def random_problems(self) -> None:
+        """The "Random problems" button: leave the fixed problem for seeded ones, from the seed shown."""
+        self._random_controls(True)
+        self._load()
 
     def show(self, problem: Problem) -> None:
         """Show this problem (a fixed one, or one from Problem.random)."""
@@ -97,11 +112,15 @@ class ExerciseWidget:
     def _build(self, seed, difficulty, kind) -> None:
         self.seed = W.BoundedIntText(value=seed, min=0, max=2**31 - 1, description="seed",
                                      layout=W.Layout(width="14em"))
-        self.difficulty = W.Dropdown(options=[(f"{d}: {words}", d) for d, words in DIFFICULTIES.items()],
-                                     value=difficulty, description="difficulty", layout=W.Layout(width="34em"))
-        self.kind = W.Dropdown(options=[(ANY, ANY)] + [(f"{k}: {q}", k) for k, q in KINDS.items()],
-                               value=kind or ANY, description="kind", layout=W.Layout(width="34em"))
-        self.new_button = W.Button(description="New problem", tooltip="the next seed", icon="refresh")
+        levels = [(f"{d}: {words}", d) for d, words in DIFFICULTIES.items()]
+        self.difficulty = W.Dropdown(options=levels, value=difficulty, description="difficulty",
+                                     layout=W.Layout(width=fit_width(label for label, _ in levels)))
+        kinds = [(ANY, ANY)] + [(f"{k}: {q}", k) for k, q in KINDS.items()]
+        self.kind = W.Dropdown(options=kinds, value=kind or ANY, description="kind",
+                               layout=W.Layout(width=fit_width(label for label, _ in kinds)))
+        self.new_button = W.Button(description="New problem", tooltip="the next seed")
+        self.random_button = W.Button(description="Random problems", tooltip="leave this fixed problem for "
+                                      "seeded random ones (seed, difficulty, kind)")
         self.check_button = W.Button(description="Check", button_style="primary")
         self.solution_button = W.Button(description="Show solution")
         self.title, self.text, self.result, self.solution = W.HTML(), W.HTML(), W.HTML(), W.HTML()
@@ -111,14 +130,25 @@ class ExerciseWidget:
         for control in (self.seed, self.difficulty, self.kind):
             control.observe(lambda change: self._load(), names="value")
         self.new_button.on_click(lambda _: self.new_problem())
+        self.random_button.on_click(lambda _: self.random_problems())
         self.check_button.on_click(lambda _: self.check())
         self.solution_button.on_click(lambda _: self.show_solution())
-        self.widget = W.VBox([W.HBox([self.seed, self.new_button]), self.difficulty, self.kind, self.message,
-                              self.title, self.text, self.form, W.HBox([self.check_button, self.solution_button]),
-                              self.result, self.solution])
+        self.random_box = W.VBox([W.HBox([self.seed, self.new_button]), self.difficulty, self.kind])
+        self.widget = W.VBox([self.random_box, self.random_button, self.message, self.title, self.text, self.form,
+                              W.HBox([self.check_button, self.solution_button]), self.result, self.solution])
+
+    def _random_controls(self, random: bool) -> None:
+        """Show the seed, difficulty, kind and New problem (random problems) or hide them (a fixed problem);
+        hidden controls are disabled too, so nothing can replace the fixed problem by accident."""
+        self.random_box.layout.display = None if random else "none"
+        self.random_button.layout.display = "none" if random else None
+        for control in (self.seed, self.difficulty, self.kind, self.new_button):
+            control.disabled = not random
 
     def _load(self) -> None:
         """Show the problem the seed, difficulty and kind controls name."""
+        if self.fixed:
+            return
         kind = None if self.kind.value == ANY else self.kind.value
         try:
             problem = Problem.random(self.seed.value, kind=kind, difficulty=self.difficulty.value)
@@ -142,7 +172,7 @@ def _field(item):
     if item.type == "choice":
         return W.Dropdown(options=[("", "")] + [(words, key) for key, words in REASONS.items()], value="",
                           description=item.label, style=style, layout=layout)
-    hint = {"addresses": "e.g. 0x1e00000, 0x2000000 (or none)", "address": "hex or decimal"}.get(item.type, "a number")
+    hint = {"addresses": "e.g. 0x1e00000, 0x2000000 (or none)"}.get(item.type, ACCEPTED)
     return W.Text(value="", placeholder=hint, description=item.label, style=style, layout=layout)
 
 

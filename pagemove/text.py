@@ -3,6 +3,7 @@
     dump(src)            the page-table tree, one line per present entry (xv6's vmprint, indented by level)
     strip(src, lo, hi)   PTE occupancy per PMD slot: the empty PMD entry of case (c) is visible at a glance
     summary(r)           counts, realignment, each refusal with the WARN it prints
+    brief(r)             the counts on one line
     trace(r)             one row per step of the move_page_tables() loop
     report(r)            all of the above for one move (the `move` command prints it)
 
@@ -191,10 +192,11 @@ def _cells(pte: np.ndarray, geo) -> str:
     return "".join("." if c == 0 else "#" if c == group else some[c - 1] for c in counts)
 
 
-def strip(src, start: int, end: int, *, max_rows: int = 200) -> str:
+def strip(src, start: int, end: int, *, max_rows: int = 200, legend: bool = True) -> str:
     """PTE occupancy of every PMD slot in [start, end), one row per slot labelled with its address.
 
     Runs of three or more identical rows (none entries, or full tables) fold into one row marked "x N".
+    legend=False leaves out the lines saying what the characters mean (strip_legend()).
     """
     pt = tables_of(src)
     geo = pt.geo
@@ -220,7 +222,8 @@ def strip(src, start: int, end: int, *, max_rows: int = 200) -> str:
                      "present, EMPTY" if n == 0 else f"{n} present"))
         slot = base + pmd
     head = [f"PTE occupancy per PMD slot, [{hexa(lo, geo)}, {hexa(hi, geo)}) ({geo.name})"]
-    head += strip_legend(geo, any(isinstance(t, HugePMD) for t in tables.values())).splitlines()
+    if legend:
+        head += strip_legend(geo, any(isinstance(t, HugePMD) for t in tables.values())).splitlines()
     return "\n".join(head + _elide(_fold(rows, geo), max_rows, "rows")) + "\n"
 
 
@@ -252,9 +255,19 @@ def _fold(rows, geo) -> list[str]:
 _WARN = {PMD: ("move_normal_pmd", "!pmd_none(*new_pmd)"), PUD: ("move_normal_pud", "!pud_none(*new_pud)")}
 
 
+WARN_VARIES = "an example: CPU, PID, line number and offsets vary by machine and build"
+
+
 def warn_line(level: str) -> str:
-    """The WARNING line the kernel prints for a refused `level` move (CPU, PID, line and offsets vary: _)."""
-    return f"WARNING: CPU: _ PID: _ at mm/mremap.c:_ {_WARN[level][0]}+0x_/0x_"
+    """The WARNING line as the kernel prints it for a refused `level` move (__warn()'s format), with example
+    CPU and PID; the line number and the offsets depend on the build, so they are left as ellipses."""
+    return kernel_warning("mm/mremap.c", _WARN[level][0])
+
+
+def kernel_warning(file: str, function: str) -> str:
+    """A WARNING line in the form __warn() prints it: "WARNING: CPU: %d PID: %d at %s:%d %pS", with CPU 1,
+    PID 1 and the build-dependent line number and offsets left as ellipses."""
+    return f"WARNING: CPU: 1 PID: 1 at {file}:\u2026 {function}+0x\u2026/0x\u2026"
 
 
 def warn_note(level: str, kernel: str = "6.6") -> str:
@@ -289,27 +302,42 @@ def summary(result: MoveResult) -> str:
     for e in r.events:
         for level in e.refused:
             size = geo.pmd_size if level == PMD else geo.pud_size
-            lines.append(f"refused at step {e.step}: {level} move {hexa(e.old, geo)} -> {hexa(e.new, geo)} "
+            lines.append(f"refused at step {e.number}: {level} move {hexa(e.old, geo)} -> {hexa(e.new, geo)} "
                          f"({size:#x} bytes): {e.cause}")
             if not warned:
                 lines.append(f"  {warn_line(level)}")
+                lines.append(f"    ({WARN_VARIES})")
                 lines += ["    " + x for x in warn_note(level, r.kernel).splitlines()]
                 if r.operation == "relocate_vma_down":
                     lines.append(f"  called from {Kernel.parse(r.kernel).exec_function}, during execve()")
                 warned = True
     if r.huge_refusals and Kernel.parse(r.kernel).huge_pmd_move_warns:
         e = next(e for e in r.events if e.huge_refused)
-        lines.append(f"refused at step {e.step}: {e.cause}")
-        lines.append("  WARNING: CPU: _ PID: _ at mm/huge_memory.c:_ move_huge_pmd+0x_/0x_")
+        lines.append(f"refused at step {e.number}: {e.cause}")
+        lines.append(f"  {kernel_warning('mm/huge_memory.c', 'move_huge_pmd')}")
+        lines.append(f"    ({WARN_VARIES})")
         lines.append("    WARN_ON(!pmd_none(*new_pmd)), printed at every refusal until 6.5 (then a silent refusal);"
                      "\n    the huge page is split and its PTEs move")
     pages = r.tlb_flush_pages()
-    lines.append(f"TLB flushes: {len(pages)}" + (f" (pages, -1 = full flush: {pages})" if pages else ""))
+    if geo.arch != "x86":  # tlb_flush_pages() is x86's tlb:tlb_flush notation (pages, -1 past 33)
+        lines.append(f"TLB flushes: {len(pages)} flush_tlb_range() calls")
+    else:
+        lines.append(f"TLB flushes: {len(pages)}" + (f" (pages, -1 = full flush: {pages})" if pages else ""))
     if r.unchecked:
         lines.append("NOT THE KERNEL: realigned without can_align_down() (Linus' unchecked proposal)")
     if r.damage:
         lines.append(f"damage: {r.damage.summary()}")
     return "\n".join(lines) + "\n"
+
+
+def brief(r: MoveResult) -> str:
+    """The counts of one move on one line (under 100 columns): what a table of several moves shows."""
+    refusals = f"{r.refusals} refusal{'s' * (r.refusals != 1)}"
+    huge = f", {r.huge_pmd_moves} huge PMD, {r.huge_pmd_splits} split" if (r.huge_pmd_moves or r.huge_pmd_splits
+                                                                           or r.huge_refusals) else ""
+    pud = f"{r.pud_moves} PUD, " if r.pud_moves else ""
+    return (f"Linux {r.kernel}: {pud}{r.pmd_moves} PMD, {r.pte_moves} PTE moves{huge}, {refusals}, "
+            f"{'realigned' if r.realigned else 'not realigned'}")
 
 
 def realign_phrase(r: MoveResult) -> str:
@@ -329,7 +357,7 @@ def trace(result: MoveResult, max_rows: int = 40) -> str:
     if max_rows < 2:
         raise ValueError(f"max_rows must be at least 2, got {max_rows}")
     geo = result.geometry
-    rows = [(str(e.step), hexa(e.old, geo), hexa(e.new, geo), f"{e.extent:#x}", _level(e), e.outcome,
+    rows = [(str(e.number), hexa(e.old, geo), hexa(e.new, geo), f"{e.extent:#x}", _level(e), e.outcome,
              str(e.ptes), _why(e)) for e in result.events]
     if len(rows) > max_rows:
         head, tail = max_rows // 2, max_rows - max_rows // 2

@@ -19,7 +19,7 @@ PUD, PMD, PTE = "PUD", "PMD", "PTE"
 class Event:
     """One iteration of the move_page_tables() loop."""
 
-    step: int
+    step: int  # the index in MoveResult.events (0-based); readers see `number`, from 1
     old: int  # old_addr at this step
     new: int  # new_addr at this step
     extent: int  # bytes this step covers
@@ -32,20 +32,24 @@ class Event:
     huge: bool = False  # the old PMD entry was a huge leaf: moved whole by move_huge_pmd(), or split
     split: bool = False  # split_huge_pmd() ran before move_ptes()
     huge_refused: bool = False  # move_huge_pmd() refused: the destination PMD entry was not none
-    flush_shift: int = 0  # the flush's stride (log2 bytes); 0: PAGE_SHIFT. flush_pmd_tlb_range() is PMD_SHIFT
     part: int = 0  # which VMA of a 6.17 multi-VMA mremap (0 for every other move)
 
+    @property
+    def number(self) -> int:
+        """The step's number as a reader sees it: events count from 1 ("step 1 of n"); `step` is its index."""
+        return self.step + 1
+
     def describe(self) -> str:
-        """One sentence saying what happened at this step, and why."""
+        """One sentence saying what happened at this step (numbered from 1, as everywhere a reader looks)."""
         span = f"{self.old:#x}..{self.old + self.extent:#x} -> {self.new:#x}"
         if self.outcome == "skipped":
-            return f"Step {self.step}: nothing to move at {span}: the old {self.level} entry is none, so the " \
+            return f"Step {self.number}: nothing to move at {span}: the old {self.level} entry is none, so the " \
                    f"whole extent is skipped."
         if self.level == PMD and self.huge:
             return f"Step {self.step}: huge PMD move of {span}: move_huge_pmd() moves the huge page's one PMD " \
                    f"entry (no PTE table below it) and clears the source entry."
         if self.level in (PUD, PMD):
-            return f"Step {self.step}: {self.level} move of {span}: the whole {self.level} entry is moved in one " \
+            return f"Step {self.number}: {self.level} move of {span}: the whole {self.level} entry is moved in one " \
                    f"go and the source entry is cleared."
         pages = f"{self.ptes} present PTE{'s' if self.ptes != 1 else ''}"
         if self.split:
@@ -55,9 +59,9 @@ class Event:
                    f"move_ptes() moved {pages} one at a time ({span})."
         if self.refused:
             lvl = self.refused[-1]
-            return f"Step {self.step}: {lvl} move refused (the WARN): {self.cause}. Fell back to " \
+            return f"Step {self.number}: {lvl} move refused (the WARN): {self.cause}. Fell back to " \
                    f"move_ptes(), which moved {pages} one at a time ({span})."
-        return f"Step {self.step}: move_ptes() moved {pages} one at a time ({span}), because {self.cause}; " \
+        return f"Step {self.number}: move_ptes() moved {pages} one at a time ({span}), because {self.cause}; " \
                f"the source PMD entry stays present."
 
 
@@ -155,14 +159,27 @@ class MoveResult:
 
     @property
     def tlb_flushes(self) -> list[tuple[int, int]]:
-        """The flush_tlb_range() calls of the loop, in order, as (start, end)."""
-        return [e.flush for e in self.events if e.flush]
+        """The TLB flushes of the loop, in order, as (start, end): each step's flush_tlb_range() (a PMD or PUD
+        move, move_ptes() when it moved a present PTE, move_huge_pmd()'s flush_pmd_tlb_range()), and before a
+        split step's own flush the huge page's [haddr, haddr + PMD_SIZE), flushed by pmdp_invalidate() in
+        __split_huge_pmd_locked()."""
+        pmd = self.geometry.pmd_size
+        out = []
+        for e in self.events:
+            if e.split:
+                out.append((e.old & ~(pmd - 1), (e.old & ~(pmd - 1)) + pmd))
+            if e.flush:
+                out.append(e.flush)
+        return out
 
     def tlb_flush_pages(self, ceiling: int = 33) -> list[int]:
-        """The flushes as x86's tlb:tlb_flush tracepoint reports them: pages, or -1 past the ceiling."""
-        shift = self.geometry.page_shift
-        return [n if (n := (e.flush[1] - e.flush[0]) >> (e.flush_shift or shift)) <= ceiling else -1
-                for e in self.events if e.flush]
+        """The flushes as x86's tlb:tlb_flush tracepoint reports them: pages, or -1 past the ceiling.
+
+        x86 has no flush_pmd_tlb_range() of its own: the generic one is flush_tlb_range(), with a 4 KiB stride,
+        so a huge PMD's flush counts 512 pages, -1 (as notebook 06's lab measured on Linux 6.18: "thp a" traces
+        [-1, -1], "thp b" [-1, -1, 1] per huge page: the split, 511 PTEs, 1 PTE)."""
+        ps = self.geometry.page_size
+        return [n if (n := (end - start) // ps) <= ceiling else -1 for start, end in self.tlb_flushes]
 
     @property
     def counts(self) -> dict[str, int]:

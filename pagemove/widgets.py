@@ -16,7 +16,6 @@ picture stays. One matplotlib Figure is reused for every update, so memory does 
 from __future__ import annotations
 
 import html
-import io
 import operator
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -24,33 +23,52 @@ from contextlib import contextmanager
 import ipywidgets as W
 
 from . import text
+from .numbers import ACCEPTED, parse_number
 from .presets import PRESETS, twin
-from .scenario import GEOMETRIES as GEOMETRY_NAMES
+from .scenario import GEOMETRIES as ENGINE_GEOMETRIES
 from .scenario import geometry_of, simulate
 
 KERNELS = ("6.6", "6.7")
 MODES = (("mremap", False), ("execve stack shift", True))
-# Every geometry of scenario.GEOMETRIES, labelled for a button ("arm64_64k" -> "arm64 64K").
-GEOMETRIES = tuple((n.replace("x86_64", "x86-64").replace("_5level", " 5-level").replace("_", " ")
-                    .replace("k", "K"), n) for n in GEOMETRY_NAMES)
 CUSTOM = ""  # the preset dropdown's value once the learner has changed something a preset fixes
+THP_LABEL = "THP (huge pages)"
 ADDRESS_FIELDS = ("old", "new", "length")
 LABELS = {"old": "old", "new": "new", "length": "len"}  # what the text boxes say
+HINT = f"Type {ACCEPTED}. A box applies on Enter or Tab."
 SLIDER_PMDS = 32  # an address slider spans 32 PMDs around its value: 64 MiB on x86-64, 1 MiB on tiny
-PNG_DPI = 100  # plot.py sizes its figures for 100 dpi: 900 px, the width of a notebook cell
-PNG_RC = {"text.hinting": "no_hinting"}  # glyphs without grid fitting: a quarter less time on text, as sharp at 100 dpi
-PNG_OPTIONS = {"compress_level": 1}  # zlib level 1: about 10 ms faster than the default, ~20% larger
+PNG_DPI = 100  # plot.py sizes its figures in inches at 100 dpi: the PNG is shown at exactly its pixel size
 CACHE_SIZE = 32  # PNGs kept per explorer (~40 KB each): flipping the kernel or replaying steps is instant
+NOTEBOOK_WIDTH, PRESENTER_WIDTH = 9.0, 5.9  # figure inches: a notebook cell; the right column at 1024x768
+PRESENTER_HEIGHT = 4.3  # inches at most, so controls, picture and summary fit a 768-pixel-high projector
+STALE = "2px dashed #b00020"  # the border of a picture that no longer matches the boxes
+
+
+def geometry_choices() -> list[tuple[str, str]]:
+    """(button label, name) of every geometry the engine offers (pagemove.scenario.GEOMETRIES, read when an
+    explorer is built): "arm64_64k" -> "arm64 64K"."""
+    return [(n.replace("x86_64", "x86-64").replace("_5level", " 5-level").replace("_", " ").replace("k", "K"), n)
+            for n in ENGINE_GEOMETRIES]
+
+
+def fit_width(labels, label_px: int = 80) -> str:
+    """A CSS width for a Dropdown whose description is label_px wide, so its longest choice is not cut off."""
+    longest = max((len(str(x)) for x in labels), default=8)
+    return f"calc({label_px}px + {longest}ch + 3em)"
 
 
 class MoveExplorer:
-    """Controls for one move (old, new, length, kernel, mode, geometry, preset, step) and what it does."""
+    """Controls for one move (old, new, length, kernel, mode, geometry, preset, step) and what it does.
+
+    presenter=True lays the explorer out for a projector (1024x768): controls and the step replay on the
+    left, the picture on the right, the summary across the bottom, all visible without scrolling.
+    """
 
     def __init__(self, old=None, new=None, length=None, kernel=None, stack=None, geometry=None,
-                 preset=None, *, cache_size: int = CACHE_SIZE):
+                 preset=None, *, cache_size: int = CACHE_SIZE, presenter: bool = False):
         self.result = None  # the last MoveResult that simulated without error
         self.error = ""  # why the current values cannot be simulated ("" when they can)
         self.summary = ""  # text.summary(result)
+        self.presenter = presenter
         self._fig = None  # the one Figure every update draws into
         self._pngs = OrderedDict()  # (values, blockers, step) -> PNG bytes, least recently used first
         self._cache_size = cache_size  # 0: draw every time (benchmarks measure that)
@@ -58,6 +76,7 @@ class MoveExplorer:
         self._batch = 0  # > 0 inside set(): observers record values, one simulation runs at the end
         self._blockers = ()  # the preset's other mappings; dropped once the learner edits the layout
         self._values = {}
+        self._bad = {}  # box name -> its text, for every box whose text does not parse: nothing simulates
         self._dirty = False  # a change arrived inside a batch: simulate when it ends
         self._sentence_text = ""
         self._build()
@@ -70,8 +89,9 @@ class MoveExplorer:
     def set(self, **values) -> None:
         """Change controls as a learner would (preset, geometry, stack/mode, kernel, old, new, length/len, step).
 
-        Addresses may be ints or hex strings. Nothing raises: bad values show up in `error`. Returns None,
-        so `ex.set(...)` at the end of a notebook cell does not display the explorer a second time.
+        Addresses may be ints or strings in the one number grammar (0x1fff000, 4096, 2M, 2M+4K), exactly as
+        typed into the boxes. Nothing raises: bad values show up in `error`. Returns None, so `ex.set(...)`
+        at the end of a notebook cell does not display the explorer a second time.
         """
         if "len" in values:
             values["length"] = values.pop("len")
@@ -92,7 +112,7 @@ class MoveExplorer:
 
     @property
     def step(self) -> int:
-        """How many loop steps of the move the picture shows (0 = before the loop)."""
+        """How many loop steps of the move the picture shows (0 = before the loop; k = after step k)."""
         return self.step_slider.value
 
     @property
@@ -107,8 +127,13 @@ class MoveExplorer:
 
     @property
     def values(self) -> dict:
-        """The values the controls hold now (they may be invalid; see `error`)."""
+        """The values the controls hold now: ints, or the text of a box that does not parse (see `error`)."""
         return dict(self._values)
+
+    @property
+    def current(self) -> bool:
+        """Does the picture show what the controls say? False while an error is shown."""
+        return not self.error and self.result is not None
 
     def close(self) -> None:
         """Close this explorer's widgets (the figure goes with the explorer)."""
@@ -139,23 +164,37 @@ class MoveExplorer:
 
     def _build(self) -> None:
         """Create the controls and outputs and wire every control to _changed()."""
-        self.preset = W.Dropdown(options=[("custom", CUSTOM)] + [(f"{n}: {p.title}", n) for n, p in PRESETS.items()],
-                                 description="case", layout=W.Layout(width="34em"))
-        self.geometry = W.ToggleButtons(options=GEOMETRIES, description="geometry",
-                                        style={"button_width": "7.5em"})
-        self.thp = W.Checkbox(value=False, description="THP (huge pages)", indent=False,
-                              layout=W.Layout(width="11em"))
-        self.mode = W.ToggleButtons(options=MODES, description="mode", style={"button_width": "11em"})
-        self.kernel = W.ToggleButtons(options=KERNELS, description="Linux", style={"button_width": "4em"})
+        cases = [("custom", CUSTOM)] + [(f"{n}: {p.title}", n) for n, p in PRESETS.items()]
+        self.preset = W.Dropdown(options=cases, description="case",
+                                 layout=W.Layout(width=fit_width(label for label, _ in cases)))
+        geometries = geometry_choices()
+        label = {"description_width": "5.5em"} if self.presenter else {}
+        row = {"display": "flex"}  # the description beside its buttons, not above them (Voila's CSS stacks them)
+        widest = max(len(label) for label, _ in geometries)
+        self.geometry = W.ToggleButtons(options=geometries, description="geometry", layout=W.Layout(**row),
+                                        style={"button_width": f"{widest + 3}ch", **label})
+        self.thp = W.Checkbox(value=False, description=THP_LABEL, indent=False, layout=W.Layout(width="11em"))
+        self.mode = W.ToggleButtons(options=MODES, description="mode", layout=W.Layout(**row),
+                                    style={"button_width": "9.5em" if self.presenter else "11em", **label})
+        self.kernel = W.ToggleButtons(options=KERNELS, description="Linux", layout=W.Layout(**row),
+                                      style={"button_width": "4em", **label})
         self.texts, self.sliders = {}, {}
+        box, slider = ("13em", "15em") if self.presenter else ("16em", "26em")
         for name, label in LABELS.items():
-            self.texts[name] = W.Text(description=label, continuous_update=False, layout=W.Layout(width="16em"))
+            self.texts[name] = W.Text(description=label, continuous_update=False, placeholder="e.g. 0x1fff000 or 2M",
+                                      tooltip=HINT, layout=W.Layout(width=box))
             self.sliders[name] = W.IntSlider(min=0, max=1, continuous_update=False, readout=False,
-                                             description="pages", layout=W.Layout(width="26em"))
-        self.step_slider = W.IntSlider(min=0, max=0, continuous_update=False, description="step")
+                                             description="pages", layout=W.Layout(width=slider))
+        self.hint = W.HTML(_block(html.escape(HINT), "0.85em"))
+        self.step_slider = W.IntSlider(min=0, max=0, continuous_update=False, description="after step",
+                                       style={"description_width": "5.5em"})
+        self.step_total = W.Label()  # "of n": the slider reads "after step k of n"
         self.about = W.HTML()
         self.error_line = W.HTML()
-        self.image = W.Image(format="png", layout=W.Layout(max_width="100%"))
+        # Shown at its own pixel size (a narrower page scales it down, keeping its shape): never stretched.
+        px = round((PRESENTER_WIDTH if self.presenter else NOTEBOOK_WIDTH) * PNG_DPI)
+        self.image = W.Image(format="png", layout=W.Layout(width=f"{px}px", max_width="100%", height="auto",
+                                                           flex="0 0 auto"))
         self.step_line = W.HTML()
         self.summary_box = W.HTML()
 
@@ -170,9 +209,23 @@ class MoveExplorer:
         self.step_slider.observe(self._on("step"), names="value")
 
         rows = [W.HBox([self.texts[n], self.sliders[n]]) for n in ADDRESS_FIELDS]
-        toggles = W.HBox([self.geometry, self.mode, self.kernel, self.thp], layout=W.Layout(flex_flow="row wrap"))
-        self.widget = W.VBox([self.preset, self.about, toggles, *rows,
-                              self.error_line, self.image, self.step_slider, self.step_line, self.summary_box])
+        stepper = W.HBox([self.step_slider, self.step_total])
+        if self.presenter:
+            left = W.VBox([self.geometry, W.HBox([self.kernel, self.thp]), self.mode, *rows, self.hint,
+                           self.error_line, stepper,
+                           self.step_line], layout=W.Layout(width="28em", flex="0 0 auto"))
+            main = W.HBox([left, self.image], layout=W.Layout(align_items="flex-start"))
+            # A toggle group whose buttons wrap must not squeeze its description to "ge…" (the rule rides
+            # on the hint, so it costs no line of its own).
+            self.hint.value = ("<style>.pagemove-presenter .widget-toggle-buttons > .widget-label {flex: 0 0 auto}"
+                               "</style>" + self.hint.value)
+            self.widget = W.VBox([self.preset, self.about, main, self.summary_box])
+            self.widget.add_class("pagemove-presenter")
+        else:
+            toggles = W.HBox([self.geometry, self.mode, self.kernel, self.thp],
+                             layout=W.Layout(flex_flow="row wrap"))
+            self.widget = W.VBox([self.preset, self.about, toggles, *rows, self.hint, self.error_line,
+                                  self.image, stepper, self.step_line, self.summary_box])
 
     def _on(self, name: str, source: str = "control"):
         """The observer for one control: ignore the explorer's own writes, pass the rest on."""
@@ -187,7 +240,10 @@ class MoveExplorer:
         """Write `value` into the widget for `name`, as a click or a keystroke would."""
         try:
             if name in ADDRESS_FIELDS:
-                self.texts[name].value = value if isinstance(value, str) else _hex(_as_int(value, f"{name} (or a hex string)"))
+                if isinstance(value, str):  # typed text: the box's observer reads it with the one grammar
+                    self.texts[name].value = value
+                else:
+                    self.texts[name].value = _hex(_as_int(value, f"{name} (or a string such as 0x1fff000 or 2M)"))
             elif name == "step":
                 self.step_slider.value = _as_int(value, "step")
             elif name == "stack":
@@ -220,28 +276,45 @@ class MoveExplorer:
         if name in ADDRESS_FIELDS:
             if source == "text":
                 try:
-                    value = _parse_hex(value, LABELS[name])
-                except ValueError as e:
-                    self._show_error(str(e))
+                    value = parse_number(value, LABELS[name])
+                except ValueError:
+                    self._bad[name] = self._values[name] = value  # the box's text: nothing simulates with
+                    self._mark_custom()                            # an older value of it
+                    self._recompute()
                     return
             else:
                 value *= self._geo().page_size
+            self._bad.pop(name, None)
             self._values[name] = value
             self._sync_address(name, recentre=source == "text")
             self._mark_custom()
         elif name == "geometry":
+            before = self._geo()
             self._values["geometry"] = value
             name_twin = twin(self.preset.value, value) if self.preset.value != CUSTOM else None
             if name_twin:  # the same teaching case, scaled to the other geometry; the kernel stays
                 self._apply_preset(name_twin, keep_kernel=True)
                 return
-            self._sync_all_addresses(recentre=True)
+            self._carry_over(before, self._geo())
         elif name == "stack":
             self._values["stack"] = value
             self._mark_custom()
+            self._sync_all_addresses(recentre=True)
         else:
             self._values[name] = value
         self._recompute()
+
+    def _carry_over(self, src, dst) -> None:
+        """A geometry switch on a custom move: the same move in PMD units (see carry_over()), sliders re-centred."""
+        good = {n: self._values[n] for n in ADDRESS_FIELDS if n not in self._bad and n in self._values}
+        moved, self._blockers = carry_over(good, self._blockers, src, dst)
+        self._values.update(moved)
+        if self.preset.value != CUSTOM:  # no twin of this case in that geometry: a custom move now
+            with self._quietly():
+                self.preset.value = CUSTOM
+            self.about.value = _block("<b>Custom move</b>: the case carried over in PMD units (same offsets "
+                                      "inside their PMDs, same number of PMDs).")
+        self._sync_all_addresses(recentre=True)
 
     def _apply_preset(self, name: str, keep_kernel: bool = False) -> None:
         """Load a preset into every control at once; one simulation."""
@@ -250,6 +323,7 @@ class MoveExplorer:
         if keep_kernel and self._values.get("kernel"):
             values["kernel"] = self._values["kernel"]
         self._values.update(values)
+        self._bad.clear()
         self._blockers = p.blockers
         with self._quietly():
             self.preset.value = name
@@ -258,7 +332,8 @@ class MoveExplorer:
             self.kernel.value = values["kernel"]
             self.thp.value = p.thp
         self._sync_all_addresses(recentre=True)
-        self.about.value = f"<b>{html.escape(p.title)}</b><br>{html.escape(p.description)}"
+        self.about.value = _block(f"<b>{html.escape(p.title)}</b><br>{html.escape(p.description)}",
+                                  "0.9em" if self.presenter else "")
         self._recompute()
 
     def _mark_custom(self) -> None:
@@ -267,7 +342,8 @@ class MoveExplorer:
             with self._quietly():
                 self.preset.value = CUSTOM
             self._blockers = ()
-            self.about.value = "<b>Custom move</b>: pick a case to start again from one of the seed's examples."
+            self.about.value = _block("<b>Custom move</b>: pick a case to start again from one of the seed's "
+                                      "examples.")
 
     # ---- text boxes and sliders in sync -----------------------------------------------------------------
 
@@ -282,22 +358,18 @@ class MoveExplorer:
         """Show the value of `name` in its text box and on its slider, without echoing back.
 
         A slider spans SLIDER_PMDS PMDs around its value, so one pixel is a few pages and the PMD
-        boundaries are within reach. The window moves only when asked (a typed value, a preset) or when
-        the value left it, never under the learner's mouse.
+        boundaries are within reach. The window moves only when asked (a typed value, a preset, a
+        geometry or mode switch) or when the value left it, never under the learner's mouse. A box whose
+        text does not parse keeps that text: it is what the error is about.
         """
         value = self._values.get(name)
-        if value is None:
+        if value is None or name in self._bad:
             return
         geo = self._geo()
         ps, slider = geo.page_size, self.sliders[name]
         pages, total, span = value // ps, geo.task_size // ps, SLIDER_PMDS * geo.pmd_size // ps
         if recentre or not slider.min <= pages <= slider.max:
-            if name == "length":  # 1 .. twice the length, at least a window
-                lo, hi = 1, min(total, max(span, 2 * pages))
-            else:  # a window centred on the value, starting on a PMD boundary
-                lo = max(0, pages - span // 2) // (geo.pmd_size // ps) * (geo.pmd_size // ps)
-                hi = min(total - 1, lo + span - 1)
-                lo = max(0, hi - span + 1)
+            lo, hi = slider_window(name, pages, total, span, geo.pmd_size // ps)
             with self._quietly():
                 if lo > slider.max:  # keep min <= max at every moment
                     slider.max, slider.min = hi, lo
@@ -310,9 +382,18 @@ class MoveExplorer:
     # ---- simulate, draw, describe ---------------------------------------------------------------------
 
     def _recompute(self) -> None:
-        """Simulate the current values; on success show the new move, otherwise the reason."""
+        """Simulate what the boxes show; on success show the new move, otherwise the reason."""
         if self._batch:
             self._dirty = True
+            return
+        if self._bad:  # a box that does not parse: say so about its current text; never use an older value
+            reasons = []
+            for name, typed in self._bad.items():
+                try:
+                    parse_number(typed, LABELS[name])
+                except ValueError as e:
+                    reasons.append(str(e))
+            self._show_error("; ".join(reasons))
             return
         v = self._values
         try:
@@ -323,13 +404,24 @@ class MoveExplorer:
             return
         self.result, self.error = result, ""
         self.error_line.value = ""
-        self._sync_all_addresses(recentre=False)  # a box still showing a typo snaps back to the value in use
+        self._mark_current(True)
         self.summary = text.summary(result)
-        self.summary_box.value = f"<pre style='max-height:16em;overflow:auto'>{html.escape(self.summary)}</pre>"
+        self._show_summary()
+        n = len(result.events)
         with self._quietly():
-            self.step_slider.max = len(result.events)
-            self.step_slider.value = len(result.events)
+            self.step_slider.max = n
+            self.step_slider.value = n
+        self.step_total.value = f"of {n}"
         self._render()
+
+    def _show_summary(self) -> None:
+        style = "margin:0;font-family:var(--jp-code-font-family,monospace);white-space:pre-wrap;overflow:visible"
+        if self.presenter:
+            style += ";font-size:11px;line-height:1.25"
+        if self.error:
+            style += ";color:#777"
+        head = "<div style='color:#b00020'>(the last good move, not the boxes' values)</div>" if self.error else ""
+        self.summary_box.value = f"{head}<pre style='{style}'>{html.escape(self.summary)}</pre>"
 
     def _render(self) -> None:
         """Draw the last good move at the current step into the one figure, and say what that step did."""
@@ -338,36 +430,42 @@ class MoveExplorer:
             return
         k = self.step_slider.value
         self._sentence_text = _step_sentence(r, k)
-        self.step_line.value = html.escape(self._sentence_text)
+        self.step_line.value = _block(html.escape(self._sentence_text))
         self.image.value = self._png(r, None if k == len(r.events) else k)
 
     def _png(self, result, step) -> bytes:
         """The PNG of the move at `step`: from the cache, or drawn into the reused figure and encoded."""
-        key = (tuple(sorted(self._values.items())), self._blockers, step)
+        key = (result.geometry.name, result.kernel, result.operation, result.old_addr, result.new_addr,
+               result.length, self._values.get("thp", False), self._blockers, step)
         if key in self._pngs:
             self._pngs.move_to_end(key)
             return self._pngs[key]
         from . import plot  # matplotlib loads with the first drawing, not with the widget module
 
         # One pyplot-free Figure, cleared and reused; the sentence and the WARN line are widgets beside it.
-        self._fig = plot.draw_move(result, step=step, fig=self._fig, caption=False)
-        buf = io.BytesIO()
-        import matplotlib
-
-        with matplotlib.rc_context(PNG_RC):
-            self._fig.savefig(buf, format="png", dpi=PNG_DPI, pil_kwargs=PNG_OPTIONS)
-        png = buf.getvalue()
+        width, height = (PRESENTER_WIDTH, PRESENTER_HEIGHT) if self.presenter else (NOTEBOOK_WIDTH, None)
+        self._fig = plot.draw_move(result, step=step, fig=self._fig, caption=False, width=width,
+                                   max_height=height, for_png=True)
+        png = plot.render_png(self._fig)
         self._pngs[key] = png
         while len(self._pngs) > self._cache_size:
             self._pngs.popitem(last=False)
         return png
 
     def _show_error(self, reason: str) -> None:
-        """Show why the values cannot be simulated; keep the last good picture."""
+        """Show why the values cannot be simulated; keep the last good picture, marked as not current."""
         self.error = reason
-        kept = " The picture still shows the last good move." if self.result else ""
-        self.error_line.value = (f"<span style='color:#b00020'><b>Cannot move:</b> {html.escape(reason)}.{kept}"
-                                 f"</span>")
+        kept = " The picture (dashed border) still shows the last good move, not these values." if self.result else ""
+        self.error_line.value = _block(f"<b>Cannot move:</b> {html.escape(reason)}.{kept}", color="#b00020")
+        self._mark_current(False)
+        if self.result is not None:
+            self._show_summary()
+
+    def _mark_current(self, current: bool) -> None:
+        """A dashed red border and a greyed sentence while the picture is not what the boxes say."""
+        self.image.layout.border = None if current else STALE
+        if not current and self._sentence_text:
+            self.step_line.value = _block(html.escape(self._sentence_text), color="#777")
 
     # ---- batching -----------------------------------------------------------------------------------------
 
@@ -405,7 +503,62 @@ def display_bundle(widget, text: str, **kwargs) -> dict:
     return {**bundle, "text/plain": text}
 
 
+def _block(content: str, size: str = "", color: str = "") -> str:
+    """HTML for a paragraph in a widget: ordinary line spacing (an HTML widget's own is a control's 28 px)."""
+    style = "line-height:1.35;margin:2px 0" + (f";font-size:{size}" if size else "") + (f";color:{color}" if color else "")
+    return f"<div style='{style}'>{content}</div>"
+
+
+def slider_window(name: str, pages: int, total: int, span: int, per_pmd: int) -> tuple[int, int]:
+    """(min, max) in pages of the slider for `name`: a window of `span` pages centred on the value."""
+    if name == "length":  # 1 .. twice the length, at least a window
+        return 1, min(total, max(span, 2 * pages))
+    lo = max(0, pages - span // 2) // per_pmd * per_pmd  # starting on a PMD boundary
+    hi = min(total - 1, lo + span - 1)
+    return max(0, hi - span + 1), hi
+
+
+def _in_pmd(offset: int, n_src: int, n_dst: int) -> int:
+    """A page offset inside a PMD of n_src pages, carried to one of n_dst: its distance from the nearer
+    boundary is kept (one page below a boundary stays one page below), as far as the smaller PMD allows."""
+    if 2 * offset <= n_src:
+        return min(offset, n_dst // 2)
+    return n_dst - min(n_src - offset, n_dst // 2)
+
+
+def carry_over(addresses: dict, blockers, src, dst) -> tuple[dict, tuple]:
+    """The same move in geometry `dst`, in PMD units: every address keeps its PMD number and its page offset
+    inside the PMD (see _in_pmd), the length its number of PMDs and its remainder; blockers move alike.
+
+    If that leaves the address space of `dst`, everything shifts down by the same number of PMDs (so the
+    distance between old and new in PMDs stays), when that makes it fit. Returns (addresses, blockers).
+    """
+    n_src, n_dst = src.pmd_size // src.page_size, dst.pmd_size // dst.page_size
+
+    def address(a):
+        return a // src.pmd_size * dst.pmd_size + _in_pmd(a % src.pmd_size // src.page_size, n_src, n_dst) * dst.page_size
+
+    def length(n):
+        pages = n // src.page_size
+        carried = pages // n_src * dst.pmd_size + _in_pmd(pages % n_src, n_src, n_dst) * dst.page_size
+        return max(carried, dst.page_size)
+
+    out = {k: (length(v) if k == "length" else address(v)) for k, v in addresses.items()}
+    moved = tuple((address(s), length(n)) for s, n in blockers)
+    starts = [out[k] for k in ("old", "new") if k in out] + [s for s, _ in moved]
+    top = max([out.get("old", 0), out.get("new", 0)]) + out.get("length", 0)
+    top = max([top] + [s + n for s, n in moved])
+    if starts and top > dst.task_size:
+        shift = max(0, min(starts) // dst.pmd_size - 4) * dst.pmd_size  # the lowest lands 4 PMDs up
+        if top - shift <= dst.task_size:  # else it cannot fit at all: keep the PMD numbers (and the way back)
+            out = {k: v if k == "length" else v - shift for k, v in out.items()}
+            moved = tuple((s - shift, n) for s, n in moved)
+    return out, moved
+
+
 def _hex(value) -> str:
+    if isinstance(value, str):  # the text of a box that does not parse
+        return repr(value)
     return "?" if value is None else f"{value:#x}"
 
 
@@ -419,18 +572,6 @@ def _as_int(value, name: str) -> int:
         raise ValueError(f"{name.split()[0]} must be an int{name[len(name.split()[0]):]}, got {value!r}") from None
 
 
-def _parse_hex(s: str, name: str) -> int:
-    """An address or length typed into a box: hex, with or without 0x; '_' and spaces allowed."""
-    cleaned = s.strip().lower().replace("_", "").replace(" ", "")
-    try:
-        value = int(cleaned, 16)
-    except ValueError:
-        raise ValueError(f"{name}: {s.strip()!r} is not a hex number (example: 0x1fff000)") from None
-    if value < 0:
-        raise ValueError(f"{name}: {s.strip()!r} is negative")
-    return value
-
-
 def _reason(e: Exception) -> str:
     """The message of an engine error, without the errno prefix Python adds."""
     if isinstance(e, OSError) and e.strerror:
@@ -439,10 +580,9 @@ def _reason(e: Exception) -> str:
 
 
 def _step_sentence(result, k: int) -> str:
-    """What step k did (k events applied), or what the loop is about to do (k = 0)."""
+    """What step k did (k events applied: "Step k: ..."), or what the loop is about to do (k = 0)."""
     n = len(result.events)
     if k == 0:
         where = "" if not result.realigned else f" {result.realign_check[0].upper()}{result.realign_check[1:]}."
         return f"Before the loop: nothing moved yet; {n} step{'s' if n != 1 else ''} to replay.{where}"
     return result.events[k - 1].describe()
-

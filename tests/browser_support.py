@@ -169,30 +169,60 @@ def jupyter_lab(root_dir: Path, state: Path):
         yield Server(url, proc)
 
 
+PRESENT = REPO / "jupyter"  # make present's Voila config (jupyter/config/voila.json) and template (jupyter/voila)
+
+
+def present_env(env: dict) -> dict:
+    """What `make present` adds to the environment: pagemove's Voila config and offline template."""
+    return dict(env, JUPYTER_CONFIG_PATH=str(PRESENT / "config"), JUPYTER_PATH=str(PRESENT))
+
+
 @contextlib.contextmanager
-def voila(notebook: Path, state: Path):
-    """Voila serving one notebook on a free port; yields a Server (the page is served at /)."""
-    env = jupyter_env(state)
+def voila(notebook: Path, state: Path, *options: str):
+    """Voila serving one notebook on a free port, configured as `make present` does (plus `options`);
+    yields a Server (the page is served at /)."""
+    env = present_env(jupyter_env(state))
     port = free_port()
     voila_bin = Path(sys.executable).with_name("voila")
     cmd = [str(voila_bin), str(notebook), "--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}",
-           "--Voila.port_retries=0"]
+           "--Voila.port_retries=0", *options]
     url = f"http://127.0.0.1:{port}"
     # Any path but / answers without starting a kernel; a 404 proves the server listens.
     with server(cmd, env, f"{url}/pagemove-ready-probe", state / "voila.log", cwd=notebook.parent) as proc:
         yield Server(url, proc)
 
 
+class Traffic(typing.NamedTuple):
+    """What a page did on the network and in its console, for the "works offline" assertions."""
+    console: list            # console messages of type error
+    failed: list             # URLs of requests that failed
+    outside: list            # URLs of requests to anywhere but the test's own server
+
+    def problems(self) -> str:
+        return f"console errors: {self.console}\nfailed requests: {self.failed}\noutside requests: {self.outside}"
+
+
+def watch(page, origin: str) -> Traffic:
+    """Record console errors, failed requests and requests that leave `origin` (http://127.0.0.1:port)."""
+    traffic = Traffic([], [], [])
+    page.on("console", lambda m: traffic.console.append(m.text) if m.type == "error" else None)
+    page.on("requestfailed", lambda r: traffic.failed.append(r.url))
+    page.on("request", lambda r: traffic.outside.append(r.url)
+            if not r.url.startswith((origin, "data:", "blob:")) else None)
+    return traffic
+
+
 @contextlib.contextmanager
-def chromium_page(state: Path, console: list | None = None):
-    """A Playwright page in headless Debian chromium, 1400x1000; console errors are appended to console."""
+def chromium_page(state: Path, console: list | None = None, viewport=(1400, 1000)):
+    """A Playwright page in headless Debian chromium (1400x1000 unless told); console errors are appended
+    to console."""
     from playwright.sync_api import sync_playwright
 
     env = jupyter_env(state)      # chromium writes ~/.config/chromium and ~/.cache/dconf: keep them in state
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, env=env, timeout=60_000)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
             page.set_default_timeout(60_000)
             if console is not None:
                 page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
@@ -263,7 +293,7 @@ class ExplorerPage:
                     f"expected summary:\n{summary}\nshown:\n{seen}\nfigure unchanged: {digest == previous_digest}")
 
 
-def explorer_png_digests(preset: str, *changes: dict) -> list[str]:
+def explorer_png_digests(preset: str, *changes: dict, presenter: bool = False) -> list[str]:
     """SHA-256 of the explorer's PNG for `preset`, then after each set(**change), drawn in this process.
 
     The kernel behind the page runs the same code on the same matplotlib, so a page showing the right
@@ -273,7 +303,7 @@ def explorer_png_digests(preset: str, *changes: dict) -> list[str]:
 
     from pagemove.widgets import MoveExplorer
 
-    ex = MoveExplorer(preset=preset)
+    ex = MoveExplorer(preset=preset, presenter=presenter)
     digests = [hashlib.sha256(ex.image.value).hexdigest()]
     for change in changes:
         ex.set(**change)

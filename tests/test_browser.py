@@ -4,7 +4,8 @@ A student's path through the explorer of notebook 03 (case (c)), with the real c
 overlapping stack shift on Linux 6.6 shows the WARN; typing a `new` one page lower breaks the mutual
 alignment (no WARN); one key press on the page slider puts it back (the WARN returns, with the very same
 picture); clicking 6.7 realigns the move (two whole PMD moves, no WARN). Every expected text is computed
-by the engine in this test. Screenshots go to a temporary folder whose path is printed.
+by the engine in this test. The page must fetch nothing from outside, and log no console error and no
+failed request. Screenshots go to a temporary folder whose path is printed.
 """
 
 import json
@@ -22,6 +23,7 @@ from browser_support import (
     needs_chromium,
     still_running,
     strip_outputs,
+    watch,
 )
 
 from pagemove import text
@@ -78,6 +80,7 @@ def test_notebook_03_explorer_from_the_warn_on_6_6_to_realigned_on_6_7(tmp_path_
     assert pictures[0] == pictures[2] and len(set(pictures)) == 3
 
     with jupyter_lab(work / "notebooks", work / "state") as lab, chromium_page(work / "state") as page:
+        traffic = watch(page, lab.url)
         try:
             page.goto(f"{lab.url}/lab/tree/{nb03.name}?reset")     # ?reset: no restored workspace
             panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
@@ -117,6 +120,8 @@ def test_notebook_03_explorer_from_the_warn_on_6_6_to_realigned_on_6_7(tmp_path_
             cell.screenshot(path=str(shots / "3-linux-6.7-realigned.png"))
             started = lab.processes()
             assert len(started) >= 2, "expected JupyterLab and notebook 03's kernel to be running"
+            # JupyterLab running a notebook with the explorer: offline-clean, no extension complaining
+            assert not traffic.console and not traffic.failed and not traffic.outside, traffic.problems()
         except BaseException:
             page.screenshot(path=str(shots / "failure.png"))
             raise

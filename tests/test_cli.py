@@ -1,6 +1,7 @@
 """The command line: success paths, and every bad argument as one line on stderr with exit status 2."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -41,7 +42,8 @@ def test_move_json(capsys):
     assert d["realigned"] is False and d["realign_check"].startswith("cannot align new down")
     assert d["moved"] == 0x201000 and d["kernel"] == "6.18" and d["operation"] == "mremap"
     assert [e["level"] for e in d["events"]] == ["PTE", "PMD"]
-    assert d["events"][1]["describe"].startswith("Step 1: PMD move of 0x2000000..0x2200000 -> 0x1000000")
+    assert [(e["step"], e["index"]) for e in d["events"]] == [(1, 0), (2, 1)]  # readers count steps from 1
+    assert d["events"][1]["describe"].startswith("Step 2: PMD move of 0x2000000..0x2200000 -> 0x1000000")
     assert d["tlb_flushes"] == [[0x1fff000, 0x2000000], [0x2000000, 0x2200000]]
     assert d["damage"] is None
 
@@ -88,6 +90,27 @@ def test_quiz_prints_problems_and_hides_answers(capsys):
     assert out.rstrip().endswith("run again with -c to see them.")
 
 
+def test_quiz_prints_the_item_names_answers_take_and_no_python_none(capsys):
+    assert main(["quiz", "--seed", "7"]) == 0
+    out = capsys.readouterr().out
+    assert "None" not in out and "ARG kind any\n" in out
+    p = Problem.random(7)
+    for item in p.items:  # each answer line starts with the ITEM of -a ITEM=VALUE
+        assert re.search(rf"^  {re.escape(item.name)} +{re.escape(item.label)}: \?$", out, re.M), item.name
+    assert "-a ITEM=VALUE" in out and f"-a {p.items[0].name}=" in out
+    # ... and those names are what -a accepts
+    assert main(["quiz", "--seed", "7", *[a for i in p.items for a in ("-a", f"{i.name}=0")]]) in (0, 1)
+    assert "no such item" not in capsys.readouterr().err
+
+
+def test_quiz_reads_answers_in_the_one_grammar_and_says_what_it_could_not_read(capsys):
+    assert main(["quiz", "--seed", "7", "-a", "pte_6.6=0x7", "-a", "pmd_6.6=zero"]) == 1
+    out = capsys.readouterr().out
+    assert "[right] PTE moves on 6.6: 7" in out
+    assert "[wrong] PMD moves on 6.6: 'zero' is not a number (answer: 1)" in out and "(no answer) (answer: 1)" \
+        not in out.split("PMD moves on 6.6")[1].split("\n")[0]
+
+
 def test_quiz_c_prints_the_solutions(capsys):
     assert main(["quiz", "-s", "0x7", "-c", "--kind", "counts", "--difficulty", "3"]) == 0
     out = capsys.readouterr().out
@@ -106,7 +129,7 @@ def test_quiz_checks_answers(capsys):
     assert capsys.readouterr().out.endswith("6/6 right.\n")
     assert main(["quiz", "--seed", "7", "-a", "pmd_6.6=2"]) == 1
     out = capsys.readouterr().out
-    assert "[wrong] PMD moves on 6.6: 2 (answer: 1)" in out and "Step 0: move_ptes() moved 7 present PTEs" in out
+    assert "[wrong] PMD moves on 6.6: 2 (answer: 1)" in out and "Step 1: move_ptes() moved 7 present PTEs" in out
 
 
 # ---- help -----------------------------------------------------------------------------------------
@@ -132,7 +155,7 @@ BAD = [
      "pagemove move: error: Invalid argument (EINVAL): mremap: the ranges [0x1fff000, 0x2200000) and "
      "[0x1eff000, 0x2100000) overlap"),
     (["move", "--old", "0x1fff000", "--new", "xyz", "--len", "0x201000"],
-     "pagemove move: error: argument --new: not a number: 'xyz'"),
+     "pagemove move: error: argument --new: 'xyz' is not a number; write hex 0x1fff000, decimal 4096, or a size"),
     (["move", "--old", "0x1fff000", "--new", "0x1dff000", "--len", "0x201000", "--kernel", "9.9"],
      "pagemove move: error: argument --kernel: unknown kernel version '9.9'"),
     (["move", "--old", "0x1fff001", "--new", "0xfff000", "--len", "2M"],
@@ -152,7 +175,7 @@ BAD = [
     (["quiz", "-a", "pmd=1"], "pagemove quiz: error: no such item(s) ['pmd']"),
     (["quiz", "-a", "pmd_6.6=1", "-n", "2"], "pagemove quiz: error: --answer checks one problem"),
     (["quiz", "--kind", "foo"], "pagemove quiz: error: argument --kind: invalid choice: 'foo'"),
-    (["quiz", "--difficulty", "4"], "pagemove quiz: error: argument -d/--difficulty: invalid choice: 4"),
+    (["quiz", "--difficulty", "5"], "pagemove quiz: error: argument -d/--difficulty: invalid choice: 5"),
     (["quiz", "--seed", "-3"], "pagemove quiz: error: argument -s/--seed"),
     (["frobnicate"], "pagemove: error: argument COMMAND: invalid choice: 'frobnicate'"),
     ([], "pagemove: error: the following arguments are required: COMMAND"),
@@ -193,3 +216,13 @@ def test_importing_the_cli_does_not_import_the_lab():
     code = "import sys, pagemove.__main__; print('pagemove.lab' in sys.modules, 'ipywidgets' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_move_thp_and_other_geometries(capsys):
+    assert main(["move", "--old", "0x40000000", "--new", "0x80001000", "--len", "4M", "--thp", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert (d["huge_pmd_moves"], d["huge_pmd_splits"], d["counts"]["pte_moves"]) == (0, 2, 1024)
+    assert main(["move", "--old", "0x3fff0000", "--new", "0x1fff0000", "--len", "0x20010000", "--stack",
+                 "--kernel", "6.6", "--geometry", "arm64_64k", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["geometry"] == "arm64_64k" and d["counts"]["refusals"] == 1 and d["counts"]["pte_moves"] == 8193

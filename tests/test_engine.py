@@ -48,7 +48,7 @@ def test_seed_state_after_first_page():
     first, second = r.events[:2]
     assert (first.level, first.ptes, first.extent) == ("PTE", 1, PAGE)
     assert (second.old, second.new, second.extent) == (0x2000000, 0x1e00000, 0x200000)
-    assert second.refused == ("PMD",) and "emptied at step 0" in second.cause
+    assert second.refused == ("PMD",) and "emptied at step 1" in second.cause  # readers count steps from 1
     after_one = r.replay(1)
     assert after_one.empty(0x1fff000)  # the source PMD entry: present, no page left in it
     assert after_one.present(0x1e00000, 1)

@@ -22,8 +22,8 @@ def panels(fig):
 
 
 def row_labels(ax):
-    """The hex addresses written beside the rows."""
-    return [t.get_text() for t in ax.texts if t.get_text().startswith("0x")]
+    """The hex addresses written beside the rows (stamped as one image: the panel records them)."""
+    return [label for label in ax._pagemove_labels if label]
 
 
 def test_import_pagemove_loads_no_matplotlib():
@@ -40,7 +40,8 @@ def test_draw_move_every_step_in_both_geometries(name):
         assert isinstance(fig, Figure)
         before, after = panels(fig)
         assert before.get_title() == "before (loop start)"
-        assert after.get_title().startswith(f"after step {step - 1} ({step} of 2 done)" if step else "before step 0")
+        n = len(r.events)
+        assert after.get_title() == (f"after step {step} of {n}" if step else f"before the loop (0 of {n} steps done)")
 
 
 def test_draw_move_rows_are_pmd_slots_labelled_in_hex():
@@ -53,7 +54,9 @@ def test_draw_move_rows_are_pmd_slots_labelled_in_hex():
 def test_refusal_is_highlighted_with_the_warn():
     fig = plot.draw_move(PRESETS["c-overlap"].run(), 2)
     texts = [t.get_text() for t in fig.texts] + [t.get_text() for t in panels(fig)[1].texts]
-    assert any("move_normal_pmd" in t and t.startswith("WARNING") for t in texts)
+    warn = [t for t in texts if "move_normal_pmd" in t]
+    assert len(warn) == 1 and warn[0].startswith("the kernel prints: WARNING: CPU: 1 PID: 1 at mm/mremap.c:")
+    assert "_" not in warn[0].replace("move_normal_pmd", "").replace("move_ptes", "")  # no '_' placeholders
     assert "WARN" in texts and "present, EMPTY" in texts
     fixed = plot.draw_move(PRESETS["c-overlap"].run(kernel="6.7"))
     assert not any("WARN" in t.get_text() for t in fixed.texts + panels(fixed)[1].texts)
@@ -143,11 +146,73 @@ def test_figures_module_writes_the_readme_figures(tmp_path):
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in paths)
 
 
+# ---- the key lists what the drawing shows, and nothing else ------------------------------------------
+
+def key_of(fig):
+    labels, strip = fig._pagemove_key
+    return labels, strip
+
+
+def test_a_plain_address_space_has_a_small_key_and_one_page_colour():
+    mm = pm.AddressSpace(pm.Geometry.tiny())
+    mm.mmap(0x10000, 0x18000, populate=True)
+    fig = plot.draw_tables(mm, 0x10000, 0x38000)
+    labels, strip = key_of(fig)
+    assert labels == ["page (PTE present)", "PMD entry none (no PTE table)", "VMA (bar left of the rows)"]
+    assert strip == ""  # no colour bar: pages are not coloured by an offset here
+    img = panels(fig)[0].get_images()[0].get_array()
+    assert {tuple(c) for c in img.reshape(-1, 4)} == {plot.PAGE_RGBA, plot.NONE_RGBA}
+
+
+def test_a_move_key_has_only_the_marks_of_that_step():
+    r = PRESETS["c-overlap"].run()  # 6.6: step 1 moves one PTE, step 2 is refused (the WARN)
+    first, _ = key_of(plot.draw_move(r, 1))
+    assert "this step's destination" in first and "refused: WARN" not in first
+    assert "PMD entry moved" not in first and "PUD entry moved" not in first
+    assert "VMA (bar beside its rows: left before, right after)" in first
+    assert not any(label == "VMA (bar left of the rows)" for label in first)  # bars are right of 'after'
+    warned, strip = key_of(plot.draw_move(r, 2))
+    assert "refused: WARN" in warned and strip == "the moved range"
+    moved, _ = key_of(plot.draw_move(PRESETS["linus"].run()))  # 6.7: two whole PMD moves, the whole loop
+    assert "PMD entry moved" in moved and "refused: WARN" not in moved and "this step's destination" not in moved
+    pud, _ = key_of(plot.draw_move(simulate(0x40000000, 0x80000000, 0x40000000, kernel="6.6")))
+    assert "PUD entry moved" in pud and "PMD entry moved" not in pud
+
+
+def test_every_key_entry_names_something_drawn():
+    """Across the presets, each label the key shows is backed by that mark in the figure."""
+    for name in ("c-overlap", "tiny-c-guard", "b", "linus"):
+        r = PRESETS[name].run()
+        for step in (None, 0, 1):
+            fig = plot.draw_move(r, step)
+            labels, _ = key_of(fig)
+            before, after = panels(fig)
+            imgs = [ax.get_images()[0].get_array() for ax in (before, after)]
+            has = {rgba: any(np.all(i == rgba, axis=-1).any() for i in imgs)
+                   for rgba in (plot.NONE_RGBA, plot.OTHER_RGBA)}
+            assert ("PMD entry none (no PTE table)" in labels) == has[plot.NONE_RGBA]
+            assert ("page of another mapping" in labels) == has[plot.OTHER_RGBA]
+            empty = any(t.get_text() == "present, EMPTY" for ax in (before, after) for t in ax.texts)
+            assert ("PMD present, table EMPTY" in labels) == empty
+
+
+def test_a_narrow_figure_is_drawn_at_its_width():
+    r = PRESETS["cascade"].run()
+    fig = plot.draw_move(r, 1, width=5.9, max_height=4.6, caption=False)
+    assert fig.get_figwidth() == 5.9 and fig.get_figheight() <= 4.6
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    from PIL import Image
+
+    assert Image.open(io.BytesIO(buf.getvalue())).size[0] == 590
+
+
 def test_a_huge_leaf_is_one_labelled_row_without_a_pte_table():
-    r = PRESETS["thp-c-overlap"].run(kernel="6.6")
+    r = PRESETS["thp-c"].run(kernel="6.6")
     fig = plot.draw_move(r, 1)  # after step 1 of 2: the huge leaf is still there, on the left and the right
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert texts.count("huge PMD leaf (THP): one entry, no PTE table") == 2
+    assert "huge PMD leaf (THP): no PTE table" in key_of(fig)[0]
     mm = pm.AddressSpace()
     mm.mmap(0x40000000, 0x400000, populate=True, thp=True)
     pt = mm.pt
@@ -165,4 +230,4 @@ def test_big_tables_stay_64_cells_wide(name):
     fig = plot.draw_move(r)
     image = fig.axes[0].images[0].get_array()
     assert image.shape[1] == 64 and image.shape[0] <= 8
-    assert f"({geo.entries // 64} PTEs per cell)" in fig.axes[0].get_xlabel()
+    assert f"({geo.entries // 64} PTEs per cell)" in fig.axes[0]._pagemove_xlabel  # stamped under the grid

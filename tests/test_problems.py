@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from pagemove.problems import (
+    CORE_KINDS,
     KINDS,
+    OTHER_GEOMETRIES,
     REASONS,
     Feedback,
     Problem,
@@ -35,7 +37,7 @@ GOLDEN = [  # (difficulty, seed, kind, old, new, length, stack, blockers, kernel
      {'old': 0x128000, 'new': 0x118000}),
     (1, 4, 'realign', 0x131000, 0x129000, 0xc000, True, (), None, None,
      {'realign': True, 'reason': 'none'}),
-    (1, 5, 'empty', 0x127000, 0x147000, 0x10000, False, (), '6.7', 1,
+    (1, 5, 'empty', 0x127000, 0x147000, 0x10000, False, (), '6.7', 2,
      {'empty': set()}),
     (1, 6, 'start', 0x130000, 0x128000, 0x3000, True, (), None, None,
      {'old': 0x130000, 'new': 0x128000}),
@@ -45,7 +47,7 @@ GOLDEN = [  # (difficulty, seed, kind, old, new, length, stack, blockers, kernel
      {'aligned': True}),
     (1, 9, 'start', 0x137000, 0x11f000, 0x8000, False, (), None, None,
      {'old': 0x130000, 'new': 0x118000}),
-    (2, 0, 'empty', 0x12d000, 0x14c000, 0x1000, False, ((0x14b000, 0x1000),), '6.6', 0,
+    (2, 0, 'empty', 0x12d000, 0x14c000, 0x1000, False, ((0x14b000, 0x1000),), '6.6', 1,
      {'empty': {0x128000}}),
     (2, 1, 'start', 0x12f000, 0x127000, 0x1000, False, (), None, None,
      {'old': 0x128000, 'new': 0x120000}),
@@ -55,7 +57,7 @@ GOLDEN = [  # (difficulty, seed, kind, old, new, length, stack, blockers, kernel
      {'old': 0x120000, 'new': 0x118000}),
     (2, 4, 'counts', 0x13b000, 0x133000, 0xe000, True, (), None, None,
      {'pmd_6.6': 0, 'pte_6.6': 14, 'refusals_6.6': 1, 'pmd_6.7': 2, 'pte_6.7': 1, 'refusals_6.7': 0}),
-    (2, 5, 'empty', 0x137000, 0x128000, 0x1000, False, (), '6.6', 0,
+    (2, 5, 'empty', 0x137000, 0x128000, 0x1000, False, (), '6.6', 1,
      {'empty': {0x130000}}),
     (2, 6, 'aligned', 0x131000, 0x151000, 0x8000, False, ((0x130000, 0x1000),), None, None,
      {'aligned': True}),
@@ -155,7 +157,7 @@ def test_kind_and_difficulty_select_the_problem():
 
 # ---- every answer from the engine -----------------------------------------------------------------
 
-SAMPLE = [(d, s, k) for d in (1, 2, 3) for s in range(12) for k in KINDS]
+SAMPLE = [(d, s, k) for d in (1, 2, 3) for s in range(12) for k in CORE_KINDS]
 
 
 @pytest.mark.parametrize("difficulty, seed, kind", SAMPLE)
@@ -185,7 +187,7 @@ def test_answers_are_the_engines(difficulty, seed, kind):
         assert (a["old"] != p.old) == r.realigned
     else:
         r = run(p.kernel)
-        pt = r.replay(p.step + 1)
+        pt = r.replay(p.step)  # step k: after the first k steps
         assert a == {"empty": {base for base, pte in pt.pte_tables() if not pte.any()}}
     assert p.check(a).right
 
@@ -215,7 +217,8 @@ def test_random_problems_cover_every_answer_class():
     assert reasons >= {"none", "aligned", "guard", "mutual", "below-old", "below-new"}
     assert any(p.result("6.6").warned for p in problems) and not all(p.result("6.6").warned for p in problems)
     assert any(p.stack for p in problems) and any(p.blockers for p in problems)
-    assert {p.kind for p in problems} == set(KINDS)
+    assert {p.kind for p in problems} == set(CORE_KINDS)
+    assert set(KINDS) == set(CORE_KINDS) | {"thp", "pagesize"}
 
 
 # ---- checking and feedback ------------------------------------------------------------------------
@@ -236,30 +239,33 @@ def test_right_answers_in_every_spelling():
 
 
 def test_wrong_pmd_count_is_explained_from_the_trace():
-    """The brief's example: one PMD move claimed, but step 1 was refused and fell back to 512 PTEs."""
+    """The brief's example: one PMD move claimed, but step 2 was refused and fell back to 512 PTEs."""
     fb = e4().check({"pmd_6.6": 1, "pte_6.6": 513, "refusals_6.6": 1, "pmd_6.7": 2, "pte_6.7": 0,
                      "refusals_6.7": 0})
     assert fb.score == (5, 6) and not fb.right
     v = fb["pmd_6.6"]
     assert not v.right and v.given == 1 and v.expected == 0
     assert v.explanation.startswith("You said 1; on 6.6 the loop makes 0 PMD move(s)")
-    assert "Step 1: PMD move refused (the WARN): the destination PMD entry still holds the table emptied " \
-           "at step 0. Fell back to move_ptes(), which moved 512 present PTEs" in v.explanation
+    assert "Step 2: PMD move refused (the WARN): the destination PMD entry still holds the table emptied " \
+           "at step 1. Fell back to move_ptes(), which moved 512 present PTEs" in v.explanation
     assert "[wrong] PMD moves on 6.6: 1 (answer: 0)" in str(fb) and "5/6 right." in str(fb)
 
 
 def test_wrong_refusals_and_warn_name_the_refused_step():
     v = e4().check({"refusals_6.6": 0})["refusals_6.6"]
-    assert "1 step(s) find the destination entry present" in v.explanation and "Step 1" in v.explanation
+    assert "1 step(s) find the destination entry present" in v.explanation and "Step 2: PMD move refused" in v.explanation
     v = e4("warn").check("no")["warn"]
-    assert "6.6 refuses 1 move(s)" in v.explanation and "emptied at step 0" in v.explanation
+    assert "6.6 refuses 1 move(s)" in v.explanation and "emptied at step 1" in v.explanation
     v = Problem.fixed("warn", old=0x20000000, new=0x30000000, length=0x400000).check("yes")["warn"]
     assert "no step on 6.6 finds its destination entry present" in v.explanation
 
 
 def test_unanswered_and_unreadable_items_are_wrong_not_errors():
     fb = e4().check({"pmd_6.6": "lots"})
-    assert fb["pmd_6.6"].given is None and "Could not read your answer: not a number" in fb["pmd_6.6"].explanation
+    assert fb["pmd_6.6"].given is None and "not a number" in fb["pmd_6.6"].unreadable
+    shown = str(fb["pmd_6.6"])  # one clear message: what could not be read and how to write it, no "(no answer)"
+    assert shown.startswith("[wrong] PMD moves on 6.6: 'lots' is not a number (answer: 0)\n        Write hex 0x1fff000")
+    assert "(no answer)" not in shown and "Could not read" not in shown
     assert fb["pte_6.6"].given is None and not fb["pte_6.6"].right and "(no answer)" in str(fb["pte_6.6"])
     with pytest.raises(ValueError, match="no such item"):
         e4().check({"pmd": 1})
@@ -279,17 +285,18 @@ def test_realign_reason_feedback():
 
 
 def test_empty_entries_feedback():
-    """kernel-notes E6 (the refusal cascade) on 6.6: after step 2 only 0x2200000 is present but empty."""
-    p = Problem.fixed("empty", old=0x1fff000, new=0x1dff000, length=0x601000, stack=True, step=2)
+    """kernel-notes E6 (the refusal cascade) on 6.6: after step 3 (of 4) only 0x2200000 is present but empty."""
+    p = Problem.fixed("empty", old=0x1fff000, new=0x1dff000, length=0x601000, stack=True, step=3)
     assert p.answers() == {"empty": frozenset({0x2200000})}
     assert p.check("{0x2200000}").right and p.check([0x2200000]).right
     fb = p.check("0x1e00000, 0x2000001")
     text = fb["empty"].explanation
-    assert "0x2200000 is present but empty: step 2 moved its pages away with move_ptes()" in text
+    assert "after step 3 of 4 on 6.6:" in text
+    assert "0x2200000 is present but empty: step 3 moved its pages away with move_ptes()" in text
     assert "0x1e00000: that PMD entry still maps 512 pages" in text
     assert "0x2000001 is not a PMD entry's base address" in text
-    assert "Step 2: PMD move refused" in text
-    done = Problem.fixed("empty", old=0x20000000, new=0x30000000, length=0x400000, step=1)
+    assert "Step 3: PMD move refused" in text
+    done = Problem.fixed("empty", old=0x20000000, new=0x30000000, length=0x400000, step=2)
     assert done.answers() == {"empty": frozenset()} and done.check("none").right
 
 
@@ -303,7 +310,7 @@ def test_solution_gives_every_answer_and_the_trace():
     text = e4().solution()
     assert "PMD moves on 6.6: 0\nPTE moves on 6.6: 513\nrefusals on 6.6: 1\nPMD moves on 6.7: 2" in text
     assert "On 6.7: realigned: nothing is mapped below old or new in their PMDs." in text
-    assert "Step 1: PMD move refused" in text
+    assert "Step 2: PMD move refused" in text
 
 
 # ---- instructor-fixed problems --------------------------------------------------------------------
@@ -336,7 +343,8 @@ def test_fixed_problem_with_its_own_kernel_and_geometry():
 
 @pytest.mark.parametrize("kwargs, error, match", [
     (dict(kind="nonsense"), ValueError, "kind must be one of"),
-    (dict(kind="empty", step=2), ValueError, "step must be between 0 and 1"),
+    (dict(kind="empty", step=3), ValueError, "step must be between 1 and 2"),
+    (dict(kind="empty", step=0), ValueError, "step must be between 1 and 2"),
     (dict(kind="empty"), ValueError, "step must be between"),
     (dict(kind="realign", kernel="6.6"), ValueError, "no realignment"),
     (dict(kind="counts", kernel="6.99"), ValueError, "unknown kernel version"),
@@ -351,7 +359,7 @@ def test_fixed_problems_refuse_what_the_engine_refuses(kwargs, error, match):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(difficulty=4), "difficulty"), (dict(kind="counting"), "kind"), (dict(seed=-1), "seed"),
+    (dict(difficulty=5), "difficulty"), (dict(kind="counting"), "kind"), (dict(seed=-1), "seed"),
     (dict(seed="3"), "seed")])
 def test_random_refuses_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -362,12 +370,14 @@ def test_random_refuses_bad_arguments(kwargs, match):
 
 @pytest.mark.parametrize("text, value", [
     ("0x1fff000", 0x1fff000), ("4096", 4096), (4096, 4096), ("2M", 0x200000), ("4K", 0x1000), ("4KiB", 0x1000),
-    ("1g", 1 << 30), ("0X10", 16), (" 12 ", 12), ("010", 10), ("1_000", 1000)])
+    ("1g", 1 << 30), ("0X10", 16), (" 12 ", 12), ("010", 10), ("1_000", 1000), ("2M+4K", 0x201000),
+    ("2MiB + 4KiB", 0x201000), ("0x200000+4096", 0x201000), ("0x7f00_0000_0000", 0x7f0000000000)])
 def test_parse_number(text, value):
     assert parse_number(text) == value
 
 
-@pytest.mark.parametrize("text", ["", "x", "-1", "0x", "1.5", "2Q", True, None, 1.0])
+@pytest.mark.parametrize("text", ["", "x", "-1", "0x", "1.5", "2Q", True, None, 1.0, "abc", "1fff000", "0b101",
+                                  "0o17", "2M+", "+4K", "4KB", "0x2M", -1])
 def test_parse_number_refuses(text):
     with pytest.raises(ValueError):
         parse_number(text)
@@ -403,3 +413,39 @@ def test_empty_pmds_helper_counts_only_present_empty_entries():
     assert empty_pmds(r, 0) == frozenset()
     assert empty_pmds(r, 1) == {0x1e00000}
     assert empty_pmds(r, 2) == {0x2000000}
+
+
+# ---- THP and page-size problems (difficulty 4, or asked for by kind) ------------------------------------
+
+@pytest.mark.parametrize("seed", range(16))
+def test_other_machines_and_thp_problems(seed):
+    """Deterministic, answered by the engine, and they really are about huge pages or another page size."""
+    p = Problem.random(seed, difficulty=4)
+    assert p == Problem.random(seed, difficulty=4) and p.kind in ("thp", "pagesize")
+    if p.kind == "thp":
+        assert p.thp and "THP-eligible" in str(p)
+        names = ("huge", "split", "pmd", "pte")
+    else:
+        assert p.geometry in OTHER_GEOMETRIES and not p.thp
+        names = ("pmd", "pte", "refusals")
+    a = p.answers()
+    for k in ("6.6", "6.7"):
+        r = simulate(p.old, p.new, p.length, kernel=k, stack=p.stack, geometry=p.geometry, blockers=p.blockers,
+                     thp=p.thp)
+        attrs = {"huge": r.huge_pmd_moves, "split": r.huge_pmd_splits, "pmd": r.pmd_moves, "pte": r.pte_moves,
+                 "refusals": r.refusals}
+        assert {n: a[f"{n}_{k}"] for n in names} == {n: attrs[n] for n in names}
+    assert p.check(a).right and not p.check({i.name: -1 for i in p.items}).right
+
+
+def test_thp_problems_cover_whole_moves_and_splits():
+    seen = [Problem.random(s, kind="thp", difficulty=4).answers() for s in range(30)]
+    assert any(a["huge_6.6"] for a in seen) and any(a["split_6.6"] for a in seen)
+    assert any(a["huge_6.7"] > a["huge_6.6"] or a["pmd_6.7"] > a["pmd_6.6"] for a in seen)  # 6.7 realigns some
+    kinds = {Problem.random(s, difficulty=4).geometry for s in range(40)}
+    assert set(OTHER_GEOMETRIES) | {"x86_64"} == kinds
+
+
+def test_difficulties_1_to_3_draw_only_the_core_kinds():
+    """(The problems of seeds 0-9 at difficulties 1-3 are pinned by the golden tests above.)"""
+    assert all(Problem.random(s, difficulty=d).kind in CORE_KINDS for d in (1, 2, 3) for s in range(20))

@@ -34,7 +34,7 @@ def test_check_gives_per_item_feedback():
     ex.check_button.click()
     assert ex.feedback.score == (5, 6)
     assert "[wrong] PMD moves on 6.6: 1 (answer: 0)" in ex.feedback_text
-    assert "still holds the table emptied at step 0" in ex.result.value
+    assert "still holds the table emptied at step 1" in ex.result.value
     assert "5/6 right." in ex.result.value
     ex.answer(pmd_6_6="0")
     ex.check()
@@ -54,10 +54,11 @@ def test_solution_button_and_bad_input_stay_inside_the_widget():
     ex = ExerciseWidget(seed=0)  # a counts problem: text fields
     assert ex.solution.value == ""
     ex.solution_button.click()
-    assert "Step 0" in ex.solution.value
+    assert "Step 1: " in ex.solution.value and "Step 0" not in ex.solution.value
     ex.answer(pmd_6_6="lots")
     ex.check()
-    assert "Could not read your answer: not a number" in ex.result.value
+    assert "PMD moves on 6.6: &#x27;lots&#x27; is not a number (answer: " in ex.result.value
+    assert "(no answer)" not in ex.result.value.split("PTE moves")[0]
     ex.answer(nonsense=1)
     assert "no answer field 'nonsense'" in ex.error and "nonsense" in ex.message.value
 
@@ -68,3 +69,59 @@ def test_importing_pagemove_does_not_load_ipywidgets():
     code = "import sys, pagemove, pagemove.problems; print('ipywidgets' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+# ---- a fixed problem stays fixed; one message for an unreadable answer (issue 10, item 7) -------------------
+
+def linus2():
+    return Problem.fixed("counts", old=0x1fff000, new=0x1dff000, length=0x201000, stack=True)
+
+
+def test_a_fixed_problem_hides_and_disables_the_random_controls():
+    ex = ExerciseWidget(problem=linus2())
+    assert ex.fixed and ex.random_box.layout.display == "none" and ex.random_button.layout.display is None
+    assert all(c.disabled for c in (ex.seed, ex.difficulty, ex.kind, ex.new_button))
+    ex.new_button.click()  # even a click that reaches it changes nothing
+    ex.seed.value = 9
+    ex.difficulty.value = 3
+    assert ex.problem == linus2() and "fixed" in ex.title.value
+
+
+def test_asking_for_random_problems_brings_the_controls_back():
+    ex = ExerciseWidget(seed=4, difficulty=2, problem=linus2())
+    ex.random_button.click()
+    assert not ex.fixed and ex.random_box.layout.display is None and ex.random_button.layout.display == "none"
+    assert not any(c.disabled for c in (ex.seed, ex.difficulty, ex.kind, ex.new_button))
+    assert ex.problem == Problem.random(4, difficulty=2)
+    ex.new_button.click()
+    assert ex.problem == Problem.random(5, difficulty=2)
+
+
+def test_a_random_problem_shows_its_controls():
+    ex = ExerciseWidget(seed=1)
+    assert not ex.fixed and ex.random_button.layout.display == "none"
+
+
+def test_an_unreadable_answer_gets_one_clear_message():
+    ex = ExerciseWidget(problem=linus2())
+    ex.answer(pmd_6_6="zero")
+    ex.check_button.click()
+    line = str(ex.feedback["pmd_6.6"])
+    assert line.startswith("[wrong] PMD moves on 6.6: 'zero' is not a number (answer: 0)")
+    assert "(no answer)" not in line and "Could not read" not in line
+    assert "Write hex 0x1fff000, decimal 4096, or a size 4K 2M 1G" in line
+
+
+def test_answers_read_the_one_grammar():
+    ex = ExerciseWidget(problem=linus2())
+    ex.answer(pmd_6_6="0", pte_6_6="0x201", refusals_6_6="1", pmd_6_7="2", pte_6_7="0", refusals_6_7="0")
+    ex.check()
+    assert ex.feedback.right  # 0x201 is 513
+    assert all(f.placeholder.startswith("hex 0x1fff000, decimal 4096") for f in ex.fields.values())
+
+
+def test_the_dropdowns_are_wide_enough_for_their_longest_choice():
+    ex = ExerciseWidget(seed=0)
+    for dropdown in (ex.difficulty, ex.kind):
+        longest = max(len(label) for label, _ in dropdown.options)
+        assert f"{longest}ch" in dropdown.layout.width

@@ -13,6 +13,7 @@ mremap whose range the munmaps cut into several VMAs is the multi-VMA move. A ca
 
 from collections import Counter
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -44,7 +45,9 @@ def layouts(draw, geometry_name=None):
     stack = draw(st.booleans())
     length = page(1, 6 * ppmd)
     old = page(0 if not stack else 1, span - length)
-    mm.mmap(base + old * geo.page_size, length * geo.page_size, name="src", stack=stack, thp=draw(st.booleans()))
+    # (execve's stack never has huge pages: vma_is_temporary_stack() keeps THP off it)
+    mm.mmap(base + old * geo.page_size, length * geo.page_size, name="src", stack=stack,
+            thp=not stack and draw(st.booleans()))
     # populate some runs of the source (holes are realistic: the selftest only faults in 4 MiB)
     for _ in range(draw(st.integers(0, 3))):
         a = page(old, old + length - 1)
@@ -228,3 +231,61 @@ def test_unchecked_expansion_damage_is_detected(case, kernel):
         assert r.damage and reported
     if not r.realigned:
         assert not r.damage
+
+
+@SETTINGS
+@given(layouts())
+def test_616_refuses_what_617_moves_vma_by_vma(case):
+    """A same-size mremap over a range that is not one VMA: 6.16 says EFAULT and changes nothing; 6.17 moves
+    each VMA piece to new + offset (check_move() checks the pages) whenever old itself is mapped."""
+    mm, move = case
+    if move[0] != "mremap" or move[2] != move[3]:
+        return
+    _, old, size, _, new = move
+    one = any(v.start <= old and old + size <= v.end for v in mm.vmas)
+    mapped = mm.find_vma(old) is not None
+    overlap = old < new + size and new < old + size
+    r16 = check_move(mm.clone(), move, "6.16")
+    r17 = check_move(mm.clone(), move, "6.17")
+    if overlap:
+        assert r16 is None and r17 is None
+    elif one:
+        assert (r16 is None) == (r17 is None)
+        if r16 is not None:
+            assert r16.counts == r17.counts and not r17.parts
+    else:
+        assert r16 is None
+        assert (r17 is not None) == mapped
+
+
+def frozen(pt):
+    """An independent picture of a tree: every present entry, and every PTE table's frames."""
+    return [(level, base, child.tolist() if isinstance(child, np.ndarray) else child if level == 1 else None)
+            for level, _, base, child in pt.walk()]
+
+
+@SETTINGS
+@given(layouts(), st.sampled_from(KERNELS), st.data())
+def test_snapshots_stay_exact_whatever_happens_later(case, kernel, data):
+    """Snapshots share tables copy-on-write: before/after/final, replays and clones must never change when
+    the live tree (or another snapshot) is written later."""
+    mm, move = case
+    clone = mm.clone()
+    at_clone = frozen(mm.pt)
+    try:
+        r = run(mm, move, kernel)
+    except OSError:
+        return
+    before, after, final = frozen(r.before), frozen(r.after), frozen(r.final)
+    steps = data.draw(st.integers(0, len(r.events)))
+    replayed = frozen(r.replay(steps))
+    assert frozen(clone.pt) == at_clone  # the move on mm did not reach the clone taken before it
+    # later writes: to the live tree, to the clone, and to a replay
+    geo = mm.geometry
+    for v in mm.vmas[:2]:
+        mm.munmap(v.start, min(v.end - v.start, geo.pmd_size))
+    for v in clone.vmas[:2]:
+        clone.populate(v.start, v.end - v.start) if v.prot == "rw" else None
+    r.replay(steps).zap(0, geo.task_size)
+    assert frozen(r.before) == before and frozen(r.after) == after and frozen(r.final) == final
+    assert frozen(r.replay(steps)) == replayed and r.replay() == r.after

@@ -90,8 +90,10 @@ def test_strip_near_the_top_of_user_space():
 def test_summary_of_e4_names_the_warn_honestly():
     s = text.summary(e4())
     assert "moves: 0 PUD, 0 PMD, 513 PTE; refusals: 1; steps: 2" in s
-    assert "refused at step 1: PMD move 0x000002000000 -> 0x000001e00000" in s
-    assert "WARNING: CPU: _ PID: _ at mm/mremap.c:_ move_normal_pmd+0x_/0x_" in s
+    assert "refused at step 2: PMD move 0x000002000000 -> 0x000001e00000" in s
+    assert "  WARNING: CPU: 1 PID: 1 at mm/mremap.c:\u2026 move_normal_pmd+0x\u2026/0x\u2026\n" in s  # __warn()'s format
+    assert "(an example: CPU, PID, line number and offsets vary by machine and build)" in s
+    assert "_ " not in s and "_/" not in s  # no '_' placeholders
     assert "WARN_ON_ONCE(!pmd_none(*new_pmd)) in move_normal_pmd()" in s
     assert "not realigned: kernel 6.6 has no realignment" in s
 
@@ -117,8 +119,9 @@ def test_summary_reports_damage_of_the_unchecked_expansion():
 def test_trace_is_an_aligned_table():
     lines = text.trace(e4()).splitlines()
     assert lines[0].split() == ["step", "old", "new", "extent", "level", "outcome", "PTEs", "why", "this", "path"]
-    assert lines[3].split()[:7] == ["1", "0x000002000000", "0x000001e00000", "0x200000", "PTE", "moved", "512"]
-    assert "REFUSED PMD move (WARN): the destination PMD entry still holds the table emptied at step 0" in lines[3]
+    assert [line.split()[0] for line in lines[2:]] == ["1", "2"]  # steps count from 1
+    assert lines[3].split()[:7] == ["2", "0x000002000000", "0x000001e00000", "0x200000", "PTE", "moved", "512"]
+    assert "REFUSED PMD move (WARN): the destination PMD entry still holds the table emptied at step 1" in lines[3]
     assert len({line.index("level") if "level" in line else None for line in lines[:1]}) == 1
 
 
@@ -127,7 +130,7 @@ def test_trace_elides_the_middle_of_long_traces():
     lines = text.trace(r, max_rows=10).splitlines()
     assert len(lines) == 2 + 11
     assert lines[7].split()[:3] == ["...", str(len(r.events) - 10), "steps"]
-    assert lines[-1].split()[0] == str(len(r.events) - 1)
+    assert lines[-1].split()[0] == str(len(r.events))
 
 
 def test_report_has_summary_trace_and_strips_before_and_after():
@@ -172,12 +175,19 @@ def test_huge_leaf_is_one_line_in_dump_and_an_H_row_in_strip():
     assert "a row of 'H'" in s and "a row of 'H'" not in text.strip(pm.AddressSpace(), 0, 0x200000)
 
 
+def huge_stack(kernel):
+    mm = pm.AddressSpace()
+    v = mm.mmap(0x1fff000, 0x201000, populate=True, stack=True, thp=True)
+    return mm.relocate_vma_down(v, 0x200000, kernel, huge_stack=True)
+
+
 def test_summary_and_trace_name_huge_moves_and_splits():
-    r66, r67 = PRESETS["thp-c-overlap"].run(kernel="6.6"), PRESETS["thp-c-overlap"].run(kernel="6.7")
+    r66, r67 = huge_stack("6.6"), huge_stack("6.7")
     s66 = text.summary(r66)
     assert "huge pages: 0 moved whole by move_huge_pmd(), 1 split by split_huge_pmd(), 1 refused" in s66
     assert "move_huge_pmd+" not in s66  # 6.6: the refusal is silent
-    assert "mm/huge_memory.c:_ move_huge_pmd+0x_/0x_" in text.summary(PRESETS["thp-c-overlap"].run(kernel="6.4"))
+    assert "WARNING: CPU: 1 PID: 1 at mm/huge_memory.c:\u2026 move_huge_pmd+0x\u2026/0x\u2026" in \
+        text.summary(huge_stack("6.4"))
     assert "  PTE split  " in text.trace(r66)
     assert "huge PMD" in text.trace(r67) and "1 moved whole" in text.summary(r67)
 
@@ -203,3 +213,16 @@ def test_big_tables_fold_to_64_columns(name):
     assert rows and all(len(line.split("|")[1]) == 64 for line in rows)
     assert max(len(line) for line in text.dump(r.after).splitlines()) <= 100
     assert len(text.dump(r.after).splitlines()) <= 12  # 8193 pages, a handful of folded lines
+
+
+def test_brief_and_strip_without_legend():
+    r = PRESETS["thp-c"].run(kernel="6.7")
+    assert text.brief(r) == "Linux 6.7: 1 PMD, 0 PTE moves, 1 huge PMD, 0 split, 0 refusals, realigned"
+    assert text.brief(e4()) == "Linux 6.6: 0 PMD, 513 PTE moves, 1 refusal, not realigned"
+    s = text.strip(e4().after, 0x1c00000, 0x2200000, legend=False)
+    assert "one character" not in s and s.splitlines()[1].startswith("0x000001c00000")
+
+
+def test_arm64_summary_does_not_use_x86_flush_notation():
+    s = text.summary(PRESETS["arm64_64k-c-overlap"].run(kernel="6.7"))
+    assert "TLB flushes: 2 flush_tlb_range() calls" in s and "-1 = full flush" not in s

@@ -80,26 +80,52 @@ def test_huge_move_flushes_one_pmd_with_a_pmd_stride():
     mm.mmap(0x40000000, 2 * PMD, populate=True, thp=True)
     r = mm.mremap(0x40000000, 2 * PMD, 2 * PMD, new_addr=0x80000000)
     assert r.tlb_flushes == [(0x40000000, 0x40200000), (0x40200000, 0x40400000)]  # flush_pmd_tlb_range()
-    assert r.tlb_flush_pages() == [1, 1]  # x86 tlb_flush: (end - start) >> stride_shift, PMD_SHIFT here
+    assert r.tlb_flush_pages() == [-1, -1]  # x86: the generic flush_tlb_range(), 512 pages (lab: "thp a")
     assert r.tables_allocated == 1  # alloc_new_pmd(): the PMD table at the destination; no PTE table
 
 
-def test_overlapping_stack_with_thp_warns_in_move_huge_pmd_before_65():
-    """The seed's case (c) with overlap, the first whole PMD a huge page: the page-wise first step leaves the
-    destination entry present, so move_huge_pmd() refuses (WARN_ON until 6.5, silent since), the huge page
-    is split and its 512 PTEs move; move_normal_pmd()'s WARN is not involved. 6.7 realigns: 1 + 1 huge."""
-    def run(kernel):
-        mm = thp_mm()
-        v = mm.mmap(0x1fff000, 0x201000, populate=True, stack=True, thp=True)
-        return mm.relocate_vma_down(v, PMD, kernel)
+def test_a_split_flushes_the_huge_page_before_move_ptes_flushes():
+    """pmdp_invalidate() in __split_huge_pmd_locked() flushes the huge PMD's range: the lab measured
+    [-1, -1, 1] per huge page for "thp b" (the split, 511 PTEs, 1 PTE) on Linux 6.18."""
+    mm = thp_mm()
+    mm.mmap(0x40000000, 2 * PMD, populate=True, thp=True)
+    r = mm.mremap(0x40000000, 2 * PMD, 2 * PMD, new_addr=0x80001000, kernel="6.18")
+    assert r.tlb_flush_pages() == [-1, -1, 1, -1, -1, 1]
+    assert r.tlb_flushes[:3] == [(0x40000000, 0x40200000), (0x40000000, 0x401ff000), (0x401ff000, 0x40200000)]
 
+
+def thp_stack(kernel, **kw):
+    mm = thp_mm()
+    v = mm.mmap(0x1fff000, 0x201000, populate=True, stack=True, thp=True)
+    return mm.relocate_vma_down(v, PMD, kernel, **kw)
+
+
+def test_execve_never_moves_a_stack_with_huge_pages():
+    """vma_is_temporary_stack() keeps THP off the stack execve() moves: such a VMA is a ValueError."""
+    with pytest.raises(ValueError, match="vma_is_temporary_stack"):
+        thp_stack("6.6")
+
+
+def test_move_huge_pmd_refuses_a_present_destination_warn_before_65():
+    """The seed's case (c) with overlap on a stack with a huge page (huge_stack=True, not the kernel): the
+    page-wise first step leaves the destination entry present, so move_huge_pmd() refuses (WARN_ON until 6.5,
+    silent since), the huge page is split and its 512 PTEs move; move_normal_pmd()'s WARN is not involved."""
     for kernel, warned in (("6.4", True), ("6.6", False)):
-        r = run(kernel)
+        r = thp_stack(kernel, huge_stack=True)
         assert counts(r) == (0, 0, 1, 513, 0) and r.huge_refusals == 1 and r.warned is warned
         assert r.events[1].huge_refused and r.events[1].split and "destination PMD entry" in r.events[1].cause
-    r = run("6.7")
+    r = thp_stack("6.7", huge_stack=True)
     assert counts(r) == (1, 1, 0, 0, 0) and not r.warned
-    assert r.tlb_flush_pages() == [-1, 1]
+    assert r.tlb_flush_pages() == [-1, -1]
+
+
+def test_mremap_never_finds_a_present_destination_for_a_huge_page():
+    """mremap() unmaps the destination and frees its tables first, so move_huge_pmd() never refuses there."""
+    for kernel in ("6.4", "6.6", "6.7"):
+        mm = thp_mm()
+        mm.mmap(0x1fff000, 0x201000, populate=True, thp=True)
+        r = mm.mremap(0x1fff000, 0x201000, 0x201000, new_addr=0x0fff000, kernel=kernel)
+        assert r.huge_pmd_moves == 1 and r.huge_refusals == 0
 
 
 def test_munmap_splits_a_partly_covered_huge_page_and_clears_a_whole_one():
@@ -117,3 +143,14 @@ def test_huge_moves_need_no_have_move_pmd():
     mm.mmap(0x40000000, 2 * PMD, populate=True, thp=True)
     r = mm.mremap(0x40000000, 2 * PMD, 2 * PMD, new_addr=0x80000000, kernel="5.4")
     assert counts(r) == (0, 2, 0, 0, 0)
+
+
+@pytest.mark.parametrize("name", ["thp-a", "thp-b", "thp-c", "a", "b", "c", "c-overlap"])
+def test_tlb_flush_pages_is_what_the_lab_predicts_for_x86(name):
+    """MoveResult.tlb_flush_pages() and the lab's x86_tracepoint_pages() (checked against real traces) agree."""
+    from pagemove.lab.predict import x86_tracepoint_pages
+    from pagemove.presets import PRESETS
+
+    for kernel in ("6.6", "6.7"):
+        r = PRESETS[name].run(kernel=kernel)
+        assert r.tlb_flush_pages() == x86_tracepoint_pages(r)

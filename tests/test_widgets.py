@@ -6,6 +6,7 @@ widget's .value (what dragging a slider, typing in a box or clicking a button do
 
 import gc
 import html
+import io
 import subprocess
 import sys
 
@@ -13,11 +14,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import ipywidgets  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from pagemove import text  # noqa: E402
 from pagemove.presets import PRESETS  # noqa: E402
+from pagemove.scenario import GEOMETRIES as ENGINE_GEOMETRIES  # noqa: E402
+from pagemove.scenario import geometry_of  # noqa: E402
 from pagemove.widgets import MoveExplorer  # noqa: E402
 
 
@@ -47,8 +52,8 @@ def test_default_is_c_overlap_on_6_6_with_the_warn(ex):
     assert "moves: 0 PUD, 0 PMD, 513 PTE; refusals: 1" in ex.summary
     assert "not realigned" in ex.summary and "WARNING:" in ex.summary and "move_normal_pmd" in ex.summary
     assert (ex.step, ex.steps) == (2, 2)
-    assert ex.sentence.startswith("Step 1: PMD move refused")
-    assert "the destination PMD entry still holds the table emptied at step 0" in ex.sentence
+    assert ex.sentence.startswith("Step 2: PMD move refused")  # steps count from 1, as everywhere
+    assert "the destination PMD entry still holds the table emptied at step 1" in ex.sentence
     assert bytes(ex.image.value).startswith(b"\x89PNG")
     assert "WARN" in ex.step_line.value and "513 PTE" in ex.summary_box.value
 
@@ -87,7 +92,7 @@ def test_dragging_the_old_slider_updates_the_box_and_the_move(ex):
 
 def test_typing_in_the_box_moves_the_slider(ex):
     ex.texts["new"].value = "0x30001000"  # typed and confirmed
-    ex.set(stack=False, old=0x20000000, length="400000")  # without 0x is fine too
+    ex.set(stack=False, old=0x20000000, length="0x400000")
     assert ex.sliders["new"].value == 0x30001000 // 0x1000
     assert ex.sliders["old"].value == 0x20000000 // 0x1000
     assert ex.sliders["length"].value == 0x400 and ex.texts["length"].value == "0x400000"
@@ -171,8 +176,9 @@ def test_step_slider_replays_the_move(ex):
     ex.step_slider.value = 0
     assert ex.step == 0 and ex.sentence.startswith("Before the loop: nothing moved yet; 2 steps")
     ex.step_slider.value = 1
-    assert ex.sentence == r.events[0].describe()
+    assert ex.sentence == r.events[0].describe() and ex.sentence.startswith("Step 1: ")
     assert "move_ptes() moved 1 present PTE" in ex.sentence
+    assert ex.step_slider.description == "after step" and ex.step_total.value == "of 2"
     ex.set(step=2)
     assert ex.sentence == r.events[1].describe() and ex.result is r  # replay does not re-simulate
 
@@ -191,8 +197,11 @@ def test_before_the_loop_mentions_the_realignment(ex):
 # ---- bad input: the reason in the widget, the last good picture stays -----------------------------------
 
 BAD = [
-    (dict(old="zz"), "old: 'zz' is not a hex number"),
-    (dict(new="0x1dff00g"), "new: '0x1dff00g' is not a hex number"),
+    (dict(old="zz"), "old: 'zz' is not a number"),
+    (dict(new="0x1dff00g"), "new: '0x1dff00g' is not a number"),
+    (dict(old="abc"), "old: 'abc' is not a number (hex needs its prefix: 0xabc)"),
+    (dict(old="1fff000"), "old: '1fff000' is not a number (hex needs its prefix: 0x1fff000)"),
+    (dict(old=""), "old: the box is empty"),
     (dict(old=0x1fff001), "not page aligned"),
     (dict(stack=False, new=0x1fff000 - 0x1000), "overlap"),  # mremap ranges overlap
     (dict(old=0x7ffffffff000), "TASK_SIZE"),  # old + len past the top of user space
@@ -202,10 +211,10 @@ BAD = [
     (dict(kernel="6.18"), "'6.18' is not one of '6.6', '6.7'"),
     (dict(geometry="sparc"), "'sparc' is not one of"),
     (dict(step=1.5), "step must be an int"),
-    (dict(old=1.5), "old must be an int (or a hex string)"),
+    (dict(old=1.5), "old must be an int (or a string such as 0x1fff000 or 2M)"),
     (dict(speed=3), "unknown control(s): speed"),
     (dict(mode="fork"), "stack: must be True (execve stack shift) or False (mremap), got 'fork'"),
-    (dict(length="0x2g"), "len: '0x2g' is not a hex number"),
+    (dict(length="0x2g"), "len: '0x2g' is not a number"),
 ]
 
 
@@ -222,16 +231,19 @@ def test_bad_input_shows_the_reason_and_keeps_the_last_good_move(ex, capsys, val
 
 def test_typing_garbage_into_the_box_then_fixing_it(ex):
     ex.texts["length"].value = "0x20100O"  # a letter O
-    assert "not a hex number" in ex.error
+    assert "len: '0x20100O' is not a number" in ex.error
     ex.texts["length"].value = "0x201000"
     assert ex.error == "" and ex.error_line.value == ""
 
 
-def test_a_good_move_after_an_error_clears_it_and_snaps_boxes_back(ex):
+def test_an_unparsed_box_blocks_every_later_move_until_it_is_fixed(ex):
+    good = bytes(ex.image.value)
     ex.set(old="oops")
-    assert ex.error
-    ex.set(kernel="6.7")  # another control: the box shows the value in use again
-    assert ex.error == "" and ex.texts["old"].value == "0x1fff000"
+    ex.set(kernel="6.7")  # another control: still nothing simulates with an older value of old
+    assert "old: 'oops' is not a number" in ex.error and ex.texts["old"].value == "oops"
+    assert ex.result.kernel == "6.6" and bytes(ex.image.value) == good
+    ex.texts["old"].value = "0x1fff000"
+    assert ex.error == "" and ex.result.kernel == "6.7" and "realigned" in ex.summary
 
 
 def test_bad_constructor_values_show_an_error_without_raising():
@@ -289,4 +301,237 @@ def test_the_picture_cache_is_bounded():
     for i in range(6):
         ex.set(length=0x9000 + 0x1000 * i)
     assert ex.error == "" and len(ex._pngs) == 3
+    ex.close()
+
+
+# ---- one number grammar in the boxes (issue 10, item 1) ---------------------------------------------------
+
+@pytest.mark.parametrize("typed, value", [("4096", 0x1000), ("0x1000", 0x1000), ("4K", 0x1000), ("2M+4K", 0x201000),
+                                          ("2MiB + 4KiB", 0x201000), ("2101248", 0x201000)])
+def test_a_box_reads_hex_decimal_sizes_and_sums(ex, typed, value):
+    ex.set(preset="c")
+    ex.texts["length"].value = typed  # typed and confirmed (Enter or Tab)
+    assert ex.error == "" and ex.values["length"] == value and ex.result.length == value
+    assert ex.texts["length"].value == f"{value:#x}"  # the box then shows the value it uses, in hex
+
+
+def test_set_with_strings_is_typing_into_the_boxes():
+    typed = MoveExplorer(preset="c")
+    typed.texts["old"].value, typed.texts["new"].value = "32M", "16M"
+    by_set = MoveExplorer(preset="c")
+    by_set.set(old="32M", new="0x1000000")
+    assert typed.values == by_set.values and typed.values["old"] == 0x2000000 and typed.values["new"] == 0x1000000
+    assert typed.summary == by_set.summary and typed.error == by_set.error == ""
+    built = MoveExplorer(old="0x20000000", new="768M", length="4M", stack=False)
+    assert built.values["new"] == 0x30000000 and built.values["length"] == 0x400000 and built.error == ""
+
+
+@pytest.mark.parametrize("typed", ["abc", "1fff000", "4096x", "0x", "-4K", "1.5M"])
+def test_anything_else_names_the_box_and_the_accepted_forms(ex, typed):
+    ex.texts["new"].value = typed
+    assert ex.error.startswith(f"new: {typed!r} is not a number")
+    assert "hex 0x1fff000, decimal 4096, or a size 4K 2M 1G (sums like 2M+4K too)" in ex.error
+    assert "0xabc" not in ex.error.split("prefix: ")[0]  # never read as hex behind the learner's back
+
+
+# ---- no hidden state (item 2) ---------------------------------------------------------------------------
+
+def test_the_reviewers_sequence_never_names_a_value_that_is_not_on_screen(ex):
+    good_picture, good_summary = bytes(ex.image.value), ex.summary
+    ex.texts["old"].value = "abc"  # + Enter
+    assert "old: 'abc' is not a number" in ex.error
+    ex.texts["old"].value = ""  # cleared
+    assert ex.error.startswith("old: the box is empty") and "abc" not in ex.error
+    ex.texts["length"].value = "0"  # a later edit elsewhere: still about old, never a stale value of it
+    assert ex.error.startswith("old: the box is empty") and "0xabc" not in ex.error
+    assert ex.values["old"] == "" and ex.values["length"] == 0
+    shown = {t.value for t in ex.texts.values()}
+    assert shown == {"", "0x1dff000", "0x0"}  # what the boxes show is what the values are
+    # The last good picture stays, marked as not current; the summary says it is the last good move.
+    assert bytes(ex.image.value) == good_picture and ex.summary == good_summary and not ex.current
+    assert ex.image.layout.border and "dashed" in ex.image.layout.border
+    assert "not the boxes' values" in ex.summary_box.value and "dashed border" in ex.error_line.value
+    ex.texts["old"].value = "0x1fff000"  # fixing old: now length 0 is the problem, named as such
+    assert "length is zero" in ex.error
+    ex.texts["length"].value = "2M+4K"
+    assert ex.error == "" and ex.current and ex.image.layout.border is None
+    assert ex.summary == good_summary and "not the boxes' values" not in ex.summary_box.value
+
+
+def test_two_broken_boxes_are_both_named(ex):
+    ex.set(old="zz", new="yy")
+    assert "old: 'zz' is not a number" in ex.error and "new: 'yy' is not a number" in ex.error
+    ex.set(new="0x1dff000")
+    assert "old: 'zz'" in ex.error and "yy" not in ex.error
+
+
+def test_a_slider_mends_a_broken_box(ex):
+    ex.texts["old"].value = "oops"
+    s = ex.sliders["old"]
+    s.value = s.value + 1  # dragging the page slider of that row: the box shows the slider's value
+    assert ex.error == "" or "oops" not in ex.error
+    assert ex.texts["old"].value == f"{ex.values['old']:#x}"
+
+
+def test_the_boxes_say_they_apply_on_enter_or_tab(ex):
+    assert "applies on Enter or Tab" in ex.hint.value and ex.hint in ex._all_widgets()
+    assert all(t.placeholder for t in ex.texts.values())
+    assert [t.description for t in ex.texts.values()] == ["old", "new", "len"]
+
+
+# ---- geometry and mode switches (item 3) ------------------------------------------------------------------
+
+def pmd_units(value: int, geo) -> tuple[int, int]:
+    """(PMD number, page offset inside the PMD)."""
+    return value // geo.pmd_size, value % geo.pmd_size // geo.page_size
+
+
+def custom_move(geo) -> dict:
+    """A custom mremap in `geo`: old one page below a PMD boundary, new too, 3 PMDs and a page long."""
+    pmd, ps = geo.pmd_size, geo.page_size
+    return dict(old=8 * pmd - ps, new=16 * pmd - ps, length=3 * pmd + ps)
+
+
+def slider_is_centred(ex, name) -> bool:
+    s = ex.sliders[name]
+    return s.min < s.value < s.max if name != "length" else s.min <= s.value < s.max
+
+
+@pytest.mark.parametrize("src", list(ENGINE_GEOMETRIES))
+@pytest.mark.parametrize("dst", list(ENGINE_GEOMETRIES))
+def test_a_custom_move_carries_over_to_every_geometry_in_pmd_units(src, dst):
+    """Every geometry the engine offers (scenario.GEOMETRIES), both ways, through the real toggle buttons."""
+    a, b = geometry_of(src), geometry_of(dst)
+    ex = MoveExplorer(preset="c", kernel="6.6")
+    ex.set(geometry=src, stack=False, **custom_move(a))
+    assert ex.error == "" and ex.preset.value == ""
+    if src != dst:
+        ex.geometry.value = dst  # the click
+    assert ex.error == "" and ex.result.geometry.name == b.name
+    v, per_pmd = ex.values, b.pmd_size // b.page_size
+    assert pmd_units(v["old"], b)[1] == pmd_units(v["new"], b)[1] == per_pmd - 1  # one page below a boundary
+    assert pmd_units(v["new"], b)[0] - pmd_units(v["old"], b)[0] == 8  # the same distance in PMDs
+    assert divmod(v["length"], b.pmd_size) == (3, b.page_size)  # 3 PMDs and a page
+    assert all(slider_is_centred(ex, n) for n in ("old", "new", "length"))
+    ex.geometry.value = src  # and back: the very same move
+    assert ex.values == {**ex.values, **custom_move(a)} and ex.error == ""
+    ex.close()
+
+
+def test_a_preset_with_a_twin_switches_to_the_twin(ex):
+    ex.geometry.value = "tiny"
+    assert ex.preset.value == "tiny-c-overlap" and ex.error == ""
+
+
+@pytest.mark.parametrize("geometry", [g for g in ENGINE_GEOMETRIES if g not in ("x86_64", "tiny")] or ["tiny"])
+def test_a_preset_without_a_twin_carries_over_with_its_blockers(geometry):
+    ex = MoveExplorer(preset="c-guard")  # a blocker one page wide at the PMD boundary below old
+    ex.set(geometry=geometry)
+    g = geometry_of(geometry)
+    assert ex.error == ""
+    if ex.preset.value == "":  # no twin: carried over, and the blocker with it
+        assert ex._blockers and pmd_units(ex._blockers[0][0], g)[1] == 0
+        assert "cannot align old down" in ex.summary
+    ex.close()
+
+
+def test_a_mode_switch_recentres_the_sliders(ex):
+    ex.set(preset="c")
+    ex.sliders["old"].value = ex.sliders["old"].max  # dragged to the end of its window
+    ex.mode.value = True  # the execve stack shift
+    assert slider_is_centred(ex, "old") and slider_is_centred(ex, "new")
+
+
+# ---- steps numbered one way (item 4) ------------------------------------------------------------------
+
+@pytest.mark.parametrize("preset", ["c-overlap", "tiny-cascade", "linus"])
+def test_the_slider_the_sentence_the_figure_and_the_trace_agree_on_step_numbers(preset):
+    from pagemove import plot
+
+    ex = MoveExplorer(preset=preset, cache_size=0)
+    r, n = ex.result, ex.steps
+    rows = [line.split()[0] for line in text.trace(r).splitlines()[2:]]
+    assert rows == [str(k) for k in range(1, n + 1)]
+    for k in range(n + 1):
+        ex.step_slider.value = k
+        title = ex._fig.axes[1]._pagemove_title  # stamped into the PNG: the panel records it
+        if k == 0:
+            assert ex.sentence.startswith("Before the loop") and title == plot.step_title(0, n)
+        else:
+            assert ex.sentence.startswith(f"Step {k}: ") and ex.sentence == r.events[k - 1].describe()
+            assert title == (f"after step {k} of {n}" if k < n else "after the loop")
+        assert ex.step_total.value == f"of {n}"
+    for e in r.events:
+        if e.refused:
+            assert f"refused at step {e.number}:" in ex.summary
+    ex.close()
+
+
+def test_the_case_dropdown_is_wide_enough_for_its_longest_choice(ex):
+    longest = max(len(label) for label, _ in ex.preset.options)
+    assert f"{longest}ch" in ex.preset.layout.width
+
+
+# ---- the presenter layout (item 5) -------------------------------------------------------------------
+
+def test_presenter_layout_puts_the_picture_beside_the_controls():
+    ex = MoveExplorer(preset="c-overlap", presenter=True)
+    from PIL import Image
+
+    w, h = Image.open(io.BytesIO(ex.image.value)).size
+    assert ex.image.layout.width == f"{w}px" and w == 590 and h <= 460  # drawn at the size it is shown
+    main = next(c for c in ex.widget.children if isinstance(c, ipywidgets.HBox))
+    assert isinstance(main, ipywidgets.HBox) and main.children[1] is ex.image
+    assert "font-family" in ex.summary_box.value and "white-space:pre-wrap" in ex.summary_box.value
+    ex.close()
+
+
+# ---- every geometry and the THP switch (issue 11) -------------------------------------------------------
+
+def test_every_geometry_is_offered_by_name(ex):
+    from pagemove.scenario import GEOMETRIES
+
+    assert [v for _, v in ex.geometry.options] == list(GEOMETRIES)
+    ex.set(geometry="arm64_64k")  # c-overlap has an arm64 64K twin: the same case, scaled to 512 MiB PMDs
+    assert ex.error == "" and ex.preset.value == "arm64_64k-c-overlap"
+    assert (ex.result.geometry.name, ex.result.pte_moves, ex.result.refusals) == ("arm64_64k", 8193, 1)
+    ex.set(geometry="x86_64_5level", old="0x20000000000000", new="0x10000000000000", length="4M")  # above 2**47
+    assert ex.error == "" and ex.result.pmd_moves == 2 and ex.result.geometry.levels == 5
+
+
+def test_thp_switch(ex):
+    ex.thp.value = True  # a click, on the execve stack shift: that stack never has huge pages
+    assert "vma_is_temporary_stack" in ex.error and "THP" in repr(ex)
+    ex.set(preset="c", thp=True)
+    assert ex.error == "" and (ex.result.pte_moves, ex.result.huge_pmd_moves) == (1, 1)
+    ex.set(kernel="6.7")
+    assert (ex.result.pmd_moves, ex.result.huge_pmd_moves) == (1, 1)
+    ex.set(preset="thp-b")
+    assert ex.thp.value and ex.result.huge_pmd_splits == 2
+    ex.set(thp=False)
+    assert ex.result.huge_pmd_splits == 0 and ex.result.pte_moves == 1024
+    ex.set(thp="yes")  # not a bool: shown in the widget, nothing raised
+    assert "thp" in ex.error
+
+
+def test_a_move_too_big_for_a_geometry_says_so_and_comes_back_whole():
+    """1 GiB page-wise cannot fit the tiny machine (16 MiB): the error names what the boxes show, and the
+    switch back restores the very same move."""
+    g = 1 << 30
+    ex = MoveExplorer(old=5 * g + 0x1000, new=9 * g + 0x3000, length=g, kernel="6.6", stack=False)
+    before = ex.values
+    ex.geometry.value = "tiny"
+    assert "TASK_SIZE" in ex.error and ex.texts["old"].value in ex.error
+    ex.geometry.value = "x86_64"
+    assert ex.error == "" and ex.values == before
+    ex.close()
+
+
+def test_a_high_move_is_shifted_down_to_fit_keeping_its_distance_in_pmds():
+    ex = MoveExplorer(old=0x7f0000000000 + 0x1ff000, new=0x7f0000400000 + 0x1ff000, length=0x201000, stack=False)
+    ex.geometry.value = "tiny"
+    tiny = geometry_of("tiny")
+    v = ex.values
+    assert ex.error == ""
+    assert (v["new"] - v["old"]) == 2 * tiny.pmd_size and pmd_units(v["old"], tiny)[1] == 7
     ex.close()

@@ -98,6 +98,7 @@ def test_the_skeleton_names_every_item_and_answers_none(mixed):
         exec(skeleton(source(cell)), space)
         assert space[f"answers_{n}"] == {item.name: ... for item in p.items}
         assert grade(p, space[f"answers_{n}"]) == 0
+        assert all(len(line) <= 100 for line in source(cell).splitlines())
 
 
 def test_the_check_cell_rebuilds_exactly_the_problem_shown(mixed):

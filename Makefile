@@ -32,14 +32,16 @@ export PYTHONHASHSEED      := 0
 
 install: $(STAMP)
 
+# The last step disables nbgrader's JupyterLab extensions: they fail to load in Voila ("Shared module
+# @jupyterlab/filebrowser doesn't exist"), and the course commands need only its CLI. Re-enable them with
+# `jupyter labextension enable @jupyter/nbgrader`.
+
 $(STAMP): pyproject.toml constraints.txt
 	$(if $(filter 1,$(PYTHON_OK)),,$(error $(PYTHON_MESSAGE)))
 	mkdir -p $(JUPYTER_CONFIG_DIR) $(JUPYTER_DATA_DIR) $(JUPYTER_RUNTIME_DIR) $(IPYTHONDIR) $(MPLCONFIGDIR)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[lab,test,browser,grade]'
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (pagemove)" >/dev/null
-	# nbgrader's JupyterLab extensions fail to load in Voila ("Shared module @jupyterlab/filebrowser doesn't
-	# exist"); the course commands need only its CLI. Re-enable with `jupyter labextension enable @jupyter/nbgrader`.
 	$(VENV)/bin/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader >/dev/null 2>&1
 	touch $(STAMP)
 

@@ -43,11 +43,12 @@ examples:
       five problems (seeds 0..4, difficulty 1) in course/source/hw1/hw1.ipynb, and
       course/nbgrader_config.py if the course has none; then, in course/:
       nbgrader generate_assignment hw1 (the student version, in release/hw1/)
-  pagemove assignment hw2 --course course/ --count 6 --difficulty 3 --seed 200 --kind counts realign empty
-      six x86-64 problems asking for counts, realignment and empty entries in turn, 1 point per answer
-  pagemove assignment hw3 --course course/ --count 4 --variants 3 --repo https://github.com/ACCOUNT/pagemove
-      three versions hw3-v1, hw3-v2, hw3-v3 (disjoint seeds, the same kinds of question in the same
-      order), whose introduction links to the glossary and notebooks on GitHub
+  pagemove assignment hw2 --course course/ -n 6 -d 3 -s 200 --kind counts realign empty
+      six x86-64 problems (seeds 200..205) asking for counts, realignment and empty entries
+      in turn, 1 point per answer
+  pagemove assignment hw3 --course course/ --variants 3 --repo https://github.com/ACCOUNT/pagemove
+      three versions hw3-v1, hw3-v2, hw3-v3 of five problems (disjoint seeds, the same kinds of
+      question in the same order), whose introduction links to the glossary and notebooks on GitHub
   pagemove assignment practice1 --course course/ --practice
       students see each answer's feedback (right or wrong, and why) while they work
 
@@ -145,9 +146,9 @@ def build_parser() -> Parser:
     q.set_defaults(run=run_quiz)
 
     a = sub.add_parser("assignment", help="write seeded problems as an nbgrader assignment (homework)",
-                       description="Write an nbgrader source notebook COURSE/source/NAME/NAME.ipynb: seeded "
-                                   "problems, answer cells and autograded test cells (points per answer). "
-                                   "Problem i uses seed SEED+i, as in quiz.",
+                       description="Write an nbgrader source notebook, DIR/source/NAME/NAME.ipynb: seeded "
+                                   "problems,\nanswer cells and autograded test cells (points per answer). "
+                                   "Problem i uses seed\nSEED+i, as in quiz.",
                        epilog=ASSIGNMENT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     a.add_argument("name", metavar="NAME", help="the assignment's name (letters, digits, _ . -)")
     a.add_argument("--course", required=True, metavar="DIR", help="the nbgrader course directory (created "
@@ -169,9 +170,9 @@ def build_parser() -> Parser:
     a.set_defaults(run=run_assignment)
 
     ln = sub.add_parser("links", help="print Binder, Voila, nbviewer and nbgitpuller links for a repository",
-                        description="Print the links that open this repository's notebooks: on mybinder.org "
-                                    "(JupyterLab, and the dashboard in Voila), read-only on nbviewer, and "
-                                    "with --hub on your JupyterHub through nbgitpuller.",
+                        description="Print the links that open this repository's notebooks: on mybinder.org\n"
+                                    "(JupyterLab, and the dashboard in Voila), read-only on nbviewer, and with\n"
+                                    "--hub on your JupyterHub through nbgitpuller.",
                         epilog=LINKS_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     ln.add_argument("repo", metavar="URL", help="the repository, https://github.com/ACCOUNT/NAME")
     ln.add_argument("--branch", default="main", help="the branch to open (default main)")
@@ -252,8 +253,10 @@ def run_quiz(args) -> int:
 
 def run_assignment(args) -> int:
     """The `assignment` command: nbgrader source notebooks of seeded problems."""
-    from .assignment import check_args, check_name, variant_problems, write_assignment
+    from .assignment import check_args, check_name, repo_pages, variant_problems, write_assignment
     check_args(args.count, args.seed, args.difficulty, args.kind, args.points, args.variants)
+    if args.repo:
+        repo_pages(args.repo)  # a bad URL is refused before anything is written
     sets = variant_problems(args.count, args.seed, args.difficulty, args.kind, args.variants)
     names = [args.name] if len(sets) == 1 else [f"{args.name}-v{v}" for v in range(1, len(sets) + 1)]
     for name in names:  # every name is checked before anything is written

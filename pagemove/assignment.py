@@ -199,9 +199,9 @@ def _intro(name, problems, points, total, practice, repo) -> str:
     difficulty = problems[0].difficulty
     pts = f"{_tidy(points)} point{'s' * (points != 1)}"
     if repo:
-        base = repo.rstrip("/").removesuffix(".git")
-        background = (f"the [glossary]({base}/blob/main/notebooks/glossary.md) and the "
-                      f"[notebooks]({base}/tree/main/notebooks) (00 to 05 explain every rule used here; "
+        blob, tree = repo_pages(repo)
+        background = (f"the [glossary]({blob}/notebooks/glossary.md) and the "
+                      f"[notebooks]({tree}/notebooks) (00 to 05 explain every rule used here; "
                       f"07 has problems of the same kinds with the exercise widget)")
     else:
         background = ("the glossary (`notebooks/glossary.md`) and the notebooks 00 to 05 of pagemove, which "
@@ -232,6 +232,17 @@ that follow the dict (`# YOUR CODE HERE` and `raise NotImplementedError()`).
 
 *Problems: pagemove, seeds {seeds[0]} to {seeds[-1]}, difficulty {difficulty} \
 ({DIFFICULTIES[difficulty]}).*"""
+
+
+def repo_pages(repo: str, branch: str = "main") -> tuple[str, str]:
+    """The web pages of a repository's files and folders (GitHub or gitlab.com); else ValueError."""
+    from .links import parse_repo
+    host, _, https = parse_repo(repo)
+    if host == "github.com":
+        return f"{https}/blob/{branch}", f"{https}/tree/{branch}"
+    if host == "gitlab.com":
+        return f"{https}/-/blob/{branch}", f"{https}/-/tree/{branch}"
+    raise ValueError(f"--repo links need a GitHub or gitlab.com repository, got {repo!r}")
 
 
 _CODE_TOKEN = re.compile(

@@ -317,7 +317,7 @@ def summary(result: MoveResult) -> str:
     if r.parts:
         lines.append(f"6.17 multi-VMA move: {len(r.parts)} VMAs, each by its own move_page_tables(), in order")
         lines += [f"  VMA {i + 1} {hexa(p.old_addr, geo)} -> {hexa(p.new_addr, geo)}, len {p.length:#x}, steps "
-                  f"{p.events[0].step}-{p.events[-1].step}: {realign_phrase(p)}" for i, p in enumerate(r.parts)]
+                  f"{p.events[0].number}-{p.events[-1].number}: {realign_phrase(p)}" for i, p in enumerate(r.parts)]
     elif Kernel.parse(r.kernel).realigns or r.unchecked:  # a kernel without realignment has nothing to say
         lines.append(realign_phrase(r))
     warned = False

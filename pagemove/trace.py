@@ -46,7 +46,7 @@ class Event:
             return f"Step {self.number}: nothing to move at {span}: the old {self.level} entry is none, so the " \
                    f"whole extent is skipped."
         if self.level == PMD and self.huge:
-            return f"Step {self.step}: huge PMD move of {span}: move_huge_pmd() moves the huge page's one PMD " \
+            return f"Step {self.number}: huge PMD move of {span}: move_huge_pmd() moves the huge page's one PMD " \
                    f"entry (no PTE table below it) and clears the source entry."
         if self.level in (PUD, PMD):
             return f"Step {self.number}: {self.level} move of {span}: the whole {self.level} entry is moved in one " \
@@ -55,7 +55,7 @@ class Event:
         if self.split:
             why = ("move_huge_pmd() refused: the destination PMD entry is not none" if self.huge_refused
                    else f"the extent ({self.extent:#x}) is not the whole huge page")
-            return f"Step {self.step}: {why}, so split_huge_pmd() turned the huge page into a PTE table and " \
+            return f"Step {self.number}: {why}, so split_huge_pmd() turned the huge page into a PTE table and " \
                    f"move_ptes() moved {pages} one at a time ({span})."
         if self.refused:
             lvl = self.refused[-1]

@@ -98,6 +98,7 @@ def test_the_skeleton_names_every_item_and_answers_none(mixed):
         exec(skeleton(source(cell)), space)
         assert space[f"answers_{n}"] == {item.name: ... for item in p.items}
         assert grade(p, space[f"answers_{n}"]) == 0
+        assert all(len(line) <= 100 for line in source(cell).splitlines())
 
 
 def test_the_check_cell_rebuilds_exactly_the_problem_shown(mixed):
@@ -156,6 +157,8 @@ def test_intro_links_to_the_glossary_and_notebooks_of_a_repository():
     with_repo = source(notebook("hw", [p], repo="https://github.com/ACCOUNT/pagemove.git")["cells"][0])
     assert "(https://github.com/ACCOUNT/pagemove/blob/main/notebooks/glossary.md)" in with_repo
     assert "(https://github.com/ACCOUNT/pagemove/tree/main/notebooks)" in with_repo
+    gitlab = source(notebook("hw", [p], repo="https://gitlab.com/uni/os/pagemove")["cells"][0])
+    assert "(https://gitlab.com/uni/os/pagemove/-/blob/main/notebooks/glossary.md)" in gitlab
     without = source(notebook("hw", [p])["cells"][0])
     assert "notebooks/glossary.md" in without and "](" not in without
     for text in (with_repo, without):
@@ -301,6 +304,8 @@ BAD = [
     (["--difficulty", "9"], "argument -d/--difficulty: invalid choice: 9"),
     (["--points", "0"], "--points must be positive (at most 1000), got 0"),
     (["--variants", "0"], "--variants must be between 1 and 100, got 0"),
+    (["--repo", "pagemove"], "expected a repository URL such as https://github.com/ACCOUNT/pagemove"),
+    (["--repo", "https://git.example.org/os/pagemove"], "--repo links need a GitHub or gitlab.com repository"),
 ]
 
 

@@ -222,8 +222,8 @@ def test_summary_lists_each_vma_of_a_multi_vma_move():
     r = mm.mremap(0x1fff000, 0x601000, 0x601000, new_addr=0x0fff000, kernel="6.17")
     s = text.summary(r)
     assert "6.17 multi-VMA move: 2 VMAs" in s
-    assert "VMA 1 0x000001fff000 -> 0x000000fff000, len 0x201000, steps 0-1: realigned" in s
-    assert "VMA 2 0x0000023ff000 -> 0x0000013ff000, len 0x201000, steps 2-3: realigned" in s
+    assert "VMA 1 0x000001fff000 -> 0x000000fff000, len 0x201000, steps 1-2: realigned" in s
+    assert "VMA 2 0x0000023ff000 -> 0x0000013ff000, len 0x201000, steps 3-4: realigned" in s
 
 
 @pytest.mark.parametrize("name", ["arm64_16k", "arm64_64k"])

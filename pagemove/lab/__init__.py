@@ -51,7 +51,6 @@ from .predict import (
     predictions,
     rle,
     table_pages,
-    x86_tracepoint_pages,
 )
 from .report import (
     RATIOS,
@@ -121,7 +120,7 @@ from .syscalls import (
 _mapped_in = mapped_in  # the first edition's name, kept for old notebooks and scripts
 
 __all__ = [
-    "format_compare", "format_model_per_2mib", "format_speedups", "save_reference", "x86_tracepoint_pages",
+    "format_compare", "format_model_per_2mib", "format_speedups", "save_reference",
     "C_OFFSETS", "DEFAULT_REPS", "ENGINE_BASE", "GUARD_OFFSETS", "GiB", "KiB", "LOCAL_MM_SHOOTDOWN",
     "LabReport", "Layout", "Libc", "MADV_HUGEPAGE", "MADV_NOHUGEPAGE", "MADV_POPULATE_WRITE", "MODEL_TERMS",
     "MiB", "PAGE", "PMD", "PMD_AT", "PROT_NONE", "PROT_READ", "PROT_WRITE", "PUD", "PageTablePages",

@@ -55,22 +55,6 @@ class Prediction:
         return sum(self.tables.get(level, 0) for level in VMPTE_LEVELS)
 
 
-def x86_tracepoint_pages(r, ceiling: int = 33) -> list[int]:
-    """The loop's flushes as x86's tlb:tlb_flush tracepoint reports them: pages, or -1 past the ceiling.
-
-    x86 has no flush_pmd_tlb_range() of its own, so the generic one, flush_tlb_range(), flushes a huge
-    PMD with a 4 KiB stride: 512 pages, -1 (measured: "thp a" traces [-1 -1]). A split_huge_pmd()
-    flushes the huge PMD too (pmdp_invalidate() in __split_huge_pmd_locked()), before move_ptes()'s
-    own flush (measured: "thp b" traces [-1 -1 1] per huge page)."""
-    ps, pmd = r.geometry.page_size, r.geometry.pmd_size
-    out = []
-    for e in r.events:
-        ranges = [(e.old & ~(pmd - 1), (e.old & ~(pmd - 1)) + pmd)] if getattr(e, "split", False) else []
-        ranges += [e.flush] if e.flush else []
-        out += [n if (n := (end - start) // ps) <= ceiling else -1 for start, end in ranges]
-    return out
-
-
 def engine_has_thp() -> bool:
     """Does this engine model transparent huge pages (mm.mmap(..., thp=True))?"""
     return "thp" in inspect.signature(AddressSpace.mmap).parameters
@@ -117,9 +101,9 @@ def predict(sc: Scenario, layout: Layout | None = None, kernel: str = NEWEST, ce
     # Realignment is possible when only can_align_down() (something mapped below) stood in its way.
     possible = Kernel.parse(kernel).realigns and (r.realigned or r.realign_reason in BLOCKED_ONLY)
     return Prediction(r.realigned, r.realign_check, possible, r.pud_moves, r.pmd_moves, r.pte_moves,
-                      sum(e.level == PTE for e in r.events), r.refusals, x86_tracepoint_pages(r, ceiling),
+                      sum(e.level == PTE for e in r.events), r.refusals, r.tlb_flush_pages(ceiling),
                       r.tables_freed > 0, {k: after[k] - before[k] for k in before}, freed_by_blocker, made, freed,
-                      getattr(r, "huge_pmd_moves", None), getattr(r, "huge_pmd_splits", None))
+                      r.huge_pmd_moves, r.huge_pmd_splits)
 
 
 def predictions(scs, kernel: str = NEWEST) -> dict[str, Prediction | None]:

@@ -96,7 +96,7 @@ def format_model(model: dict) -> str:
                             "per_pud_move_us")]
     def term(v, digits, unit):
         return f"0 {unit}" if v == 0 else f"{_num(v, digits)} {unit}"
-    parts = [term(c[0], 1, "us"), term(None if c[1] is None else c[1] * 1000, 1, "ns x PTE"),
+    parts = [term(c[0], 1, "us"), term(None if c[1] is None else c[1] * 1000, 2, "ns x PTE"),
              term(c[2], 2, "us x extent"), term(c[3], 2, "us x PMD"), term(c[4], 1, "us x PUD")]
     return "cost model: t = " + " + ".join(parts)
 
@@ -261,7 +261,8 @@ def format_thp(report: LabReport) -> str:
 
 
 def summary(report: LabReport) -> dict:
-    """k/n counts: traces matched, tables matched, huge pages confirmed (measured rows only)."""
+    """k/n counts: traces matched (the loop's flushes and whether a tail follows), tails matched (its
+    values), tables matched, huge pages confirmed, data and physical frames kept (measured rows only)."""
     def kn(vals):
         vals = [v for v in vals if v is not None]
         return f"{sum(vals)}/{len(vals)}"
@@ -271,7 +272,8 @@ def summary(report: LabReport) -> dict:
             "thp_trace": kn(r.trace_match for r in thp),
             "tables": kn(r.tables_match for r in report.scenarios),
             "huge_confirmed": kn(r.huge_ok for r in thp),
-            "data": kn(r.data_ok for r in report.scenarios)}
+            "data": kn(r.data_ok for r in report.scenarios),
+            "frames": kn(r.pfn_ok for r in report.scenarios)}
 
 
 # ---- the plot ------------------------------------------------------------------------------------------------

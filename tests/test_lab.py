@@ -440,6 +440,9 @@ def test_the_methods_appendix_quotes_the_one_cost_model_notebook_06_prints():
     assert lab.format_model(ref.model) in doc
     assert lab.format_model_per_2mib(ref.model) in doc
     assert lab.format_ratios(ref) in doc
+    notebook = (Path(__file__).parents[1] / "notebooks" / "06-real-kernel-lab.md").read_text()
+    assert lab.format_model(ref.model) in notebook  # quoted in its optional box
+    assert lab.format_model_per_2mib(ref.model) in notebook
 
 
 def test_save_reference_writes_what_load_reads(tmp_path):

@@ -96,7 +96,8 @@ class Geometry:
         PGD entry is none (the whole 4 TiB extent is skipped), and move_normal_pud(), which mm/mremap.c
         builds "#if CONFIG_PGTABLE_LEVELS > 2 && defined(CONFIG_HAVE_MOVE_PUD)" (3 > 2; arm64 selects
         HAVE_MOVE_PUD), moves a whole PGD entry when old, new and the length are 4 TiB aligned. That is
-        what arch/Kconfig's HAVE_MOVE_PUD help says: "with only 3 levels the move happens at the PGD level".
+        what arch/Kconfig's HAVE_MOVE_PUD help says: "If there are only 3 page table levels, the move
+        effectively happens at the PGD level."
         """
         return cls(16, 13, 3, 48, name="arm64_64k")
 

@@ -39,13 +39,16 @@ class Kernel:
         return f"{self.major}.{self.minor}"
 
     def move_pmd(self, arch: str = "x86") -> bool:
-        """CONFIG_HAVE_MOVE_PMD: x86 from 5.0 (2c91bd4a4e2e, "mm: speed up mremap by 20x on large regions"),
-        arm64 from 5.10 (45544eee9606)."""
+        """CONFIG_HAVE_MOVE_PMD: x86 from 5.0, arm64 from 5.10 (45544eee9606). 2c91bd4a4e2e ("mm: speed up
+        mremap by 20x on large regions") adds the option and move_normal_pmd(); x86 selects it in its own patch
+        of the same series ("mm: select HAVE_MOVE_PMD in x86 for faster mremap", Joel Fernandes, 2018)."""
         return (self.major, self.minor) >= ((5, 10) if arch == "arm64" else (5, 0))
 
     def move_pud(self, arch: str = "x86") -> bool:
-        """CONFIG_HAVE_MOVE_PUD: x86 and arm64 from 5.11 (c49dd3401802, "mm: speedup mremap on 1GB or larger
-        regions")."""
+        """CONFIG_HAVE_MOVE_PUD: x86 and arm64 from 5.11. c49dd3401802 ("mm: speedup mremap on 1GB or larger
+        regions") adds the option and move_normal_pud(); each architecture selects it in its own patch:
+        be37c98d1134 ("x86: mremap speedup - Enable HAVE_MOVE_PUD") and f5308c896d5d ("arm64: mremap
+        speedup - enable HAVE_MOVE_PUD")."""
         return (self.major, self.minor) >= (5, 11)
 
     @property

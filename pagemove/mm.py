@@ -177,11 +177,14 @@ class AddressSpace:
     def munmap(self, addr: int, length: int) -> int:
         """munmap(): split VMAs, clear their PTEs and free the page tables no VMA uses any more.
 
-        Returns how many page-table pages were freed."""
+        Returns how many page-table pages were freed: by free_pgtables(), and the PTE pages deposited with
+        the huge leaves it zapped (zap_deposited_table())."""
         check_ints(addr=addr, length=length)
         length = self._page_align(length)
         self._check_range(addr, length, "munmap", errno.EINVAL)
-        return self._unmap(addr, addr + length)
+        freed0 = self.pt.freed
+        self._unmap(addr, addr + length)
+        return self.pt.freed - freed0
 
     def _unmap(self, start: int, end: int) -> int:
         """do_vmi_munmap() + unmap_region(): zap the PTEs of the removed VMAs, then free_pgtables()."""
@@ -264,19 +267,23 @@ class AddressSpace:
         a userfaultfd-armed VMA (or, not modelled, a file whose f_op->get_unmapped_area might not obey
         MAP_FIXED) may only move alone: as the first VMA of a longer range it is EFAULT before anything
         moves; met later, it is EFAULT after the VMAs before it have moved (the kernel keeps that partial
-        move; the OSError's .result holds it). Not modelled: mseal (EPERM), the map-count limit (ENOMEM),
+        move; the OSError's .result holds it). That is the rule after d50dabff4d1f ("mm/mremap: catch
+        invalid multi VMA moves earlier", Aug 2025); 6.17-rc1 as first merged moved the VMAs before the
+        first ineligible one and then failed. Not modelled: mseal (EPERM), the map-count limit (ENOMEM),
         allocation failures and the reverse move after one."""
         end = start + length
         vmas = [v for v in self._vmas if v.start < end and v.end > start]  # for_each_vma_range()
         if not vmas or vmas[0].start > start:  # "No gap permitted at the start of the range."
             raise kernel_error(errno.EFAULT, f"mremap: nothing is mapped at old_address {start:#x}")
-        if new_addr < self.mmap_min_addr:  # the first VMA's get_unmapped_area(MAP_FIXED)
-            raise kernel_error(errno.EPERM, f"mremap: new_address {new_addr:#x} is below vm.mmap_min_addr "
-                                             f"{self.mmap_min_addr:#x}")
         first = vmas[0]
+        # remap_move() asks vma_multi_allowed() before the first mremap_to() reaches get_unmapped_area(),
+        # so a refused multi-VMA move is EFAULT even when new_addr is also below mmap_min_addr (EPERM).
         if first.uffd and first.end < end:  # !vma_multi_allowed(): the first, but there are more
             raise kernel_error(errno.EFAULT, f"mremap: {first} is userfaultfd-armed and may not move with "
                                               f"other VMAs (vma_multi_allowed())")
+        if new_addr < self.mmap_min_addr:  # the first VMA's get_unmapped_area(MAP_FIXED)
+            raise kernel_error(errno.EPERM, f"mremap: new_address {new_addr:#x} is below vm.mmap_min_addr "
+                                             f"{self.mmap_min_addr:#x}")
         parts: list[MoveResult] = []
         target, last_end = new_addr, None
         for v in vmas:

@@ -125,7 +125,9 @@ _OTHER = [
            description="The seed's overlapping stack shift scaled to a 512 MiB PMD: the stack [0x3fff0000, "
                        "0x60000000) moves down by one PMD. The rule is the same at every page size: 6.6 moves one "
                        "page, then the whole-PMD step finds the entry it just emptied and WARNs, falling back to "
-                       "8192 single-PTE moves. 6.7 realigns and moves two whole PMD entries."),
+                       "8192 single-PTE moves. 6.7 realigns and moves two whole PMD entries. A scaled-up "
+                       "illustration: a real execve() stack holds at most 6 MiB of arguments and environment when "
+                       "it is shifted, far less than a 512 MiB PMD, so on 64K pages the exec path never meets it."),
     Preset("thp-a", "THP: huge pages moved whole", 0x40000000, 0x80000000, 0x400000, thp=True,
            description="Two huge pages (THP), PMD-aligned at both ends: each step finds a huge PMD leaf whose "
                        "extent is a whole PMD, and move_huge_pmd() moves that one entry. No PTE table exists "

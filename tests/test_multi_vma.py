@@ -118,6 +118,18 @@ def test_uffd_first_vma_refuses_before_anything_moves():
     assert mm.mremap(0x40000000, PAGE, PAGE, new_addr=0x50000000, kernel="6.17").pte_moves == 1  # alone: fine
 
 
+def test_uffd_refusal_comes_before_the_mmap_min_addr_check():
+    """remap_move() asks vma_multi_allowed() before mremap_to() reaches get_unmapped_area(): EFAULT, not EPERM."""
+    mm = uffd_layout(0)
+    with pytest.raises(OSError) as e:
+        mm.mremap(0x40000000, 5 * PAGE, 5 * PAGE, new_addr=0x1000, kernel="6.17")
+    assert e.value.errno == errno.EFAULT
+    mm = uffd_layout(2)  # the same low destination without the refusal: the EPERM of mmap_min_addr
+    with pytest.raises(OSError) as e:
+        mm.mremap(0x40000000, 5 * PAGE, 5 * PAGE, new_addr=0x1000, kernel="6.17")
+    assert e.value.errno == errno.EPERM
+
+
 def test_uffd_later_vma_fails_after_a_partial_move():
     mm = uffd_layout(1)
     with pytest.raises(OSError) as e:

@@ -161,3 +161,14 @@ def test_huge_steps_are_numbered_from_1_like_every_step():
     whole, split = PRESETS["thp-a"].run(), PRESETS["thp-b"].run()
     assert whole.events[1].describe().startswith("Step 2: huge PMD move of 0x40200000..")
     assert split.events[0].describe().startswith("Step 1: the extent (0x1ff000) is not the whole huge page")
+
+
+def test_munmap_counts_the_deposited_pte_page_it_frees():
+    """zap_huge_pmd() frees the PTE page deposited with the leaf (zap_deposited_table(), mm_dec_nr_ptes), so
+    munmap() of a lone huge page frees 3 table pages: that one, then the PMD and PUD tables free_pgtables()
+    frees because no VMA is left under them (the PGD is never freed)."""
+    mm = thp_mm()
+    mm.mmap(0x40000000, PMD, populate=True, thp=True)
+    freed0 = mm.pt.freed
+    assert mm.munmap(0x40000000, PMD) == 3 == mm.pt.freed - freed0
+    assert sum(1 for _ in mm.pt.walk()) == 0

@@ -373,7 +373,8 @@ class AddressSpace:
         by `shift` with its page tables, as execve() does with the new stack.
 
         The stack execve() moves is its temporary one (VM_STACK_INCOMPLETE_SETUP), and the THP checks refuse
-        huge pages there (vma_is_temporary_stack() in mm/huge_memory.c, the fix for CVE-2011-0999), so a VMA
+        huge pages there (vma_is_temporary_stack() in mm/huge_memory.c; is_vma_temporary_stack() in
+        a7d6e4ecdb76, the 2011 fix for CVE-2011-0999), so a VMA
         with huge leaves is a ValueError. huge_stack=True runs the move anyway: a teaching extra, NOT a state
         any kernel since 2.6.38 reaches, the one way to show move_huge_pmd() refusing."""
         k = Kernel.parse(kernel)

@@ -6,7 +6,7 @@
     brief(r)             the counts on one line
     trace(r)             one row per step of the move_page_tables() loop
     report(r)            all of the above for one move (the `move` command prints it)
-    wrap(text)           any text folded to COLUMNS (100) at spaces, never inside a number
+    wrap(text)           any text folded to COLUMNS (100) at spaces, never inside a number or a range
 
 Everything here is plain, deterministic text: no matplotlib, no time, no memory addresses, and no
 line wider than COLUMNS characters.
@@ -41,17 +41,25 @@ def tables_of(src) -> PageTables:
     raise TypeError(f"expected an AddressSpace, a PageTables or a MoveResult, got {type(src).__name__}")
 
 
+# A range as the text writes it, "[0x1fff000, 0x2200000)" or "[0x1fff000, +0x201000)": wrap() keeps it on
+# one line, since a reader who sees "[0x1fff000," end a line cannot tell where the range ends.
+_RANGE = re.compile(r"\[[^\[\]\s,]+, [^\[\]\s)]+\)")
+_GLUE = "\ue000"  # a private-use character: no text has it, and textwrap does not break at it
+
+
 def wrap(text: str, width: int = COLUMNS, indent: str = "  ") -> str:
-    """Fold every line of `text` that is wider than `width` at spaces (never inside a word or a hex
-    number); continuation lines keep the line's own indentation plus `indent`."""
+    """Fold every line of `text` that is wider than `width` at spaces (never inside a word, a hex
+    number or a `[start, end)` range); continuation lines keep the line's own indentation plus `indent`."""
     out = []
     for line in text.split("\n"):
         if len(line) <= width:
             out.append(line)
             continue
         lead = line[:len(line) - len(line.lstrip(" "))]
-        out += textwrap.wrap(line.strip(" "), width, initial_indent=lead, subsequent_indent=lead + indent,
-                             break_long_words=False, break_on_hyphens=False)
+        glued = _RANGE.sub(lambda m: m.group(0).replace(" ", _GLUE), line.strip(" "))
+        out += [x.replace(_GLUE, " ") for x in
+                textwrap.wrap(glued, width, initial_indent=lead, subsequent_indent=lead + indent,
+                              break_long_words=False, break_on_hyphens=False)]
     return "\n".join(out)
 
 
@@ -368,9 +376,21 @@ def brief(r: MoveResult) -> str:
     refusals = f"{r.refusals} refusal{'s' * (r.refusals != 1)}"
     huge = f", {r.huge_pmd_moves} huge PMD, {r.huge_pmd_splits} split" if (r.huge_pmd_moves or r.huge_pmd_splits
                                                                            or r.huge_refusals) else ""
-    pud = f"{r.pud_moves} PUD, " if r.pud_moves else ""
-    return (f"Linux {r.kernel}: {pud}{r.pmd_moves} PMD, {r.pte_moves} PTE moves{huge}, {refusals}, "
-            f"{'realigned' if r.realigned else 'not realigned'}")
+    pud = f"{r.pud_moves} {level_label(PUD, r.geometry)}, " if r.pud_moves else ""
+    return f"Linux {r.kernel}: {pud}{r.pmd_moves} PMD, {r.pte_moves} PTE moves{huge}, {refusals}, {_realigned(r)}"
+
+
+def _realigned(r: MoveResult) -> str:
+    """Realigned or not; a 6.17 multi-VMA move decides per VMA, so it says how many of them were."""
+    if r.parts:
+        return f"{sum(p.realigned for p in r.parts)} of {len(r.parts)} VMAs realigned"
+    return "realigned" if r.realigned else "not realigned"
+
+
+def level_label(level: str, geo) -> str:
+    """A level's name as a reader should see it: with three levels (arm64 64K) the PUD is folded, and
+    what the loop's "PUD" step moves is the PGD entry (include/asm-generic/pgtable-nopud.h)."""
+    return f"{level} (folded: the PGD entry)" if level == PUD and geo.levels == 3 else level
 
 
 def realign_phrase(r: MoveResult) -> str:
@@ -390,7 +410,7 @@ def trace(result: MoveResult, max_rows: int = 40) -> str:
     if max_rows < 2:
         raise ValueError(f"max_rows must be at least 2, got {max_rows}")
     geo = result.geometry
-    rows = [(str(e.number), hexa(e.old, geo), hexa(e.new, geo), f"{e.extent:#x}", _level(e), e.outcome,
+    rows = [(str(e.number), hexa(e.old, geo), hexa(e.new, geo), f"{e.extent:#x}", _level(e, geo), e.outcome,
              str(e.ptes), _why(e)) for e in result.events]
     if len(rows) > max_rows:
         head, tail = max_rows // 2, max_rows - max_rows // 2
@@ -410,11 +430,12 @@ def trace(result: MoveResult, max_rows: int = 40) -> str:
     return "\n".join([fmt(TRACE_COLUMNS), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows]) + "\n"
 
 
-def _level(e) -> str:
-    """The level column: a huge leaf moved whole is "huge PMD"; move_ptes() after a split is "PTE split"."""
+def _level(e, geo) -> str:
+    """The level column: a huge leaf moved whole is "huge PMD"; move_ptes() after a split is "PTE split";
+    a folded PUD says it is the PGD entry."""
     if e.huge and e.level == PMD:
         return "huge PMD"
-    return f"{e.level} split" if e.split else e.level
+    return f"{e.level} split" if e.split else level_label(e.level, geo)
 
 
 _SHORT_EXTENT = re.compile(r"the extent \((0x[0-9a-f]+)\) is not a whole PMD \((0x[0-9a-f]+)\)")

@@ -206,6 +206,48 @@ def test_page_table_predictions_create_at_new_and_free_at_old(predicted):
     assert predicted["d 0x1000 blknew 2M+4K"].tables_freed_by_blocker == 0
 
 
+def test_unmap_tail_worked_examples():
+    # the tail is one flush of the range the freed tables were recorded at (each at the start of what it
+    # mapped), in 2 MiB steps if a PTE table went, else in 1 GiB steps; -1 past 33 steps
+    geo, S = AddressSpace().geometry, lab.ENGINE_BASE
+    pte = lambda mib: ("pte", S + mib * lab.MiB)  # noqa: E731
+    assert lab.x86_unmap_flushes({("pmd", S), pte(4)}, geo) == [2]  # 4 MiB + 4 KiB = 2 steps
+    assert lab.x86_unmap_flushes({("pmd", S), pte(6)}, geo) == [3]
+    assert lab.x86_unmap_flushes({pte(6)}, geo) == [0]  # 4 KiB: less than one step
+    assert lab.x86_unmap_flushes({("pmd", S), ("pmd", S + lab.GiB)}, geo) == [1]  # 1 GiB steps
+    assert lab.x86_unmap_flushes({("pmd", S), pte(68)}, geo) == [-1]  # 34 steps > 33
+    assert lab.x86_unmap_flushes(set(), geo) == []
+    # a full batch of tables to free flushes early: with a batch of 2, the two PTE tables (freed first)
+    # flush [S+4M, S+6M+4K) in 2 MiB steps, then the PMD table (freed after its children) alone
+    assert lab.x86_unmap_flushes({("pmd", S), pte(4), pte(6)}, geo, batch=2) == [1, 0]
+
+
+def test_predicted_tails_match_every_recorded_row():
+    ref = lab.load_reference()
+    assert [(r.name, r.predicted_tail, r.trace_tail) for r in ref.scenarios if not r.tail_match] == []
+    done, total = map(int, lab.summary(ref)["tail"].split("/"))
+    assert total >= 54 and done == total
+
+
+def test_table_moments_follow_each_table(predicted):
+    text = lab.format_table_moments(["d 0x1000 blkold 2M+4K", "c 0x1ff000 2M+4K"]).splitlines()
+    # the blocker keeps old's first PTE table and the PMD table; realigned, old keeps only its PMD table
+    assert text[1:5] == ["d 0x1000 blkold 2M+4K  (made +3, freed -1)",
+                         "  before the call      PMD PTE+4M PTE+6M      none",
+                         "  after the move loop  PMD PTE+4M PTE+6M      PMD PTE+4M PTE+6M",
+                         "  after unmapping old  PMD PTE+4M             PMD PTE+4M PTE+6M"]
+    assert text[7] == "  after the move loop  PMD                    PMD PTE+4M PTE+6M"
+    p = predicted["d 0x1000 blkold 2M+4K"]
+    assert len(p.tables_at["loop"] - p.tables_at["after"]) == p.tables_freed
+
+
+def test_one_trace_notation():
+    assert lab.flushes([-1, 1], [3]) == "[-1 1 | 3]"
+    assert lab.flushes([1, -1], []) == "[1 -1 | none]"
+    assert lab.flushes([-1, -1], None) == "[-1x2 | ?]"
+    assert lab.flushes(None, [3]) == "?"
+
+
 def test_thp_predictions_wait_for_the_engine_model():
     p = lab.predictions(lab.scenarios(("2M",)))
     for sc in lab.thp_scenarios():
@@ -244,7 +286,8 @@ def test_lab_text_fits_100_columns():
     text = "\n".join([lab.format_predictions(lab.scenarios(("2M", "64M", "1G"))), lab.format_table(ref),
                      lab.format_trace(ref), lab.format_tables(ref), lab.format_thp(ref), lab.format_ratios(ref),
                      lab.format_speedups(ref), lab.format_model(ref.model), lab.format_model_per_2mib(ref.model),
-                     lab.format_compare(ref, [r.name for r in ref.scenarios])])
+                     lab.format_compare(ref, [r.name for r in ref.scenarios]),
+                     lab.format_table_moments([r.name for r in ref.scenarios if r.group == "2M"])])
     assert max(map(len, text.splitlines())) <= 100
 
 
@@ -289,6 +332,8 @@ def test_trace_matches_engine_for_every_2mib_class_scenario(measured):
     assert report.trace_status.startswith("traced"), report.trace_status
     wrong = [(r.name, r.predicted_flush_pages, r.traced_flush_pages) for r in report.scenarios if not r.trace_match]
     assert wrong == []
+    tails = [(r.name, r.predicted_tail, r.trace_tail) for r in report.scenarios if not r.tail_match]
+    assert tails == []
 
 
 @needs_linux
@@ -395,6 +440,9 @@ def test_the_methods_appendix_quotes_the_one_cost_model_notebook_06_prints():
     assert lab.format_model(ref.model) in doc
     assert lab.format_model_per_2mib(ref.model) in doc
     assert lab.format_ratios(ref) in doc
+    notebook = (Path(__file__).parents[1] / "notebooks" / "06-real-kernel-lab.md").read_text()
+    assert lab.format_model(ref.model) in notebook  # quoted in its optional box
+    assert lab.format_model_per_2mib(ref.model) in notebook
 
 
 def test_save_reference_writes_what_load_reads(tmp_path):

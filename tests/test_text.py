@@ -260,3 +260,43 @@ def test_brief_and_strip_without_legend():
 def test_arm64_summary_does_not_use_x86_flush_notation():
     s = text.summary(PRESETS["arm64_64k-c-overlap"].run(kernel="6.7"))
     assert "TLB flushes: 2 flush_tlb_range() calls" in s and "-1 = full flush" not in s
+
+
+def test_brief_of_a_multi_vma_move_counts_the_vmas_that_realigned():
+    # A realigns; B's destination PMD holds a page that sits where the gap between A and B lands.
+    mm = pm.AddressSpace()
+    mm.mmap(0x1fff000, 0x201000, populate=True, name="A")
+    mm.mmap(0x23ff000, 0x201000, populate=True, name="B")
+    mm.mmap(0x1300000, 0x1000, populate=True, name="in the gap")
+    r = mm.mremap(0x1fff000, 0x601000, 0x601000, new_addr=0xfff000, kernel="6.17")
+    assert [p.realigned for p in r.parts] == [True, False]
+    assert text.brief(r) == "Linux 6.17: 3 PMD, 1 PTE moves, 0 refusals, 1 of 2 VMAs realigned"
+    assert text.brief(r.parts[1]).endswith(", not realigned")  # one VMA's own result is unchanged
+
+
+def test_a_folded_pud_step_is_named_as_the_pgd_entry_it_moves():
+    tb = 1 << 40
+    mm = pm.AddressSpace(pm.Geometry.arm64_64k())
+    mm.mmap(4 * tb, 4 * tb)
+    mm.populate(4 * tb, 0x20000000)
+    r = mm.mremap(4 * tb, 4 * tb, 4 * tb, new_addr=12 * tb, kernel="6.6")
+    assert r.pud_moves == 1 and r.events[0].extent == r.geometry.pud_size == 4 * tb
+    assert text.brief(r).startswith("Linux 6.6: 1 PUD (folded: the PGD entry), 0 PMD, 0 PTE moves")
+    assert "  PUD (folded: the PGD entry)  moved" in text.trace(r)
+    # with four levels the PUD is a level of its own, and is called so
+    x86 = simulate(0x40000000, 0x80000000, 0x40000000, kernel="6.6")
+    assert x86.pud_moves == 1 and "(folded" not in text.brief(x86) + text.trace(x86)
+
+
+def test_wrap_keeps_a_range_on_one_line():
+    line = ("6.16: Bad address (EFAULT): mremap: [0x1fff000, 0x2600000) is not inside one mapping "
+            "([0x1fff000, 0x2200000) A ends first), and [0x40000000, +0x201000) is another range")
+    out = text.wrap(line, indent="    ").splitlines()
+    assert len(out) > 1 and all(len(x) <= text.COLUMNS for x in out)
+    for rng in ("[0x1fff000, 0x2600000)", "[0x1fff000, 0x2200000)", "[0x40000000, +0x201000)"):
+        assert any(rng in x for x in out), rng
+    assert " ".join(x.strip() for x in out) == line  # nothing lost, nothing reordered
+    assert out[1].startswith("    ") and "\ue000" not in "".join(out)
+    # with no range at the break, wrap() breaks at the last space that fits, as textwrap does
+    words = " ".join(f"{0x7f0000000000 + i:#x}" for i in range(20))
+    assert text.wrap(words).splitlines()[0] == words[:words.rfind(" ", 0, text.COLUMNS + 1)]

@@ -44,6 +44,8 @@ class Prediction:
     tables_freed: int = 0  # ... and freed (free_pgd_range() when old is unmapped)
     huge_pmd_moves: int | None = None  # None: the engine has no THP model (yet)
     huge_pmd_splits: int | None = None
+    tail_pages: list[int] = field(default_factory=list)  # x86_unmap_flushes(): the unmap's flushes
+    tables_at: dict[str, set] = field(default_factory=dict)  # table_set() before / after the loop / after
 
     def features(self) -> list[float]:
         """The cost model's regressors: intercept, PTEs, PTE extents, PMD moves, PUD moves."""
@@ -68,6 +70,45 @@ def table_pages(mm: AddressSpace) -> dict[str, int]:
     for level, _, _, _ in mm.pt.walk():
         count[LEVEL_NAMES[level - 1]] += 1
     return count
+
+
+def table_set(pt) -> set[tuple[str, int]]:
+    """Every page-table page below the PGD as (level, the address where its range starts)."""
+    return {(LEVEL_NAMES[level - 1], base) for level, _, base, _ in pt.walk()}
+
+
+# x86's mmu_gather batch of tables to free is one page of pointers after a 24-byte header
+# (struct mmu_table_batch, MAX_TABLE_BATCH in include/asm-generic/tlb.h): a full batch forces a flush.
+TABLE_BATCH = (4096 - 24) // 8
+
+
+def x86_unmap_flushes(freed, geometry, ceiling: int = 33, batch: int = TABLE_BATCH) -> list[int]:
+    """The tlb:tlb_flush values of the mmu_gather that unmaps the old range (tlb_flush() in
+    arch/x86/include/asm/tlb.h and flush_tlb_mm_range() in arch/x86/mm/tlb.c, v6.18).
+
+    The moved PTEs are gone already, so only the freed tables widen the gather's range: each adds the
+    4 KiB at the start of the range it mapped (pte_free_tlb() and pmd_free_tlb() pass that address). The
+    stride is 2 MiB if a PTE table was freed, else 1 GiB (tlb_get_unmap_shift()); the tracepoint reports
+    (end - start) >> stride, or -1 past the ceiling. Tables are freed lowest first, each parent after its
+    children (free_pgd_range()); the `batch`-th one flushes what is gathered so far."""
+    span = {name: geometry.level_size(i + 1) for i, name in enumerate(LEVEL_NAMES)}  # = its stride
+    order = sorted(freed, key=lambda t: (t[1] + span[t[0]], LEVEL_NAMES.index(t[0])))
+    out, gathered = [], []
+
+    def flush():
+        lo, hi = min(b for _, b in gathered), max(b for _, b in gathered) + geometry.page_size
+        stride = min(span[level] for level, _ in gathered)
+        n = (hi - lo) // stride
+        out.append(n if n <= ceiling else -1)
+        gathered.clear()
+
+    for i, table in enumerate(order, 1):
+        gathered.append(table)
+        if i % batch == 0:
+            flush()
+    if gathered:
+        flush()
+    return out
 
 
 def engine_space(layout: Layout, sc: Scenario) -> AddressSpace:
@@ -95,15 +136,18 @@ def predict(sc: Scenario, layout: Layout | None = None, kernel: str = NEWEST, ce
     old, new = layout.old(sc), layout.new(sc)
     mm = engine_space(layout, sc)
     before, made0, freed0 = table_pages(mm), mm.pt.allocated, mm.pt.freed
+    before_set = table_set(mm.pt)
     r = mm.mremap(old, sc.length, sc.length, new_addr=new, kernel=kernel)
     after, made, freed = table_pages(mm), mm.pt.allocated - made0, mm.pt.freed - freed0
+    at = {"before": before_set, "loop": table_set(r.replay()), "after": table_set(mm.pt)}
+    tail = x86_unmap_flushes(at["loop"] - at["after"], mm.geometry, ceiling)
     freed_by_blocker = sum(mm.munmap(b_start, b_len) for b_start, b_len, _ in layout.blockers(sc))
     # Realignment is possible when only can_align_down() (something mapped below) stood in its way.
     possible = Kernel.parse(kernel).realigns and (r.realigned or r.realign_reason in BLOCKED_ONLY)
     return Prediction(r.realigned, r.realign_check, possible, r.pud_moves, r.pmd_moves, r.pte_moves,
                       sum(e.level == PTE for e in r.events), r.refusals, r.tlb_flush_pages(ceiling),
                       r.tables_freed > 0, {k: after[k] - before[k] for k in before}, freed_by_blocker, made, freed,
-                      r.huge_pmd_moves, r.huge_pmd_splits)
+                      r.huge_pmd_moves, r.huge_pmd_splits, tail, at)
 
 
 def predictions(scs, kernel: str = NEWEST) -> dict[str, Prediction | None]:

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from ..kernel import NEWEST
-from .predict import predictions, rle
+from .predict import predict, predictions, rle
 from .results import LabReport, repredict
-from .scenarios import SIZES, size_label
+from .scenarios import PMD, PUD, SIZES, Layout, scenarios, size_label
 
 REFERENCE = Path(__file__).with_name("reference.json")
 W = 36  # the longest scenario name: "guard 0x100000 below (1020K) aligned"
@@ -96,7 +96,7 @@ def format_model(model: dict) -> str:
                             "per_pud_move_us")]
     def term(v, digits, unit):
         return f"0 {unit}" if v == 0 else f"{_num(v, digits)} {unit}"
-    parts = [term(c[0], 1, "us"), term(None if c[1] is None else c[1] * 1000, 1, "ns x PTE"),
+    parts = [term(c[0], 1, "us"), term(None if c[1] is None else c[1] * 1000, 2, "ns x PTE"),
              term(c[2], 2, "us x extent"), term(c[3], 2, "us x PMD"), term(c[4], 1, "us x PUD")]
     return "cost model: t = " + " + ".join(parts)
 
@@ -154,22 +154,42 @@ def _rows(report: LabReport, names=None):
     return [by[n] for n in names if n in by]
 
 
+def flushes(loop, tail) -> str:
+    """One notation for every trace: [the move loop's flushes | the unmap's tail], e.g. [-1 1 | 3];
+    "none" for no tail, "?" for not known."""
+    if loop is None:
+        return "?"
+    end = "?" if tail is None else (rle(tail)[1:-1] or "none")
+    return f"{rle(loop)[:-1]} | {end}]".replace("[ | ", "[| ")
+
+
+def _kernel_flushes(r) -> str:
+    """The kernel's trace in the same notation, cut where the engine's loop ends."""
+    k, e = r.traced_flush_pages, r.predicted_flush_pages
+    if k is None or e is None:
+        return rle(k)
+    return flushes(k[:len(e)], k[len(e):])
+
+
+def _full_match(r):
+    """The loop's flushes and the tail's, both exactly as predicted (None: not traced or predicted)."""
+    return None if r.trace_match is None else bool(r.trace_match and r.tail_match)
+
+
 def format_trace(report: LabReport, names=None) -> str:
     """The trace comparison: the engine's flushes, what the kernel added after them (the tail), the verdict."""
     rows = [r for r in _rows(report, names) if r.traced_flush_pages is not None]
     if not rows:
         return f"not traced: {report.trace_status or report.skip_reason}"
     judged = [r for r in rows if r.trace_match is not None]
-    ok = sum(r.trace_match for r in judged)
-    lines = [f"{ok}/{len(judged)} traced scenarios match the engine, flush for flush "
-             f"({len(rows) - len(judged)} without a prediction)",
-             f"{'scenario':<{W}} {'match':>5}  engine predicts -> kernel's extra tail"]
+    ok = sum(_full_match(r) for r in judged)
+    lines = [f"{ok}/{len(judged)} traced scenarios match the engine, flush for flush, tail included"
+             + (f" ({len(rows) - len(judged)} without a prediction)" if len(rows) > len(judged) else ""),
+             f"{'scenario':<{W}} {'engine [moves | tail]':<22} {'kernel [moves | tail]':<22} match"]
     for r in rows:
-        if r.trace_match:
-            lines.append(f"{r.name:<{W}} {'yes':>5}  {rle(r.predicted_flush_pages)} -> tail {rle(r.trace_tail)}")
-        else:
-            lines.append(f"{r.name:<{W}} {yes_no(r.trace_match):>5}  {rle(r.predicted_flush_pages)}; "
-                         f"kernel {rle(r.traced_flush_pages)}")
+        match = _full_match(r)
+        lines.append(f"{r.name:<{W}} {flushes(r.predicted_flush_pages, r.predicted_tail):<22} "
+                     f"{_kernel_flushes(r):<22} {yes_no(match)}")
     return "\n".join(lines)
 
 
@@ -191,6 +211,36 @@ def format_tables(report: LabReport, names=None) -> str:
     return "\n".join(lines)
 
 
+MOMENTS = (("before", "before the call"), ("loop", "after the move loop"), ("after", "after unmapping old"))
+
+
+def _side(tables, lo: int, hi: int, base: int) -> str:
+    """The PMD and PTE tables whose ranges meet [lo, hi), by offset from `base` (old's or new's 1 GiB)."""
+    pmd = any(level == "pmd" and b < hi and b + PUD > lo for level, b in tables)
+    ptes = sorted(b - base for level, b in tables if level == "pte" and b < hi and b + PMD > lo)
+    words = (["PMD"] if pmd else []) + [f"PTE+{size_label(o) if o else '0'}" for o in ptes]
+    return " ".join(words) or "none"
+
+
+def format_table_moments(names) -> str:
+    """Which page tables the engine holds on old's side and on new's side, before the call, after its
+    move loop and after it unmaps old (PMD: the PMD table of that 1 GiB; PTE+4M: the PTE table of the
+    2 MiB that starts 4 MiB above the 1 GiB boundary)."""
+    known = {sc.name: sc for sc in scenarios(tuple(SIZES), guard=True, thp=True)}
+    scs = [known[n] for n in names]
+    layout = Layout.for_scenarios(scs)
+    lines = [f"{'':<22} {'old side':<22} new side"]
+    for sc in scs:
+        p = predict(sc, layout)
+        old, new = layout.old(sc), layout.new(sc)
+        lines.append(f"{sc.name}  (made {_signed(p.tables_made)}, freed {_signed(-p.tables_freed)})")
+        for key, label in MOMENTS:
+            t = p.tables_at[key]
+            lines.append(f"  {label:<20} {_side(t, old, old + sc.length, old & ~(PUD - 1)):<22} "
+                         f"{_side(t, new, new + sc.length, new & ~(PUD - 1))}")
+    return "\n".join(lines)
+
+
 def _signed(v, neg: bool = False) -> str:
     """+2, -2, 0 (no sign on zero), ? for unknown."""
     return "?" if v is None else ("0" if v == 0 else f"{-v if neg else v:+d}")
@@ -199,28 +249,31 @@ def _signed(v, neg: bool = False) -> str:
 def format_thp(report: LabReport) -> str:
     """The huge-page scenarios: were they huge, what moved whole or split, and the trace verdict."""
     lines = [f"{'scenario':<29} {'AnonHuge kB':>11} {'huge?':>5} {'whole':>5} {'split':>5} "
-             f"{'median':>7} {'trace':>5}  kernel flushes"]
+             f"{'median':>7} {'trace':>5}  kernel [moves | tail]"]
     for r in report.scenarios:
         if not r.huge:
             continue
         seen = "?" if r.anon_huge_kb is None else f"{r.anon_huge_kb}/{r.anon_huge_expected_kb}"
         lines.append(f"{r.name:<29} {seen:>11} {yes_no(r.huge_ok):>5} {_int(r.huge_pmd_moves):>5} "
-                     f"{_int(r.huge_pmd_splits):>5} {_num(r.median_us):>7} {yes_no(r.trace_match):>5}  "
-                     f"{rle(r.traced_flush_pages)}")
+                     f"{_int(r.huge_pmd_splits):>5} {_num(r.median_us):>7} {yes_no(_full_match(r)):>5}  "
+                     f"{_kernel_flushes(r)}")
     return "\n".join(lines)
 
 
 def summary(report: LabReport) -> dict:
-    """k/n counts: traces matched, tables matched, huge pages confirmed (measured rows only)."""
+    """k/n counts: traces matched (the loop's flushes and whether a tail follows), tails matched (its
+    values), tables matched, huge pages confirmed, data and physical frames kept (measured rows only)."""
     def kn(vals):
         vals = [v for v in vals if v is not None]
         return f"{sum(vals)}/{len(vals)}"
     thp = [r for r in report.scenarios if r.huge]
     return {"trace": kn(r.trace_match for r in report.scenarios),
+            "tail": kn(r.tail_match for r in report.scenarios),
             "thp_trace": kn(r.trace_match for r in thp),
             "tables": kn(r.tables_match for r in report.scenarios),
             "huge_confirmed": kn(r.huge_ok for r in thp),
-            "data": kn(r.data_ok for r in report.scenarios)}
+            "data": kn(r.data_ok for r in report.scenarios),
+            "frames": kn(r.pfn_ok for r in report.scenarios)}
 
 
 # ---- the plot ------------------------------------------------------------------------------------------------
@@ -287,20 +340,15 @@ def save_reference(report: LabReport, path=REFERENCE, load: str = "") -> None:
 
 
 def format_compare(report: LabReport, names) -> str:
-    """A few scenarios side by side: the engine's realignment and flushes, the kernel's flushes (the
-    loop's, then | and the unmap's tail) and the median time."""
+    """A few scenarios side by side: the engine's realignment and flushes, the kernel's flushes (both as
+    [moves | tail]) and the median time."""
     by = report.by_name()
-    lines = [f"{'scenario':<{W}} {'realign':>7}  {'engine':<12} {'kernel trace':<16} {'median us':>9}"]
+    lines = [f"{'scenario':<{W}} {'realign':>7}  {'engine':<14} {'kernel trace':<14} {'median us':>9}"]
     for n in names:
         r = by[n]
-        k = r.traced_flush_pages
-        if k is not None and r.predicted_flush_pages is not None:
-            loop = k[:len(r.predicted_flush_pages)]
-            seen = rle(loop)[:-1] + (" | " + rle(r.trace_tail)[1:] if r.trace_tail else "]")
-        else:
-            seen = rle(k)
-        lines.append(f"{n:<{W}} {yes_no(r.predicted_realigned):>7}  {rle(r.predicted_flush_pages):<12} "
-                     f"{seen:<16} {_num(r.median_us):>9}")
+        lines.append(f"{n:<{W}} {yes_no(r.predicted_realigned):>7}  "
+                     f"{flushes(r.predicted_flush_pages, r.predicted_tail):<14} {_kernel_flushes(r):<14} "
+                     f"{_num(r.median_us):>9}")
     return "\n".join(lines)
 
 

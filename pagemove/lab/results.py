@@ -50,6 +50,8 @@ class ScenarioResult:
     traced_flush_pages: list[int] | None = None
     trace_tail: list[int] | None = None  # flushes after the predicted ones (the unmap of old)
     tail_expected: bool | None = None
+    predicted_tail: list[int] | None = None  # the unmap's flushes, as x86 reports them (x86_unmap_flushes)
+    tail_match: bool | None = None  # the kernel's tail is exactly predicted_tail
     trace_match: bool | None = None
     ci_us: tuple[float, float] | None = None  # ~95% confidence interval of the median
     huge: bool = False  # a transparent-huge-page scenario (MADV_HUGEPAGE)
@@ -134,6 +136,7 @@ def _result(sc: Scenario, p: Prediction | None, layout: Layout) -> ScenarioResul
                                                   p.pte_moves, p.pte_extents, p.refusals, p.flush_pages,
                                                   p.tail_expected)
     r.huge_pmd_moves, r.huge_pmd_splits = p.huge_pmd_moves, p.huge_pmd_splits
+    r.predicted_tail = list(p.tail_pages)
     r.tables_predicted, r.tables_predicted_by_level = p.tables_delta, dict(p.tables)
     r.tables_made_predicted, r.tables_freed_predicted = p.tables_made, p.tables_freed
     if sc.blocker in ("old", "new", "resv"):
@@ -164,7 +167,7 @@ def _fill_measured(r: ScenarioResult, timed, checked, trace) -> None:
 
 def judge(r: ScenarioResult) -> None:
     """Hold what was observed to what was predicted: trace_match, trace_tail and tables_match."""
-    r.trace_match = r.trace_tail = r.tables_match = None
+    r.trace_match = r.trace_tail = r.tail_match = r.tables_match = None
     if r.tables_predicted is not None and r.tables_observed is not None:
         r.tables_match = r.tables_observed == r.tables_predicted
     trace, e = r.traced_flush_pages, r.predicted_flush_pages
@@ -173,10 +176,12 @@ def judge(r: ScenarioResult) -> None:
         # The loop's flushes first, exactly; then the unmap of old flushes iff it frees a page table
         # (more than once when it frees over ~509 tables: the mmu_gather table batch fills up).
         r.trace_match = trace[:len(e)] == e and bool(r.trace_tail) == r.tail_expected
+        if r.predicted_tail is not None:  # the tail's values too (x86_unmap_flushes())
+            r.tail_match = r.trace_tail == r.predicted_tail
 
 
 _PREDICTED = ("predicted_realigned", "realign_check", "pud_moves", "pmd_moves", "pte_moves", "pte_extents",
-              "refusals", "predicted_flush_pages", "tail_expected", "huge_pmd_moves", "huge_pmd_splits",
+              "refusals", "predicted_flush_pages", "tail_expected", "predicted_tail", "huge_pmd_moves", "huge_pmd_splits",
               "anon_huge_expected_kb", "tables_predicted", "tables_predicted_by_level", "blocker_tables_predicted",
               "tables_made_predicted", "tables_freed_predicted")
 

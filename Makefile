@@ -72,11 +72,13 @@ lint: $(STAMP)
 
 # Notebooks are edited as their jupytext sources (notebooks/*.md, MyST). This copies every source's
 # cells into its .ipynb (keeping the outputs of unchanged cells), then re-executes every notebook in
-# place, so the committed outputs match the code.
+# place, so the committed outputs match the code, and gives the saved widgets stable ids (a notebook whose
+# outputs did not change stays byte for byte the same).
 notebooks: $(STAMP)
 	for src in $$(grep -l '^jupytext:' notebooks/*.md); do $(VENV)/bin/jupytext --quiet --update --to ipynb "$$src"; done
 	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
 	    --ExecutePreprocessor.record_timing=False --ExecutePreprocessor.timeout=600 notebooks/*.ipynb
+	$(PY) tools/stable-widget-ids notebooks/*.ipynb
 
 # `make test` once per Python found (python3.X on PATH, pyenv's versions), each in its own venv under
 # build/pythons/; a summary line per interpreter. Slow (an install and the whole suite each); not in CI.

@@ -42,3 +42,41 @@ def test_notebook_is_executed(ipynb):
     nb = nbformat.read(ipynb, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code and all(c.execution_count for c in code), f"{ipynb.name} has unexecuted code cells"
+
+
+@pytest.mark.parametrize("ipynb", PAIRS, ids=lambda p: p.stem)
+def test_saved_widgets_refer_only_to_saved_models(ipynb):
+    """Every widget a cell displays, and every model a saved widget refers to, is in the saved state, so a
+    static view (nbviewer, GitHub) can draw the controls; tools/stable-widget-ids must keep it so."""
+    import re
+
+    nb = nbformat.read(ipynb, as_version=4)
+    saved = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    shown = [o["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] for c in nb.cells
+             for o in c.get("outputs", []) if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    refs = re.findall(r"IPY_MODEL_([0-9a-f]{32})", ipynb.read_text())
+    assert set(shown) <= set(saved) and set(refs) <= set(saved), f"{ipynb.name}: a widget refers to a lost model"
+
+
+def test_stable_widget_ids_renames_consistently(tmp_path):
+    """Two executions of a notebook differ only in the kernel's random widget ids; after the tool, not at all."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+    import uuid
+
+    src = NOTEBOOKS / "dashboard.ipynb"
+    copies = []
+    for run in ("a", "b"):
+        text = src.read_text()
+        for mid in json.loads(text)["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]:
+            text = text.replace(mid, uuid.uuid4().hex)  # what a new execution does to the ids
+        (tmp_path / run).mkdir()
+        copies.append(tmp_path / run / src.name)
+        copies[-1].write_text(text)
+    tool = NOTEBOOKS.parent / "tools" / "stable-widget-ids"
+    subprocess.run([sys.executable, str(tool), *map(str, copies)], check=True)
+    assert copies[0].read_text() == copies[1].read_text()
+    shutil.copy(copies[0], tmp_path / "check.ipynb")
+    test_saved_widgets_refer_only_to_saved_models(tmp_path / "check.ipynb")

@@ -101,10 +101,17 @@ def kernel(text: str) -> str:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def add_difficulty(parser) -> None:
+    """-d/--difficulty, as quiz and assignment both take it."""
+    from .problems import DIFFICULTIES
+    parser.add_argument("-d", "--difficulty", type=int, choices=sorted(DIFFICULTIES), default=1,
+                        help="; ".join(f"{k}: {v}" for k, v in DIFFICULTIES.items()))
+
+
 def build_parser() -> Parser:
     """The parser for all subcommands."""
     from .kernel import NEWEST
-    from .problems import DIFFICULTIES, KINDS
+    from .problems import KINDS
     from .scenario import GEOMETRIES
 
     p = Parser(prog="pagemove", description="How Linux moves page tables on mremap() and execve(), simulated.",
@@ -141,8 +148,7 @@ def build_parser() -> Parser:
                    help="check your answer to one item (repeat for each item; one problem only); "
                         "exit status 0 when all are right, 1 otherwise")
     q.add_argument("--kind", choices=list(KINDS), help="ask only this kind of question")
-    q.add_argument("-d", "--difficulty", type=int, choices=sorted(DIFFICULTIES), default=1,
-                   help="; ".join(f"{k}: {v}" for k, v in DIFFICULTIES.items()))
+    add_difficulty(q)
     q.set_defaults(run=run_quiz)
 
     a = sub.add_parser("assignment", help="write seeded problems as an nbgrader assignment (homework)",
@@ -154,8 +160,7 @@ def build_parser() -> Parser:
     a.add_argument("--course", required=True, metavar="DIR", help="the nbgrader course directory (created "
                    "if missing)")
     a.add_argument("-n", "--count", type=number, default=5, help="how many problems (default 5)")
-    a.add_argument("-d", "--difficulty", type=int, choices=sorted(DIFFICULTIES), default=1,
-                   help="; ".join(f"{k}: {v}" for k, v in DIFFICULTIES.items()))
+    add_difficulty(a)
     a.add_argument("-s", "--seed", type=number, default=0, help="the first problem's seed (default 0)")
     a.add_argument("--kind", nargs="+", action="extend", choices=list(KINDS), metavar="KIND",
                    help=f"ask these kinds in turn (default: drawn by seed); one of {', '.join(KINDS)}")

@@ -87,12 +87,16 @@ def test_cost_model_recovers_known_costs():
         assert model[term] == pytest.approx(want, abs=1e-6)
 
 
-def test_cli_json_has_the_promised_fields(capsys):
+def lab_json(capsys, *flags) -> list[dict]:
+    """The rows `python -m pagemove lab --reps 1 --json --no-trace --no-guard FLAGS` prints."""
     parser = argparse.ArgumentParser()
     lab.add_arguments(parser)
-    args = parser.parse_args(["--quick", "--reps", "1", "--json", "--no-trace", "--no-guard"])
-    assert lab.run_cli(args) == 0
-    rows = json.loads(capsys.readouterr().out)
+    assert lab.run_cli(parser.parse_args(["--reps", "1", "--json", "--no-trace", "--no-guard", *flags])) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_cli_json_has_the_promised_fields(capsys):
+    rows = lab_json(capsys, "--quick")
     assert len(rows) == len(lab.size_scenarios("2M")) + len(lab.thp_scenarios())
     for row in rows:
         for key in ("name", "predicted_realigned", "observed_realigned", "median_us", "p10_us", "p90_us",
@@ -107,11 +111,7 @@ def test_cli_json_has_the_promised_fields(capsys):
 
 
 def test_cli_no_thp_leaves_the_huge_page_rows_out(capsys):
-    parser = argparse.ArgumentParser()
-    lab.add_arguments(parser)
-    args = parser.parse_args(["--reps", "1", "--json", "--no-trace", "--no-guard", "--no-thp"])
-    assert lab.run_cli(args) == 0
-    rows = json.loads(capsys.readouterr().out)
+    rows = lab_json(capsys, "--no-thp")
     assert [r["name"] for r in rows] == [s.name for s in lab.size_scenarios("2M")]
 
 
@@ -246,12 +246,6 @@ def test_one_trace_notation():
     assert lab.flushes([1, -1], []) == "[1 -1 | none]"
     assert lab.flushes([-1, -1], None) == "[-1x2 | ?]"
     assert lab.flushes(None, [3]) == "?"
-
-
-def test_thp_predictions_wait_for_the_engine_model():
-    p = lab.predictions(lab.scenarios(("2M",)))
-    for sc in lab.thp_scenarios():
-        assert (p[sc.name] is None) == (not lab.engine_has_thp())
 
 
 def test_a_recorded_report_round_trips_and_is_judged_again():
@@ -390,8 +384,6 @@ def test_thp_sources_really_were_huge_before_the_move(measured):
 @needs_linux
 def test_thp_trace_and_tables_match_the_engine(measured):
     report, _ = measured
-    if not lab.engine_has_thp():
-        pytest.skip("the engine has no THP model yet (issue 11): THP predictions are null")
     if report.thp_status or lab.trace_unavailable_reason():
         pytest.skip(f"THP or trace unavailable: {report.thp_status or lab.trace_unavailable_reason()}")
     rows = [r for r in report.scenarios if r.huge]
@@ -460,7 +452,6 @@ def test_tables_made_minus_freed_is_the_net_change_for_every_scenario():
         assert p.tables_made - p.tables_freed == p.tables_delta, name
 
 
-@pytest.mark.skipif(not lab.engine_has_thp(), reason="the engine has no THP model")
 def test_a_huge_pmd_counts_its_deposited_pte_table():
     mm = AddressSpace()
     mm.mmap(0x40000000, 0x400000, populate=True, thp=True)  # two huge pages

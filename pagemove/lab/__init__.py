@@ -45,7 +45,6 @@ from .observe import (
 )
 from .predict import (
     Prediction,
-    engine_has_thp,
     engine_space,
     predict,
     predictions,
@@ -130,7 +129,7 @@ __all__ = [
     "MiB", "PAGE", "PMD", "PMD_AT", "PROT_NONE", "PROT_READ", "PROT_WRITE", "PUD", "PageTablePages",
     "Pagemap", "Prediction", "QUICK_REPS", "RATIOS", "REFERENCE", "Reservation", "Run", "SIZES", "SLACK",
     "Scenario", "ScenarioResult", "TRACEFS", "Tracer", "add_arguments", "anon_huge_kb", "call_overhead_us",
-    "engine_has_thp", "engine_space", "fit_cost_model", "flush_ceiling", "flushes_between_marks",
+    "engine_space", "fit_cost_model", "flush_ceiling", "flushes_between_marks",
     "format_model", "format_predictions", "format_predictions_of", "format_ratios", "format_table",
     "flushes", "format_table_moments", "format_tables", "format_thp", "format_trace", "guard_scenarios", "huge_pages_expected",
     "infer_realigned", "is_root", "judge", "kernel_mremap_us", "kernel_release", "load_reference",

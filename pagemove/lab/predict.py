@@ -6,7 +6,6 @@ lab reserves, so these predictions are the same on every machine and need no sys
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 
 from ..geometry import Geometry
@@ -42,8 +41,8 @@ class Prediction:
     tables_freed_by_blocker: int = 0  # tables freed when the blockers are unmapped after the move
     tables_made: int = 0  # page-table pages the call allocated (alloc_new_pud/pmd, pte_alloc) ...
     tables_freed: int = 0  # ... and freed (free_pgd_range() when old is unmapped)
-    huge_pmd_moves: int | None = None  # None: the engine has no THP model (yet)
-    huge_pmd_splits: int | None = None
+    huge_pmd_moves: int = 0  # move_huge_pmd() moves, and split_huge_pmd() splits
+    huge_pmd_splits: int = 0
     tail_pages: list[int] = field(default_factory=list)  # x86_unmap_flushes(): the unmap's flushes
     tables_at: dict[str, set] = field(default_factory=dict)  # table_set() before / after the loop / after
 
@@ -55,11 +54,6 @@ class Prediction:
     def tables_delta(self) -> int:
         """The change of VmPTE, in pages: the PTE, PMD and PUD tables created minus those freed."""
         return sum(self.tables.get(level, 0) for level in VMPTE_LEVELS)
-
-
-def engine_has_thp() -> bool:
-    """Does this engine model transparent huge pages (mm.mmap(..., thp=True))?"""
-    return "thp" in inspect.signature(AddressSpace.mmap).parameters
 
 
 def table_pages(mm: AddressSpace) -> dict[str, int]:
@@ -126,12 +120,8 @@ def engine_space(layout: Layout, sc: Scenario) -> AddressSpace:
     return mm
 
 
-def predict(sc: Scenario, layout: Layout | None = None, kernel: str = NEWEST, ceiling: int = 33) -> Prediction | None:
-    """The engine's counts, realignment, TLB flushes and page-table pages for one scenario.
-
-    None for a huge-page scenario while the engine has no THP model."""
-    if sc.huge and not engine_has_thp():
-        return None
+def predict(sc: Scenario, layout: Layout | None = None, kernel: str = NEWEST, ceiling: int = 33) -> Prediction:
+    """The engine's counts, realignment, TLB flushes and page-table pages for one scenario."""
     layout = layout or Layout.for_scenarios([sc])
     old, new = layout.old(sc), layout.new(sc)
     mm = engine_space(layout, sc)
@@ -150,7 +140,7 @@ def predict(sc: Scenario, layout: Layout | None = None, kernel: str = NEWEST, ce
                       r.huge_pmd_moves, r.huge_pmd_splits, tail, at)
 
 
-def predictions(scs, kernel: str = NEWEST) -> dict[str, Prediction | None]:
+def predictions(scs, kernel: str = NEWEST) -> dict[str, Prediction]:
     """predict() for every scenario, in one shared layout (deterministic: no system calls)."""
     layout = Layout.for_scenarios(scs)
     return {sc.name: predict(sc, layout, kernel) for sc in scs}

@@ -55,7 +55,7 @@ class ScenarioResult:
     trace_match: bool | None = None
     ci_us: tuple[float, float] | None = None  # ~95% confidence interval of the median
     huge: bool = False  # a transparent-huge-page scenario (MADV_HUGEPAGE)
-    huge_pmd_moves: int | None = None  # predicted; None while the engine has no THP model
+    huge_pmd_moves: int | None = None  # predicted; None in a row with no prediction
     huge_pmd_splits: int | None = None
     anon_huge_expected_kb: int | None = None  # AnonHugePages the source should have before the move
     anon_huge_kb: int | None = None  # ... and the smallest seen in /proc/self/smaps, over all runs
@@ -121,16 +121,13 @@ def kernel_release() -> str:
     return NEWEST
 
 
-def _result(sc: Scenario, p: Prediction | None, layout: Layout) -> ScenarioResult:
+def _result(sc: Scenario, p: Prediction, layout: Layout) -> ScenarioResult:
     start, length = layout.source_vma(sc)
     r = ScenarioResult(sc.name, sc.group, sc.case, sc.old % PMD, sc.new % PMD, sc.length, sc.blocker,
                        predicted_realigned=None, realign_check="", pud_moves=None, pmd_moves=None,
                        pte_moves=None, pte_extents=None, refusals=None, predicted_flush_pages=None, huge=sc.huge)
     if sc.huge:
         r.anon_huge_expected_kb = huge_pages_expected(start, length) * PMD // 1024
-    if p is None:
-        r.realign_check = "the engine has no transparent-huge-page model yet"
-        return r
     (r.predicted_realigned, r.realign_check, r.pud_moves, r.pmd_moves, r.pte_moves, r.pte_extents, r.refusals,
      r.predicted_flush_pages, r.tail_expected) = (p.realigned, p.realign_check, p.pud_moves, p.pmd_moves,
                                                   p.pte_moves, p.pte_extents, p.refusals, p.flush_pages,

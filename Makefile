@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed-stamp
 # Checked only when a venv is about to be created (recursive variables: nothing runs before that).
 PYTHON_MIN     := 3.11
 PYTHON_IS      = $(shell $(PYTHON) -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null)
-PYTHON_OK      = $(shell $(PYTHON) -c 'import sys; print(int(sys.version_info >= (3, 11)))' 2>/dev/null)
+PYTHON_OK      = $(shell $(PYTHON) -c 'import sys; print(int(sys.version_info >= tuple(map(int, "$(PYTHON_MIN)".split(".")))))' 2>/dev/null)
 PYTHON_MESSAGE = pagemove needs Python $(PYTHON_MIN) or newer, and PYTHON=$(PYTHON) is \
                  $(if $(PYTHON_IS),Python $(PYTHON_IS),not a Python that runs); pass one: \
                  make $(or $(MAKECMDGOALS),install) PYTHON=python3.12

@@ -120,13 +120,8 @@ def explorer_timings(name, ex, reps):
 
 def kernel_side_by_side(reps: int) -> dict[str, float | str]:
     """The real kernel's mremap of the same 1 GiB, timed here (through pagemove.lab's public names)."""
-    try:
-        from pagemove import lab
-    except ImportError as e:
-        return {"kernel": f"skipped: pagemove.lab is not available ({e})"}
-    missing = [n for n in ("unsupported_reason", "kernel_mremap_us") if not hasattr(lab, n)]
-    if missing:
-        return {"kernel": f"skipped: pagemove.lab has no {', '.join(missing)}"}
+    from pagemove import lab
+
     why = lab.unsupported_reason()
     if why:
         return {"kernel": f"skipped: {why}"}

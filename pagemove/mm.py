@@ -182,12 +182,11 @@ class AddressSpace:
         check_ints(addr=addr, length=length)
         length = self._page_align(length)
         self._check_range(addr, length, "munmap", errno.EINVAL)
-        freed0 = self.pt.freed
-        self._unmap(addr, addr + length)
-        return self.pt.freed - freed0
+        return self._unmap(addr, addr + length)
 
     def _unmap(self, start: int, end: int) -> int:
-        """do_vmi_munmap() + unmap_region(): zap the PTEs of the removed VMAs, then free_pgtables()."""
+        """do_vmi_munmap() + unmap_region(): zap the PTEs of the removed VMAs, then free_pgtables().
+        Returns the page-table pages freed, the deposited ones zap() frees with huge leaves included."""
         removed, keep = [], []
         for v in self._vmas:
             if v.end <= start or v.start >= end:
@@ -201,11 +200,13 @@ class AddressSpace:
         if not removed:
             return 0
         self._vmas = sorted(keep, key=lambda v: v.start)
+        freed0 = self.pt.freed
         for v in removed:  # unmap_vmas(): only inside VMAs
             self.pt.zap(v.start, v.end)
         prev = max((v for v in self._vmas if v.end <= start), key=lambda v: v.end, default=None)
         nxt = min((v for v in self._vmas if v.start >= end), key=lambda v: v.start, default=None)
-        return self._free_pgtables(removed, prev.end if prev else 0, nxt.start if nxt else 0)
+        self._free_pgtables(removed, prev.end if prev else 0, nxt.start if nxt else 0)
+        return self.pt.freed - freed0
 
     def _free_pgtables(self, removed: list[VMA], floor: int, ceiling: int) -> int:
         """free_pgtables() (mm/memory.c, v6.6): one free_pgd_range() per group of nearby removed VMAs."""

@@ -17,7 +17,6 @@ and the error-path reverse move. Allocations never fail, so the loop never break
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 from .errors import check_ints
 from .kernel import NEWEST, Kernel
@@ -362,7 +361,6 @@ def _pte_reason(pmc: PagetableMoveControl, extent: int) -> str:
     return _not_a_whole_pmd(extent, pmc.pmd_size)
 
 
-@lru_cache(maxsize=1024)
 def _not_a_whole_pmd(extent: int, pmd_size: int) -> str:
     """The usual reason, made once per extent (a page-wise move repeats a few extents a thousand times)."""
     return f"the extent ({extent:#x}) is not a whole PMD ({pmd_size:#x})"

@@ -167,8 +167,6 @@ class PageTables:
         """Give every none PTE in [start, end) a fresh frame, counting up from first_frame."""
         frame = first_frame
         for pte, i0, i1, _ in self._pte_chunks(start, end, alloc=True):
-            if isinstance(pte, HugePMD):  # already mapped by a huge leaf
-                continue
             hole = pte[i0:i1] == 0
             n = int(hole.sum())
             pte[i0:i1][hole] = np.arange(frame, frame + n, dtype=FRAME)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .scenario import geometry_of, simulate
+from .scenario import GEOMETRIES, geometry_of, simulate
 from .trace import MoveResult
 
 
@@ -150,8 +150,6 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [x86 for x86, _ in _CASES] + [t
 
 def twin(name: str, geometry: str) -> str | None:
     """The name of the same case in `geometry` ("c" -> "tiny-c" for "tiny"), or None if there is none."""
-    from .scenario import GEOMETRIES
-
     base = next((name.removeprefix(f"{g}-") for g in GEOMETRIES if name.startswith(f"{g}-")), name)
     for candidate in (base, f"{geometry}-{base}"):
         if candidate in PRESETS and PRESETS[candidate].geometry == geometry:

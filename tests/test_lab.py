@@ -110,6 +110,12 @@ def test_cli_json_has_the_promised_fields(capsys):
             assert (row["tables_match"] is None) == bool(PLATFORM_SKIP)
 
 
+def test_the_quick_and_full_runs_have_the_counts_notebook_06_states():
+    """06 says the quick run has 33 scenarios and the full reference run 54."""
+    assert len(lab.scenarios(("2M",))) == 33
+    assert len(lab.scenarios(("2M", "64M", "1G"))) == len(lab.load_reference().scenarios) == 54
+
+
 def test_cli_no_thp_leaves_the_huge_page_rows_out(capsys):
     rows = lab_json(capsys, "--no-thp")
     assert [r["name"] for r in rows] == [s.name for s in lab.size_scenarios("2M")]

@@ -120,8 +120,6 @@ from .syscalls import (
     unsupported_reason,
 )
 
-_mapped_in = mapped_in  # the first edition's name, kept for old notebooks and scripts
-
 __all__ = [
     "format_compare", "format_model_per_2mib", "format_speedups", "save_reference",
     "C_OFFSETS", "DEFAULT_REPS", "ENGINE_BASE", "GUARD_OFFSETS", "GiB", "KiB", "LOCAL_MM_SHOOTDOWN",

@@ -10,6 +10,7 @@ from ..kernel import NEWEST
 from .predict import predict, predictions, rle
 from .results import LabReport, repredict
 from .scenarios import PMD, PUD, SIZES, Layout, scenarios, size_label
+from .stats import MODEL_TERMS
 
 REFERENCE = Path(__file__).with_name("reference.json")
 W = 36  # the longest scenario name: "guard 0x100000 below (1020K) aligned"
@@ -48,9 +49,6 @@ def format_predictions(scs, kernel: str = NEWEST) -> str:
     rows = [f"{'scenario':<{W}} {'realign':<7} {'PUD':>3} {'PMD':>4} {'PTE':>6} {'ext':>4} {'tables':>6}  flushes"]
     for sc in scs:
         p = preds[sc.name]
-        if p is None:
-            rows.append(f"{sc.name:<{W}} {'?':<7} {'?':>3} {'?':>4} {'?':>6} {'?':>4} {'?':>6}  ?")
-            continue
         rows.append(f"{sc.name:<{W}} {yes_no(p.realigned):<7} {p.pud_moves:>3} {p.pmd_moves:>4} {p.pte_moves:>6} "
                     f"{p.pte_extents:>4} {p.tables_delta:>+6}  {rle(p.flush_pages)}")
     return "\n".join(rows)
@@ -92,8 +90,7 @@ def format_model(model: dict) -> str:
     """The cost model in one line: t = c0 + c1 PTE + c2 extent + c3 PMD + c4 PUD (µs)."""
     if not model or model.get("intercept_us") is None:
         return "cost model: not fitted (nothing measured)"
-    c = [model[k] for k in ("intercept_us", "per_pte_us", "per_pte_extent_us", "per_pmd_move_us",
-                            "per_pud_move_us")]
+    c = [model[k] for k in MODEL_TERMS]
     def term(v, digits, unit):
         return f"0 {unit}" if v == 0 else f"{_num(v, digits)} {unit}"
     parts = [term(c[0], 1, "us"), term(None if c[1] is None else c[1] * 1000, 2, "ns x PTE"),

@@ -206,7 +206,7 @@ def _fit(report: LabReport, scs, preds) -> None:
     realignment rule it is used to judge), and give every base-page row the model's time."""
     by_name = report.by_name()
     report.model = fit_cost_model([(preds[s.name], by_name[s.name].median_us) for s in scs
-                                   if preds[s.name] is not None and not s.huge and by_name[s.name].median_us
+                                   if not s.huge and by_name[s.name].median_us
                                    and not preds[s.name].realign_possible])
     for sc in scs:
         by_name[sc.name].model_us = None if sc.huge else model_us(report.model, preds[sc.name])
@@ -243,6 +243,5 @@ def run(sizes=("2M",), guard: bool = True, reps: int | None = None, quick: bool 
     _fit(report, scs, preds)
     for sc in scs:
         r, p = by_name[sc.name], preds[sc.name]
-        possible = p.realign_possible if p is not None else bool(sc.twin)  # THP c/d: built to allow it
-        r.observed_realigned, r.observed_note = infer_realigned(r, by_name.get(sc.twin), possible)
+        r.observed_realigned, r.observed_note = infer_realigned(r, by_name.get(sc.twin), p.realign_possible)
     return report

@@ -39,11 +39,6 @@ class Scenario:
     twin: str = ""  # the scenario that differs only by a blocker, for the timing inference
     huge: bool = False  # the source is MADV_HUGEPAGE (else MADV_NOHUGEPAGE): transparent huge pages
 
-    @property
-    def small(self) -> bool:
-        """2 MiB-class: the first partial PMD is a large part of the work, so realignment shows in timings."""
-        return self.length <= 4 * MiB
-
 
 def size_label(n: int) -> str:
     """4 KiB-granular byte counts as the scenario names write them: 1G, 64M, 2M+4K, 1020K."""

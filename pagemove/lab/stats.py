@@ -3,7 +3,7 @@ timing verdict on realignment. docs/lab-method.md explains each choice."""
 
 from __future__ import annotations
 
-from .scenarios import MiB, size_label
+from .scenarios import size_label
 
 MODEL_TERMS = ("intercept_us", "per_pte_us", "per_pte_extent_us", "per_pmd_move_us", "per_pud_move_us")
 
@@ -52,8 +52,8 @@ def fit_cost_model(rows) -> dict:
 
 
 def model_us(model: dict, p) -> float | None:
-    """The cost model's time for a Prediction's counts (None without a model or a prediction)."""
-    if p is None or model.get("intercept_us") is None:
+    """The cost model's time for a Prediction's counts (None without a fitted model)."""
+    if model.get("intercept_us") is None:
         return None
     return sum((c or 0.0) * f for c, f in zip((model[t] for t in MODEL_TERMS), p.features()))
 
@@ -64,7 +64,7 @@ def infer_realigned(r, twin, possible: bool) -> tuple[bool | None, str]:
         return None, "one path only: the guard or the alignment rules leave nothing to realign"
     if twin is None or twin.median_us is None or r.median_us is None:
         return None, "no twin measured to compare with"
-    if r.length > 4 * MiB:
+    if not r.small:
         return None, f"a realignment saves at most 511 PTE moves, lost in the noise at {size_label(r.length)}"
     free, blocked = (r, twin) if not r.blocker else (twin, r)
     saving = blocked.median_us - free.median_us

@@ -16,7 +16,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .pgtable import HugePMD
-from .text import hexa, realign_phrase, tables_of, warn_line, windows
+from .text import counts_phrase, hexa, realign_phrase, tables_of, warn_line, windows
 from .trace import PMD, PUD, MoveResult
 
 # Okabe-Ito colours (colour-blind safe) for categories; offsets use viridis.
@@ -371,7 +371,6 @@ def _say(where, x_px: float, y_px: float, text: str, *, ha: str = "center", va: 
         return
     image = _text_image(text, tuple(sorted(font.items())))
     th, tw = image.shape[:2]
-    fig._pagemove_said.append(text)
     fig._pagemove_stamps.append((image, round(x_px - _SHIFT[ha] * tw), round(y_px - _SHIFT[va] * th)))
 
 
@@ -735,7 +734,7 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None, caption:
     panel = (1 - left - right_margin - gap) / 2
     fig, (ax0, ax1) = _canvas(fig, width, height, [(left, bottom, panel, top - bottom),
                                                    (left + panel + gap, bottom, panel, top - bottom)])
-    fig._pagemove_for_png, fig._pagemove_stamps, fig._pagemove_said = for_png, [], []
+    fig._pagemove_for_png, fig._pagemove_stamps = for_png, []
     top_px, mid_px = height * DPI, width * DPI / 2
 
     for i, line in enumerate(titles):
@@ -791,5 +790,4 @@ def _counts(r: MoveResult) -> str:
     from .kernel import Kernel
     # Say each thing once: a kernel without realignment gets no realignment phrase (as in text.summary).
     realign = f"; {realign_phrase(r)}" if Kernel.parse(r.kernel).realigns or r.unchecked else ""
-    return (f"{r.pud_moves} PUD, {r.pmd_moves} PMD, {r.pte_moves} PTE moves, {r.refusals} refusal"
-            f"{'s' if r.refusals != 1 else ''}{realign}.")
+    return f"{counts_phrase(r, always_pud=True)}{realign}."

@@ -120,7 +120,11 @@ class Verdict:
 
     def __str__(self) -> str:
         mark = "[right]" if self.right else "[wrong]"
-        head, _, rest = self.unreadable.partition("; ")  # the parser's "what is wrong; how to write it"
+        # The parser's "what is wrong; how to write it": split at the last "; ", since the answer quoted in
+        # the first part may itself hold one.
+        head, sep, rest = self.unreadable.rpartition("; ")
+        if not sep:
+            head, rest = rest, ""
         line = f"{mark} {self.item.label}: {head or show(self.given, self.item.type)}"
         if not self.right:
             line += f" (answer: {show(self.expected, self.item.type)})"

@@ -373,11 +373,17 @@ def runs_of(values) -> str:
 
 def brief(r: MoveResult) -> str:
     """The counts of one move on one line (under 100 columns): what a table of several moves shows."""
+    return f"Linux {r.kernel}: {counts_phrase(r)}, {_realigned(r)}"
+
+
+def counts_phrase(r: MoveResult, always_pud: bool = False) -> str:
+    """"2 PMD, 1 PTE moves, 1 huge PMD, 0 split, 0 refusals": the move's counts (huge pages only when it has
+    any; the PUD count when it moved any, or always)."""
     refusals = f"{r.refusals} refusal{'s' * (r.refusals != 1)}"
     huge = f", {r.huge_pmd_moves} huge PMD, {r.huge_pmd_splits} split" if (r.huge_pmd_moves or r.huge_pmd_splits
                                                                            or r.huge_refusals) else ""
-    pud = f"{r.pud_moves} {level_label(PUD, r.geometry)}, " if r.pud_moves else ""
-    return f"Linux {r.kernel}: {pud}{r.pmd_moves} PMD, {r.pte_moves} PTE moves{huge}, {refusals}, {_realigned(r)}"
+    pud = f"{r.pud_moves} {level_label(PUD, r.geometry) if r.pud_moves else PUD}, " if r.pud_moves or always_pud else ""
+    return f"{pud}{r.pmd_moves} PMD, {r.pte_moves} PTE moves{huge}, {refusals}"
 
 
 def _realigned(r: MoveResult) -> str:

@@ -24,6 +24,8 @@ import ipywidgets as W
 
 from . import text
 from .numbers import ACCEPTED, parse_number
+from .plot import DPI as plot_dpi  # pagemove.plot loads matplotlib only inside its functions
+from .plot import WIDTH as plot_width
 from .presets import PRESETS, twin
 from .scenario import GEOMETRIES as ENGINE_GEOMETRIES
 from .scenario import geometry_of, simulate
@@ -36,9 +38,8 @@ ADDRESS_FIELDS = ("old", "new", "length")
 LABELS = {"old": "old", "new": "new", "length": "len"}  # what the text boxes say
 HINT = f"Type {ACCEPTED}. A box applies on Enter or Tab."
 SLIDER_PMDS = 32  # an address slider spans 32 PMDs around its value: 64 MiB on x86-64, 1 MiB on tiny
-PNG_DPI = 100  # plot.py sizes its figures in inches at 100 dpi: the PNG is shown at exactly its pixel size
 CACHE_SIZE = 32  # PNGs kept per explorer (~40 KB each): flipping the kernel or replaying steps is instant
-NOTEBOOK_WIDTH, PRESENTER_WIDTH = 9.0, 5.9  # figure inches: a notebook cell; the right column at 1024x768
+PRESENTER_WIDTH = 5.9  # figure inches: the right column at 1024x768 (a notebook cell is plot.WIDTH)
 PRESENTER_HEIGHT = 4.3  # inches at most, so controls, picture and summary fit a 768-pixel-high projector
 STALE = "2px dashed #b00020"  # the border of a picture that no longer matches the boxes
 
@@ -66,6 +67,7 @@ class MoveExplorer:
     def __init__(self, old=None, new=None, length=None, kernel=None, stack=None, geometry=None,
                  preset=None, *, cache_size: int = CACHE_SIZE, presenter: bool = False):
         self.result = None  # the last MoveResult that simulated without error
+        self._result_key = None  # the values and blockers it was simulated from
         self.error = ""  # why the current values cannot be simulated ("" when they can)
         self.summary = ""  # text.summary(result)
         self.presenter = presenter
@@ -192,7 +194,7 @@ class MoveExplorer:
         self.about = W.HTML()
         self.error_line = W.HTML()
         # Shown at its own pixel size (a narrower page scales it down, keeping its shape): never stretched.
-        px = round((PRESENTER_WIDTH if self.presenter else NOTEBOOK_WIDTH) * PNG_DPI)
+        px = round((PRESENTER_WIDTH if self.presenter else plot_width) * plot_dpi)  # shown at its pixel size
         self.image = W.Image(format="png", layout=W.Layout(width=f"{px}px", max_width="100%", height="auto",
                                                            flex="0 0 auto"))
         self.step_line = W.HTML()
@@ -403,6 +405,9 @@ class MoveExplorer:
             self._show_error(_reason(e))
             return
         self.result, self.error = result, ""
+        # What this result was simulated from: the PNG cache's key. Not the controls' values, which may
+        # change (THP, blockers) while a broken box keeps this result on screen.
+        self._result_key = (tuple(sorted(v.items())), self._blockers)
         self.error_line.value = ""
         self._mark_current(True)
         self.summary = text.summary(result)
@@ -435,15 +440,14 @@ class MoveExplorer:
 
     def _png(self, result, step) -> bytes:
         """The PNG of the move at `step`: from the cache, or drawn into the reused figure and encoded."""
-        key = (result.geometry.name, result.kernel, result.operation, result.old_addr, result.new_addr,
-               result.length, self._values.get("thp", False), self._blockers, step)
+        key = (self._result_key, step)
         if key in self._pngs:
             self._pngs.move_to_end(key)
             return self._pngs[key]
         from . import plot  # matplotlib loads with the first drawing, not with the widget module
 
         # One pyplot-free Figure, cleared and reused; the sentence and the WARN line are widgets beside it.
-        width, height = (PRESENTER_WIDTH, PRESENTER_HEIGHT) if self.presenter else (NOTEBOOK_WIDTH, None)
+        width, height = (PRESENTER_WIDTH, PRESENTER_HEIGHT) if self.presenter else (plot_width, None)
         self._fig = plot.draw_move(result, step=step, fig=self._fig, caption=False, width=width,
                                    max_height=height, for_png=True)
         png = plot.render_png(self._fig)

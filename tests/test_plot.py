@@ -231,3 +231,12 @@ def test_big_tables_stay_64_cells_wide(name):
     image = fig.axes[0].images[0].get_array()
     assert image.shape[1] == 64 and image.shape[0] <= 8
     assert f"({geo.entries // 64} PTEs per cell)" in fig.axes[0]._pagemove_xlabel  # stamped under the grid
+
+
+def test_a_thp_move_caption_counts_its_huge_pages():
+    from pagemove.presets import PRESETS
+
+    r = PRESETS["thp-a"].run(kernel="6.7")
+    fig = plot.draw_move(r)
+    said = " ".join(t.get_text() for t in fig.texts) + " ".join(ax.get_title() for ax in fig.axes)
+    assert f"{r.huge_pmd_moves} huge PMD" in said and r.huge_pmd_moves == 2

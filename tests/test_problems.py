@@ -438,6 +438,19 @@ def test_other_machines_and_thp_problems(seed):
     assert p.check(a).right and not p.check({i.name: -1 for i in p.items}).right
 
 
+def test_a_thp_problem_worked_by_hand():
+    """Seed 1 at difficulty 4 (notebook 08's exercise 4): [0x7f02c0bc3000, 0x7f02c0e00000) to 0x7f02c07c3000.
+    Old sits 0x1c3000 into its PMD, so 61 base pages come first, then one whole huge page. 6.6: the 61 pages
+    go by move_ptes(), then move_huge_pmd() moves the leaf. 6.7: old and new are mutually aligned with
+    nothing below, so the move starts at the PMD boundary: the PTE table moves whole (move_normal_pmd()),
+    then the huge leaf."""
+    p = Problem.random(1, difficulty=4)
+    assert (p.kind, p.old, p.new, p.length) == ("thp", 0x7f02c0bc3000, 0x7f02c07c3000, 573 * 0x1000)
+    a = p.answers()
+    assert [a[f"{n}_6.6"] for n in ("huge", "split", "pmd", "pte")] == [1, 0, 0, 61]
+    assert [a[f"{n}_6.7"] for n in ("huge", "split", "pmd", "pte")] == [1, 0, 1, 0]
+
+
 def test_thp_problems_cover_whole_moves_and_splits():
     seen = [Problem.random(s, kind="thp", difficulty=4).answers() for s in range(30)]
     assert any(a["huge_6.6"] for a in seen) and any(a["split_6.6"] for a in seen)
@@ -449,3 +462,10 @@ def test_thp_problems_cover_whole_moves_and_splits():
 def test_difficulties_1_to_3_draw_only_the_core_kinds():
     """(The problems of seeds 0-9 at difficulties 1-3 are pinned by the golden tests above.)"""
     assert all(Problem.random(s, difficulty=d).kind in CORE_KINDS for d in (1, 2, 3) for s in range(20))
+
+
+def test_an_unreadable_answer_holding_a_semicolon_is_quoted_whole():
+    p = Problem.random(0)
+    item = p.items[0]
+    shown = str(p.check({item.name: "1; 2"}))
+    assert "'1; 2'" in shown and "(answer:" in shown.split("'1; 2'")[1].splitlines()[0]

@@ -537,3 +537,18 @@ def test_a_high_move_is_shifted_down_to_fit_keeping_its_distance_in_pmds():
     assert ex.error == ""
     assert (v["new"] - v["old"]) == 2 * tiny.pmd_size and pmd_units(v["old"], tiny)[1] == 7
     ex.close()
+
+
+def test_the_png_cache_never_shows_a_picture_of_other_controls():
+    """A picture cached while a broken box kept the last good move on screen is keyed by that move's own
+    values, so the THP move the boxes come back to is drawn anew, with its huge pages."""
+    ex = MoveExplorer(old=0x7f0000200000, new=0x7f0040400000, length=0x600000, kernel="6.7", stack=False)
+    ex.set(new="zzz")
+    ex.set(thp=True)
+    ex.set(step=1)  # draws the last good (base-page) move, at step 1
+    plain = ex.image.value
+    ex.set(new=0x7f0040400000)
+    assert ex.error == "" and ex.result.huge_pmd_moves == 3
+    ex.set(step=1)
+    assert ex.image.value != plain
+    ex.close()

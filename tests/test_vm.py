@@ -149,6 +149,12 @@ def test_scenarios_scale_to_the_16k_geometry_and_keep_their_shape():
     c = scs["c 0x1ff000 2M+4K"]  # one page below a PMD boundary, a PMD and a page long
     assert c.old % geo.pmd_size == geo.pmd_size - geo.page_size and c.length == geo.pmd_size + geo.page_size
     assert scs["p pud-aligned 1 page"].length == geo.pud_size
+    at, below = scs["guard 0x1e0000 at (128K) free"], scs["guard 0x1e0000 below (124K) free"]
+    assert at.length == geo.pmd_size - at.old % geo.pmd_size and below.length == at.length - geo.page_size
+    x86 = {s.name: s for s in lab.vm_scenarios(catalogue.get("debian-6.1-amd64"))}
+    from pagemove.lab.scenarios import guard_scenarios, size_scenarios
+    assert [x86[s.name] for s in (*size_scenarios("2M"), *guard_scenarios())] == [*size_scenarios("2M"),
+                                                                                   *guard_scenarios()]
     layout = lab.vm_layout(k, list(scs.values()))
     assert layout.src_anchor % geo.pud_size == 0 and layout.base + layout.size <= geo.task_size
 

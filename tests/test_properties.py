@@ -22,8 +22,9 @@ from pagemove.scenario import GEOMETRIES as GEOMETRY_MAKERS
 
 GEOMETRIES = {name: make() for name, make in GEOMETRY_MAKERS.items()}  # every geometry the UIs offer
 KERNELS = ["6.4", "6.6", "6.7", "6.15", "6.17"]
-# Windows of 24 PMDs (tiny: 3 PUDs, so PUD moves happen; x86-64: 48 MiB; arm64 64K: 12 GiB).
-BASE = {name: 0x400000 if name == "tiny" else 0x7f0000000000 for name in GEOMETRIES}
+# Windows of 24 PMDs (tiny: 3 PUDs, so PUD moves happen; x86-64: 48 MiB; arm64 64K: 12 GiB), each
+# below TASK_SIZE (i386 PAE: 0xc0000000).
+BASE = {name: {"tiny": 0x400000, "i386_pae": 0x80000000}.get(name, 0x7f0000000000) for name in GEOMETRIES}
 
 
 @st.composite

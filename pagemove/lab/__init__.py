@@ -60,6 +60,7 @@ from .report import (
     format_compare,
     format_model,
     format_model_per_2mib,
+    format_one_gib,
     format_predictions,
     format_predictions_of,
     format_ratios,

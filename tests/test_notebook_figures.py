@@ -11,9 +11,9 @@ import re
 from pathlib import Path
 
 import pytest
+from test_notebook_prose import prose
 
 from pagemove import lab
-from test_notebook_prose import prose
 
 NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
 UNIT = r"(?:µs|us\b|ns\b|×|x\b|times\b)"

@@ -65,12 +65,19 @@ class AddressSpace:
     """VMAs and page tables; mmap, munmap, populate, mremap and relocate_vma_down."""
 
     def __init__(self, geometry: Geometry | None = None, *, mmap_min_addr: int | None = None,
-                 cap_sys_rawio: bool = False):
+                 cap_sys_rawio: bool = False, kernel_levels: int | None = None):
         self.geometry = geometry or Geometry.x86_64()
+        # kernel_levels: CONFIG_PGTABLE_LEVELS of the kernel, if more than the MMU uses (5 for an x86-64
+        # kernel on a CPU without LA57: 6.17+ always, distributions before). It changes only munmap()'s
+        # TLB flush: see PageTables._free_range() and pt.p4d_free_tlb_calls.
+        levels = self.geometry.levels if kernel_levels is None else kernel_levels
+        if not self.geometry.levels <= levels <= 5:
+            raise ValueError(f"kernel_levels must be between the geometry's {self.geometry.levels} and 5, got {levels}")
         # CAP_SYS_RAWIO (root has it) lets mmap()/mremap() map below vm.mmap_min_addr (cap_mmap_addr()).
         # The default is an ordinary user's process, as a student's program runs.
         self.cap_sys_rawio = cap_sys_rawio
         self.pt = PageTables(self.geometry)
+        self.pt.kernel_levels = levels
         self._vmas: list[VMA] = []  # sorted, disjoint
         self.next_frame = 1  # frame numbers are handed out in order and never reused
         # vm.mmap_min_addr: 64 KiB is the usual default; small teaching machines keep only page 0 free.
@@ -96,7 +103,8 @@ class AddressSpace:
         return self.pt.pages()
 
     def clone(self) -> AddressSpace:
-        other = AddressSpace(self.geometry, mmap_min_addr=self.mmap_min_addr, cap_sys_rawio=self.cap_sys_rawio)
+        other = AddressSpace(self.geometry, mmap_min_addr=self.mmap_min_addr, cap_sys_rawio=self.cap_sys_rawio,
+                             kernel_levels=self.pt.kernel_levels)
         other.pt, other._vmas, other.next_frame = self.pt.clone(), list(self._vmas), self.next_frame
         return other
 
@@ -186,7 +194,10 @@ class AddressSpace:
         """munmap(): split VMAs, clear their PTEs and free the page tables no VMA uses any more.
 
         Returns how many page-table pages were freed: by free_pgtables(), and the PTE pages deposited with
-        the huge leaves it zapped (zap_deposited_table())."""
+        the huge leaves it zapped (zap_deposited_table()). On a kernel built for more levels than it runs
+        (AddressSpace(kernel_levels=5) on x86_64()) the last VMA of an otherwise empty top-level slot (512
+        GiB) also makes p4d_free_tlb() widen the TLB flush by a page though no table is freed: the call is
+        logged in mm.pt.p4d_free_tlb_calls (pagemove.lab.x86_unmap_flushes() turns it into the flush)."""
         check_ints(addr=addr, length=length)
         length = self._page_align(length)
         self._check_range(addr, length, "munmap", errno.EINVAL)

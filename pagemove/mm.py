@@ -68,7 +68,7 @@ class AddressSpace:
                  cap_sys_rawio: bool = False, kernel_levels: int | None = None):
         self.geometry = geometry or Geometry.x86_64()
         # kernel_levels: CONFIG_PGTABLE_LEVELS of the kernel, if more than the MMU uses (5 for an x86-64
-        # kernel on a CPU without LA57: 6.17+ always, distributions before). It changes only munmap()'s
+        # kernel on a CPU without LA57: 6.17+ always, earlier with X86_5LEVEL=y). It changes only munmap()'s
         # TLB flush: see PageTables._free_range() and pt.p4d_free_tlb_calls.
         levels = self.geometry.levels if kernel_levels is None else kernel_levels
         if not self.geometry.levels <= levels <= 5:

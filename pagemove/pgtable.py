@@ -257,9 +257,9 @@ class PageTables:
     def _free_range(self, table: dict, level: int, addr: int, end: int, floor: int, ceiling: int):
         """free_p4d_range / free_pud_range / free_pmd_range / free_pte_range, for any level count.
 
-        A kernel built for one level more than the MMU runs (x86-64 with CONFIG_PGTABLE_LEVELS=5, every
-        6.17+ build and distributions' X86_5LEVEL=y before, on a CPU without LA57) folds the P4D at run
-        time: pgd_none() is always false (pgtable_l5_enabled() is not), so free_pgd_range() calls
+        A kernel built for one level more than the MMU runs (x86-64 with CONFIG_PGTABLE_LEVELS=5: every
+        6.17+ build, and earlier ones with X86_5LEVEL=y such as Debian's 6.1; on a CPU without LA57)
+        folds the P4D at run time: pgd_none() is always false (pgtable_l5_enabled() is not), so free_pgd_range() calls
         free_p4d_range() for every top-level slot, present or not, and when the slot's whole range may go
         it runs p4d_free_tlb(). __p4d_free_tlb() frees nothing then, but the macro has already widened the
         mmu_gather by a page at the slot's start and set freed_tables (include/asm-generic/tlb.h, 6.18):

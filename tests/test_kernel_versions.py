@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pagemove as pm
-from pagemove import lab
+from pagemove import lab, text
 
 PAGE, M, G = 0x1000, 1 << 20, 1 << 30
 EF, EI, EP = errno.EFAULT, errno.EINVAL, errno.EPERM
@@ -69,6 +69,8 @@ def test_5_16_and_5_17_return_0xe_and_change_nothing():
         assert code == OK and not changed
         r = mm.mremap(0x50000000, PAGE, PAGE, new_addr=0x60000000, kernel=k)
         assert "0xe" in r.realign_check and r.realign_reason == "efault-positive"
+        assert text.brief(r) == f"Linux {k}: 0 PMD, 0 PTE moves, 0 refusals, nothing moved: mremap() returned " \
+                                "0xe (5.16/5.17's positive EFAULT)"
     # a mapped old_addr moves as on any other kernel, and returns new_addr
     mm = one_vma()
     assert mm.mremap(0x40000000, PAGE, PAGE, new_addr=0x60000000, kernel="5.16").returned == 0x60000000

@@ -75,7 +75,8 @@ def table_set(pt) -> set[tuple[str, int]]:
 # (struct mmu_table_batch, MAX_TABLE_BATCH in include/asm-generic/tlb.h): a full batch forces a flush.
 TABLE_BATCH = (4096 - 24) // 8
 # The lab's x86-64 kernels are built for 5 levels and run 4 without LA57: PGTABLE_LEVELS is 5 for every
-# x86_64 build from 6.17 (arch/x86/Kconfig), and distributions set CONFIG_X86_5LEVEL=y before (default y).
+# x86_64 build from 6.17 (arch/x86/Kconfig); before, CONFIG_X86_5LEVEL=y (Kconfig's default; Debian's 6.1 and
+# 6.12 set it, its 5.10 does not).
 X86_KERNEL_LEVELS = 5
 
 

@@ -118,9 +118,10 @@ def x86_unmap_flushes(freed, geometry, ceiling: int = 33, batch: int = TABLE_BAT
     return out
 
 
-def engine_space(layout: Layout, sc: Scenario) -> AddressSpace:
-    """The scenario's address space in the engine, reservation remnants included."""
-    mm = AddressSpace(Geometry.x86_64(), kernel_levels=X86_KERNEL_LEVELS)
+def engine_space(layout: Layout, sc: Scenario, kernel_levels: int = X86_KERNEL_LEVELS) -> AddressSpace:
+    """The scenario's address space in the engine, reservation remnants included. kernel_levels: the
+    kernel's CONFIG_PGTABLE_LEVELS (4 for a kernel without X86_5LEVEL, such as Debian's 5.10)."""
+    mm = AddressSpace(Geometry.x86_64(), kernel_levels=kernel_levels)
     for lo, hi in layout.remnants():
         mm.mmap(lo, hi - lo, prot="none", name="reservation")
     start, length = layout.source_vma(sc)
@@ -133,11 +134,12 @@ def engine_space(layout: Layout, sc: Scenario) -> AddressSpace:
     return mm
 
 
-def predict(sc: Scenario, layout: Layout | None = None, kernel: str = NEWEST, ceiling: int = 33) -> Prediction:
+def predict(sc: Scenario, layout: Layout | None = None, kernel: str = NEWEST, ceiling: int = 33,
+            kernel_levels: int = X86_KERNEL_LEVELS) -> Prediction:
     """The engine's counts, realignment, TLB flushes and page-table pages for one scenario."""
     layout = layout or Layout.for_scenarios([sc])
     old, new = layout.old(sc), layout.new(sc)
-    mm = engine_space(layout, sc)
+    mm = engine_space(layout, sc, kernel_levels)
     before, made0, freed0 = table_pages(mm), mm.pt.allocated, mm.pt.freed
     before_set, folds0 = table_set(mm.pt), len(mm.pt.p4d_free_tlb_calls)
     r = mm.mremap(old, sc.length, sc.length, new_addr=new, kernel=kernel)

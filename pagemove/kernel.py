@@ -54,7 +54,7 @@ class Kernel:
     @property
     def extent_in_one_place(self) -> bool:
         """move_page_tables() (v5.9+) cuts the extent at new_addr's PMD boundary before get_old_pmd(), as
-        get_extent() does from 5.11 (Wei Yang, "mm/mremap: calculate extent in one place"; read in 5.9.1).
+        get_extent() does from 5.11 (9ad9718bfa41 "mm/mremap: calculate extent in one place"; read in 5.9.1).
         Up to 5.8 the extent was old_addr's alone until just before move_ptes(), so a none old PMD skipped
         up to old's next PMD boundary in one iteration (read in 4.20 and 5.8.1)."""
         return (self.major, self.minor) >= (5, 9)
@@ -68,7 +68,7 @@ class Kernel:
     @property
     def pud_lookup_every_step(self) -> bool:
         """move_page_tables() calls get_old_pud() and alloc_new_pud() on every iteration (5.14, Aneesh Kumar's
-        "mm/mremap: convert huge PUD move to separate helper"; read in 5.14.2, 5.15.16). In 5.11-5.13 it does
+        "mm/mremap: convert huge PUD move to separate helper"; read in 5.14.2 and 5.15.x). In 5.11-5.13 it does
         so only when HAVE_MOVE_PUD && extent == PUD_SIZE (read in 5.11, 5.12.9)."""
         return (self.major, self.minor) >= (5, 14)
 
@@ -77,7 +77,7 @@ class Kernel:
         """SYSCALL_DEFINE5(mremap) looks old_addr's VMA up before mremap_to() (5.16, 550a7d60bd5e "mm,
         hugepages: add mremap() support for hugepage backed vma"; read in 5.17-rc5, 5.19). Up to 5.15 only
         vma_to_resize() does, inside mremap_to(), after new_addr's checks and the destination's do_munmap()
-        (read in 4.20, 5.11, 5.12.9, 5.15.16)."""
+        (read in 4.20, 5.11, 5.12.9, 5.15.x; seen on Debian's 5.10.223 in QEMU)."""
         return (self.major, self.minor) >= (5, 16)
 
     @property

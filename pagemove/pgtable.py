@@ -259,9 +259,9 @@ class PageTables:
 
         A kernel built for one level more than the MMU runs (x86-64 with CONFIG_PGTABLE_LEVELS=5: every
         6.17+ build, and earlier ones with X86_5LEVEL=y such as Debian's 6.1; on a CPU without LA57)
-        folds the P4D at run time: pgd_none() is always false (pgtable_l5_enabled() is not), so free_pgd_range() calls
-        free_p4d_range() for every top-level slot, present or not, and when the slot's whole range may go
-        it runs p4d_free_tlb(). __p4d_free_tlb() frees nothing then, but the macro has already widened the
+        folds the P4D at run time: pgd_none() is always false (pgtable_l5_enabled() is not), so
+        free_pgd_range() calls free_p4d_range() for every top-level slot, present or not, and when the
+        slot's whole range may go it runs p4d_free_tlb(). __p4d_free_tlb() frees nothing then, but the macro has already widened the
         mmu_gather by a page at the slot's start and set freed_tables (include/asm-generic/tlb.h, 6.18):
         the unmap flushes that page even if no table was freed. Each such call is logged in
         p4d_free_tlb_calls."""

@@ -253,3 +253,16 @@ def test_a_real_kernel_runs_the_lab_and_agrees_with_the_engine_or_says_why_not(n
         == len(lab.vm_scenarios(k))
     assert all(r["compared"]["data"] for r in rows if "data" in r["compared"])
     assert [(r["scenario"], r["compared"]) for r in rows if not r["agrees"] and not r["explained"]] == []
+
+
+@pytest.mark.parametrize("name", list(catalogue.KERNELS))
+def test_the_catalogue_agrees_with_the_fetched_packages_build_configuration(name):
+    k = catalogue.get(name)
+    config = fetch.kernel_config(k)
+    if not config:
+        pytest.skip(f"{name} is not fetched (python -m pagemove vm fetch {name})")
+    assert int(config["CONFIG_PGTABLE_LEVELS"]) == k.pgtable_levels
+    assert config.get("CONFIG_TRANSPARENT_HUGEPAGE") == "y" and config.get("CONFIG_KPROBE_EVENTS") == "y"
+    assert (config.get("CONFIG_X86_PAE") == "y") == (k.geometry == "i386_pae")
+    if k.is_arm64:  # CONFIG_PAGE_SHIFT is in the 6.12 packages
+        assert int(config["CONFIG_PAGE_SHIFT"]) == getattr(Geometry, k.geometry)().page_shift

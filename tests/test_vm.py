@@ -243,6 +243,16 @@ def test_qemu_is_killed_when_the_timeout_passes():
 
 
 @pytest.mark.vm
+def test_auto_acceleration_boots_with_kvm_or_falls_back_to_tcg_and_says_why():
+    k = _bootable("debian-6.1-amd64")
+    init = toolchain.compile_static(lab.GUEST_SOURCE, k.arch)
+    r = boot.boot(k, init, timeout_s=120, accel="auto", extra_files={"plan": b""})
+    assert [f["type"] for f in r.frames] == ["hello", "geometry", "probes", "warnings", "done"]
+    if r.accel == "tcg" and boot.kvm_usable(k):  # KVM was there but failed: the note says how
+        assert r.notes and r.notes[0].startswith("the KVM guest ")
+
+
+@pytest.mark.vm
 @pytest.mark.parametrize("name", BOOTED)
 def test_a_real_kernel_runs_the_lab_and_agrees_with_the_engine_or_says_why_not(name):
     k = _bootable(name)

@@ -6,9 +6,10 @@ QEMU then exits by itself (-no-reboot). Whatever happens – success, a guest th
 Ctrl-C – the QEMU process group is killed before boot() returns.
 
 KVM is only a speed-up: on machines like CI's, /dev/kvm opens and KVM_CREATE_VM succeeds, yet a KVM guest
-hangs at "Booting from ROM". So with accel "auto" a KVM boot must print its first frame within
-KVM_PROBE_S, or it is killed and the boot runs again under TCG (and KVM is not tried again in this
-process). $PAGEMOVE_VM_ACCEL = tcg | kvm | auto chooses; the default is tcg.
+hangs at "Booting from ROM" (and on this project's build machine, nested, QEMU aborts at once: "failed to set
+MSR 0x10a"). So with accel "auto" a KVM boot must print its first frame within KVM_PROBE_S, else it is
+killed (or found dead) and the boot runs again under TCG, and KVM is not tried again in this process.
+$PAGEMOVE_VM_ACCEL = tcg | kvm | auto chooses; the default is tcg.
 """
 
 from __future__ import annotations
@@ -174,9 +175,11 @@ def boot(kernel: GuestKernel, init: bytes, *, args=(), timeout_s: float = 120.0,
         probe = KVM_PROBE_S if mode == "kvm" and (accel or os.environ.get("PAGEMOVE_VM_ACCEL")) == "auto" else None
         text, timed_out, silent, rc = _run(qemu_command(kernel, image, initrd, words, mode), timeout_s, probe,
                                            on_line)
-        if silent:
+        if probe is not None and (silent or "@@pagemove:" not in text):
             _kvm_failed = True
-            notes.append(f"KVM guest printed nothing in {KVM_PROBE_S:.0f} s; ran again under TCG")
+            why = (f"printed nothing in {KVM_PROBE_S:.0f} s" if silent
+                   else f"ended (status {rc}) before printing: {(text.strip().splitlines() or [''])[-1]}")
+            notes.append(f"the KVM guest {why}; ran again under TCG")
             mode = "tcg"
             text, timed_out, _, rc = _run(qemu_command(kernel, image, initrd, words, mode),
                                           timeout_s - (time.monotonic() - start), None, on_line)

@@ -56,12 +56,13 @@ class PageTables:
         self._paths = [tuple((g._shifts[lvl], g._masks[lvl], lvl - 1) for lvl in range(g.levels - 1, level, -1))
                        for level in range(g.levels)]
         self._shifts, self._masks = g._shifts, g._masks  # pXd_index() of each level, without a call
+        self._none_ptes = np.zeros(g.entries, dtype=FRAME)  # new PTE tables copy it: twice as fast as np.zeros()
 
     # ---- walking ---------------------------------------------------------------------------------
 
     def _new_table(self, level: int):
         self.allocated += 1
-        t = np.zeros(self.geo.entries, dtype=FRAME) if level == 0 else {}
+        t = self._none_ptes.copy() if level == 0 else {}
         self._own.add(id(t))
         return t
 

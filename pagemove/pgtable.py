@@ -11,8 +11,8 @@ kernel keeps a preallocated PTE page "deposited" with the leaf, pgtable_trans_hu
 split never has to allocate; pagemove counts that page as allocated when the leaf is made, and a split
 turns it into the leaf's PTE table.)
 
-Snapshots are copy-on-write: clone() shares every table with the original, and whichever side writes a
-table first copies it (and the tables above it) for itself. So the before/after/final snapshots a move
+Snapshots are copy-on-write: clone() shares every table below the PGD with the original, and whichever side
+writes a table first copies it (and the tables above it) for itself. So the before/after/final snapshots a move
 keeps cost only what the move touches, and each stays exactly as it was taken. Writers reach tables
 through table() (which hands out only tables this tree owns); readers use entry(), walk() and friends.
 """
@@ -51,7 +51,7 @@ class PageTables:
         self.root: dict = {}  # the PGD
         self.allocated = 0  # page-table pages allocated so far (pte_alloc, pmd_alloc, ...)
         self.freed = 0  # page-table pages freed (free_pgd_range)
-        self._own = {id(self.root)}  # ids of the tables only this tree holds: the ones it may write in place
+        self._own: set[int] = set()  # ids of the tables below the PGD that only this tree holds: it may write them
         g = geometry  # per target level, the walk from the PGD down: (shift, mask, level of the child table)
         self._paths = [tuple((g._shifts[lvl], g._masks[lvl], lvl - 1) for lvl in range(g.levels - 1, level, -1))
                        for level in range(g.levels)]
@@ -80,10 +80,7 @@ class PageTables:
         """The walk of pgd_offset(), p4d_offset(), ... down to level `level`: the level-`level` entry for addr as
         (table, index), the table as table() gives it; None if a table on the way is missing and alloc is False."""
         own = self._own
-        t = self.root
-        if id(t) not in own:
-            t = self.root = dict(t)
-            own.add(id(t))
+        t = self.root  # never shared: clone() gives the snapshot a copy of it
         for shift, mask, below in self._paths[level]:
             i = (addr >> shift) & mask
             child = t.get(i)
@@ -260,7 +257,6 @@ class PageTables:
             end -= pmd_size
         if addr > end - 1:
             return 0
-        self.table(addr, self.geo.levels - 1)  # the PGD is this tree's own from here on
         self._free_range(self.root, self.geo.levels - 1, addr, end, floor, ceiling)
         return self.freed - before
 
@@ -326,10 +322,11 @@ class PageTables:
         return out
 
     def clone(self) -> PageTables:
-        """A snapshot (counters included), in O(1): it shares every table, and from now on neither tree
-        writes a shared table in place (table() copies it first), so each side stays exactly as it is."""
+        """A snapshot (counters included), in O(PGD entries): it shares every table below the PGD, and from now
+        on neither tree writes a shared table in place (table() copies it first), so each side stays exactly as
+        it is. The PGD itself is copied, so each tree always owns its own and walks need not check it."""
         other = PageTables(self.geo)
-        other.root = self.root
+        other.root = dict(self.root)
         other.allocated, other.freed = self.allocated, self.freed
         other._own = set()
         self._own = set()

@@ -189,7 +189,7 @@ class PageTables:
         """Clear the PTEs in [start, end) (zap_page_range); tables stay. Returns pages unmapped."""
         ps, pmd, n = self.geo.page_size, self.geo.pmd_size, 0
         for base, pte in list(self._pmd_entries_in(self.root, self.geo.levels - 1, 0, start, end)):
-            lo, hi = max(start, base), min(end, base + pmd)
+            lo, hi = start if start > base else base, end if end < base + pmd else base + pmd
             if isinstance(pte, HugePMD):
                 if (lo, hi) == (base, base + pmd):  # zap_huge_pmd(): the entry becomes none
                     del self.table(base, 1)[self.geo.index(base, 1)]
@@ -262,11 +262,13 @@ class PageTables:
 
     def _free_range(self, table: dict, level: int, addr: int, end: int, floor: int, ceiling: int):
         """free_p4d_range / free_pud_range / free_pmd_range / free_pte_range, for any level count."""
-        size = self.geo.level_size(level)
+        size, shift, mask = self.geo.level_size(level), self._shifts[level], self._masks[level]
         a = addr
         while a != end:
-            nxt = min((a & ~(size - 1)) + size, end)  # pXd_addr_end()
-            i = self.geo.index(a, level)
+            nxt = (a | (size - 1)) + 1  # pXd_addr_end()
+            if nxt > end:
+                nxt = end
+            i = (a >> shift) & mask
             child = table.get(i)
             if child is not None and not isinstance(child, HugePMD):  # a leaf belongs to a live VMA
                 if level == 1:  # free_pte_range(): the PTE table goes, whatever is left in it

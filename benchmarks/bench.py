@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -142,11 +144,23 @@ def side_by_side(reps: int) -> dict[str, float]:
         mm.mremap(OLD, G, G, new_addr=NEW, kernel="6.6")
         engine.append((time.perf_counter() - t0) * 1e3)
         kernel.append(lab.kernel_mremap_us(G, aligned=False, reps=1) / 1e3)
-    return {"side by side: engine mremap 1 GiB page-wise": statistics.median(engine),
+    return {"side by side on": machine()["CPU"],
+            "side by side: engine mremap 1 GiB page-wise": statistics.median(engine),
             "side by side: kernel mremap 1 GiB page-wise": statistics.median(kernel),
             "engine / kernel, 1 GiB page-wise, median of pairs (target <= 3)":
                 round(statistics.median(e / k for e, k in zip(engine, kernel)), 2),
             "engine / kernel, 1 GiB page-wise, best of each": round(min(engine) / min(kernel), 2)}
+
+
+def machine() -> dict[str, str]:
+    """What the numbers were measured on: the CPU model (lscpu's "Model name"), how many CPUs, the Python."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
+    except OSError:
+        pass
+    return {"CPU": f"{model}, {os.cpu_count()} CPUs", "Python": platform.python_version()}
 
 
 def import_cost() -> dict[str, object]:
@@ -169,7 +183,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     global CLOCK
     CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
-    results: dict[str, object] = {}
+    results: dict[str, object] = machine()
     results.update(import_cost())
     results.update(engine(args.reps))
     results.update(explorer(args.reps))

@@ -46,6 +46,7 @@ class PagetableMoveControl:
     def __post_init__(self):
         self.geo, self.pt = self.mm.geometry, self.mm.pt
         self.pmd_size, self.pud_size = self.geo.pmd_size, self.geo.pud_size
+        self.pmd_mask, self.pud_mask = ~(self.pmd_size - 1), ~(self.pud_size - 1)  # PMD_MASK, PUD_MASK
         self.page_shift, self.page_size = self.geo.page_shift, self.geo.page_size
         self.reasons: dict[int, str] = {}  # extent -> _pte_reason(): a page-wise move repeats two extents 500 times
         # The loop's shape in this release (kernel.py names each change), read once, not per step.
@@ -338,7 +339,7 @@ def _step(pmc: PagetableMoveControl, step: int, vacated: dict) -> Event:
     if isinstance(old_pmd[0][old_pmd[1]], HugePMD):  # is_swap_pmd() || pmd_trans_huge(): a huge leaf
         if extent == pmc.pmd_size:  # HPAGE_PMD_SIZE
             if move_huge_pmd(pmc, old_pmd, new_pmd):
-                vacated.pop((1, old & ~(pmc.pmd_size - 1)), None)
+                vacated.pop((1, old & pmc.pmd_mask), None)
                 return Event(step, old, new, extent, PMD, "moved", refused=tuple(refused), cause="; ".join(causes),
                              flush=(old, old + pmc.pmd_size), huge=True)
             huge_refused = True
@@ -347,7 +348,7 @@ def _step(pmc: PagetableMoveControl, step: int, vacated: dict) -> Event:
         split = True
     elif pmc.have_move_pmd and extent == pmc.pmd_size:
         if move_normal_pmd(pmc, old_pmd, new_pmd):
-            vacated[(2, old & ~(pmc.pud_size - 1))] = step
+            vacated[(2, old & pmc.pud_mask)] = step
             return Event(step, old, new, extent, PMD, "moved", refused=tuple(refused), cause="; ".join(causes),
                          flush=(old, old + pmc.pmd_size))
         refused.append(PMD)
@@ -355,8 +356,8 @@ def _step(pmc: PagetableMoveControl, step: int, vacated: dict) -> Event:
     # The fallback. The old PMD entry cannot be none here: a refused move leaves it alone.
     pte_alloc(pt, new_pmd)
     n, _ = move_ptes(pmc, extent, old_pmd, new_pmd, old, new)
-    vacated[(1, old & ~(pmc.pmd_size - 1))] = step
-    vacated[(2, old & ~(pmc.pud_size - 1))] = step
+    vacated[(1, old & pmc.pmd_mask)] = step
+    vacated[(2, old & pmc.pud_mask)] = step
     why = "; ".join(causes) if causes else (f"the extent ({extent:#x}) is not the whole huge page ({pmc.pmd_size:#x}): "
                                             f"split_huge_pmd() first" if split else _pte_reason(pmc, extent))
     return Event(step, old, new, extent, PTE, "moved", n, tuple(refused), why,

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 import ipywidgets as W
 
 from . import text
+from .fit import WidthProbe, drawing_px
 from .numbers import ACCEPTED, parse_number
 from .plot import DPI as plot_dpi  # pagemove.plot loads matplotlib only inside its functions
 from .plot import WIDTH as plot_width
@@ -39,7 +40,7 @@ LABELS = {"old": "old", "new": "new", "length": "len"}  # what the text boxes sa
 HINT = f"Type {ACCEPTED}. A box applies on Enter or Tab."
 SLIDER_PMDS = 32  # an address slider spans 32 PMDs around its value: 64 MiB on x86-64, 1 MiB on tiny
 CACHE_SIZE = 32  # PNGs kept per explorer (~40 KB each): flipping the kernel or replaying steps is instant
-PRESENTER_WIDTH = 5.9  # figure inches: the right column at 1024x768 (a notebook cell is plot.WIDTH)
+PRESENTER_WIDTH = 5.9  # figure inches at most: the right column at 1024x768 (a notebook cell is plot.WIDTH)
 PRESENTER_HEIGHT = 4.3  # inches at most, so controls, picture and summary fit a 768-pixel-high projector
 STALE = "2px dashed #b00020"  # the border of a picture that no longer matches the boxes
 
@@ -72,7 +73,7 @@ class MoveExplorer:
         self.summary = ""  # text.summary(result)
         self.presenter = presenter
         self._fig = None  # the one Figure every update draws into
-        self._pngs = OrderedDict()  # (values, blockers, step) -> PNG bytes, least recently used first
+        self._pngs = OrderedDict()  # (values, blockers, step, width) -> PNG bytes, least recently used first
         self._cache_size = cache_size  # 0: draw every time (benchmarks measure that)
         self._quiet = 0  # > 0 while the explorer itself writes widget values: observers stand still
         self._batch = 0  # > 0 inside set(): observers record values, one simulation runs at the end
@@ -181,22 +182,25 @@ class MoveExplorer:
         self.kernel = W.ToggleButtons(options=KERNELS, description="Linux", layout=W.Layout(**row),
                                       style={"button_width": "4em", **label})
         self.texts, self.sliders = {}, {}
-        box, slider = ("13em", "15em") if self.presenter else ("16em", "26em")
+        slider = "15em" if self.presenter else "26em"
         for name, label in LABELS.items():
             self.texts[name] = W.Text(description=label, continuous_update=False, placeholder="e.g. 0x1fff000 or 2M",
-                                      tooltip=HINT, layout=W.Layout(width=box))
+                                      tooltip=HINT)  # as wide as the longest value (pagemove.fit's CSS)
+            self.texts[name].add_class("pagemove-number")
             self.sliders[name] = W.IntSlider(min=0, max=1, continuous_update=False, readout=False,
-                                             description="pages", layout=W.Layout(width=slider))
+                                             description="pages", layout=W.Layout(width=slider, max_width="100%"))
         self.hint = W.HTML(_block(html.escape(HINT), "0.85em"))
         self.step_slider = W.IntSlider(min=0, max=0, continuous_update=False, description="after step",
                                        style={"description_width": "5.5em"})
         self.step_total = W.Label()  # "of n": the slider reads "after step k of n"
         self.about = W.HTML()
         self.error_line = W.HTML()
-        # Shown at its own pixel size (a narrower page scales it down, keeping its shape): never stretched.
-        px = round((PRESENTER_WIDTH if self.presenter else plot_width) * plot_dpi)  # shown at its pixel size
-        self.image = W.Image(format="png", layout=W.Layout(width=f"{px}px", max_width="100%", height="auto",
-                                                           flex="0 0 auto"))
+        # Drawn as wide as the space the front end measured (the probe), and shown at that pixel size, so
+        # nothing is scaled; narrower than pagemove.fit.MIN_PX it is scaled down, keeping its shape.
+        self.probe = WidthProbe()
+        self.image = W.Image(format="png", layout=W.Layout(width=f"{self._drawing_px()}px", max_width="100%",
+                                                           height="auto", flex="0 0 auto"))
+        self.picture = W.VBox([self.probe, self.image], layout=W.Layout(flex="1 1 auto", min_width="0"))
         self.step_line = W.HTML()
         self.summary_box = W.HTML()
 
@@ -209,25 +213,38 @@ class MoveExplorer:
             self.texts[name].observe(self._on(name, "text"), names="value")
             self.sliders[name].observe(self._on(name, "slider"), names="value")
         self.step_slider.observe(self._on("step"), names="value")
+        self.probe.observe(self._on_width, names="width")
 
         rows = [W.HBox([self.texts[n], self.sliders[n]]) for n in ADDRESS_FIELDS]
+        for row in rows:
+            row.add_class("pagemove-address")
         stepper = W.HBox([self.step_slider, self.step_total])
         if self.presenter:
             left = W.VBox([self.geometry, W.HBox([self.kernel, self.thp]), self.mode, *rows, self.hint,
                            self.error_line, stepper,
                            self.step_line], layout=W.Layout(width="28em", flex="0 0 auto"))
-            main = W.HBox([left, self.image], layout=W.Layout(align_items="flex-start"))
-            # A toggle group whose buttons wrap must not squeeze its description to "ge…" (the rule rides
-            # on the hint, so it costs no line of its own).
-            self.hint.value = ("<style>.pagemove-presenter .widget-toggle-buttons > .widget-label {flex: 0 0 auto}"
-                               "</style>" + self.hint.value)
+            main = W.HBox([left, self.picture], layout=W.Layout(align_items="flex-start"))
             self.widget = W.VBox([self.preset, self.about, main, self.summary_box])
             self.widget.add_class("pagemove-presenter")
         else:
             toggles = W.HBox([self.geometry, self.mode, self.kernel, self.thp],
                              layout=W.Layout(flex_flow="row wrap"))
             self.widget = W.VBox([self.preset, self.about, toggles, *rows, self.hint, self.error_line,
-                                  self.image, stepper, self.step_line, self.summary_box])
+                                  self.picture, stepper, self.step_line, self.summary_box])
+        self.widget.add_class("pagemove-explorer")
+        self.summary_box.add_class("pagemove-summary")
+
+    def _drawing_px(self) -> int:
+        """How wide to draw the picture, in pixels: the width the front end measured, within limits."""
+        largest = round((PRESENTER_WIDTH if self.presenter else plot_width) * plot_dpi)
+        return drawing_px(self.probe.width if hasattr(self, "probe") else 0, largest)
+
+    def _on_width(self, change) -> None:
+        """The front end measured the space for the picture: draw it that wide (when that changes the drawing)."""
+        px = self._drawing_px()
+        if self.image.layout.width != f"{px}px":
+            self.image.layout.width = f"{px}px"
+            self._render()
 
     def _on(self, name: str, source: str = "control"):
         """The observer for one control: ignore the explorer's own writes, pass the rest on."""
@@ -420,7 +437,10 @@ class MoveExplorer:
         self._render()
 
     def _show_summary(self) -> None:
-        style = "margin:0;font-family:var(--jp-code-font-family,monospace);white-space:pre-wrap;overflow:visible"
+        # Wrapped between words only (JupyterLab's output CSS would break inside "len" or a number); a line
+        # too long for the width scrolls.
+        style = ("margin:0;font-family:var(--jp-code-font-family,monospace);white-space:pre-wrap;"
+                 "word-break:normal;overflow-wrap:normal;overflow-x:auto")
         if self.presenter:
             style += ";font-size:11px;line-height:1.25"
         if self.error:
@@ -440,15 +460,16 @@ class MoveExplorer:
 
     def _png(self, result, step) -> bytes:
         """The PNG of the move at `step`: from the cache, or drawn into the reused figure and encoded."""
-        key = (self._result_key, step)
+        px = self._drawing_px()
+        key = (self._result_key, step, px)
         if key in self._pngs:
             self._pngs.move_to_end(key)
             return self._pngs[key]
         from . import plot  # matplotlib loads with the first drawing, not with the widget module
 
         # One pyplot-free Figure, cleared and reused; the sentence and the WARN line are widgets beside it.
-        width, height = (PRESENTER_WIDTH, PRESENTER_HEIGHT) if self.presenter else (plot_width, None)
-        self._fig = plot.draw_move(result, step=step, fig=self._fig, caption=False, width=width,
+        height = PRESENTER_HEIGHT if self.presenter else None
+        self._fig = plot.draw_move(result, step=step, fig=self._fig, caption=False, width=px / plot_dpi,
                                    max_height=height, for_png=True)
         png = plot.render_png(self._fig)
         self._pngs[key] = png

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import statistics
 import sys
@@ -111,8 +112,10 @@ def interactions(page, ex: ExplorerPage, reps: int) -> dict[str, list[dict]]:
         out["new value in a box"].append(timed(page, lambda b=box: b.press("Enter")))
     handle = ex.scope.locator(".widget-slider:has(> .widget-label:text-is('after step')) .noUi-handle").first
     handle.focus()
-    for _ in range(reps):
-        out["step slider"].append(timed(page, lambda: page.keyboard.press("ArrowLeft")))
+    steps = int(ex.scope.locator(".widget-label", has_text=re.compile(r"^of \d+$")).first.inner_text().split()[1])
+    for i in range(reps):  # from the last step down to 0, then up again (revisited steps come from the cache)
+        key = "ArrowLeft" if (i // steps) % 2 == 0 else "ArrowRight"
+        out["step slider"].append(timed(page, lambda k=key: page.keyboard.press(k)))
     return out
 
 

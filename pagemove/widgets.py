@@ -446,15 +446,16 @@ class MoveExplorer:
         # too long for the width scrolls.
         style = ("margin:0;font-family:var(--jp-code-font-family,monospace);white-space:pre-wrap;"
                  "word-break:normal;overflow-wrap:normal;overflow-x:auto")
-        head = "<div style='color:#b00020'>(the last good move, not the boxes' values)</div>" if self.error else ""
+        head = ["<span style='color:#b00020'>(the last good move, not the boxes' values)</span>"] if self.error else []
         if self.presenter:  # at most SUMMARY_LINES on a projector; a longer summary scrolls, and says so
             style += f";font-size:11px;line-height:1.25;max-height:{SUMMARY_LINES * 1.25}em;overflow-y:auto"
             lines = sum(1 + len(line) // SUMMARY_CHARS for line in self.summary.splitlines())
             if lines > SUMMARY_LINES:
-                head += (f"<div style='font-size:0.85em'>Summary: {lines} lines, the box shows {SUMMARY_LINES}; "
-                         f"scroll inside it for the rest.</div>")
+                head.append(f"<span style='font-size:0.85em'>Summary: {lines} lines, the box shows "
+                            f"{SUMMARY_LINES}; scroll inside it for the rest.</span>")
         if self.error:
             style += ";color:#777"
+        head = f"<div style='line-height:1.35'>{' '.join(head)}</div>" if head else ""
         self.summary_box.value = f"{head}<pre style='{style}'>{html.escape(self.summary)}</pre>"
 
     def _render(self) -> None:

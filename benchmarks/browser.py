@@ -187,7 +187,7 @@ def summarise(samples: list[dict]) -> dict:
 
     totals = [s["total"] for s in samples]
     return {"median": round(statistics.median(totals), 1), "max": round(max(totals), 1), "n": len(totals),
-            **{k: med(k) for k in ("before", "kernel", "after", "decode", "paint", "png_bytes")}}
+            **{k: med(k) for k in ("before", "kernel", "after", "decode", "paint", "png_bytes", "messages")}}
 
 
 def browser_latency(reps: int = 7, where=("lab", "voila")) -> dict:

@@ -131,11 +131,14 @@ def page_wise(page, ex: ExplorerPage) -> None:
     time.sleep(1)
 
 
+READING = 2.0  # seconds between the explorer appearing and the first click: a person reads it first
+
+
 def explorer_ready(page, scope) -> ExplorerPage:
     page.wait_for_selector("img.widget-image", timeout=180_000)
     ex = ExplorerPage(scope)
     ex.summary.wait_for(timeout=60_000)
-    time.sleep(1)
+    time.sleep(READING)
     return ex
 
 

@@ -30,6 +30,8 @@ from browser_support import (  # noqa: E402  (the browser tests' servers and pag
     ExplorerPage,
     chromium_page,
     jupyter_lab,
+    one_cell_notebook,
+    open_and_run_first_cell,
     voila,
 )
 
@@ -143,20 +145,10 @@ def explorer_ready(page, scope) -> ExplorerPage:
 
 
 def measure_lab(work: Path, reps: int) -> dict:
-    nb = work / "explorer.ipynb"
-    nb.write_text(json.dumps({"cells": [{"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
-                                         "source": "from pagemove.widgets import MoveExplorer\n"
-                                                   "MoveExplorer(preset='c-overlap')"}],
-                              "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                          "language": "python"}},
-                              "nbformat": 4, "nbformat_minor": 5}))
+    one_cell_notebook(work / "explorer.ipynb", "from pagemove.widgets import MoveExplorer\nMoveExplorer(preset='c-overlap')")
     with jupyter_lab(work, work / "state") as lab, chromium_page(work / "state", viewport=VIEWPORT) as page:
         page.add_init_script(WS_LOG)
-        page.goto(f"{lab.url}/lab/tree/explorer.ipynb?reset")
-        page.wait_for_selector(".jp-StatusBar-Item:has-text('| Idle')", timeout=120_000)
-        panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
-        panel.locator(".jp-Cell").first.click()
-        page.keyboard.press("Shift+Enter")
+        panel = open_and_run_first_cell(page, lab.url, "explorer.ipynb")
         return run(page, explorer_ready(page, panel), reps)
 
 

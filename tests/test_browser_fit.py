@@ -6,11 +6,17 @@ cell's right edge or cut to an ellipsis, number boxes that show the longest valu
 and a summary that never breaks inside a word or a number. The Voila half is in test_voila.py.
 """
 
-import json
 import time
 
 import pytest
-from browser_support import ExplorerPage, chromium_page, jupyter_lab, needs_chromium
+from browser_support import (
+    ExplorerPage,
+    chromium_page,
+    jupyter_lab,
+    needs_chromium,
+    one_cell_notebook,
+    open_and_run_first_cell,
+)
 from test_fit import SMALLEST_PX, smallest_text_pt
 
 from pagemove import fit, plot
@@ -51,26 +57,14 @@ MEASURE = """(explorer) => {
 }"""
 
 
-def notebook(path, source: str) -> None:
-    path.write_text(json.dumps({"cells": [{"cell_type": "code", "metadata": {}, "execution_count": None,
-                                           "outputs": [], "source": source}],
-                                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                            "language": "python"}},
-                                "nbformat": 4, "nbformat_minor": 5}))
-
-
 def test_the_explorer_fits_jupyterlab_at_1024x768_with_the_file_browser_open(tmp_path_factory, capsys):
     work, shots = tmp_path_factory.mktemp("fit"), tmp_path_factory.mktemp("fit-screenshots")
     with capsys.disabled():
         print(f"\nfit screenshots: {shots}")
-    notebook(work / "explorer.ipynb", "from pagemove.widgets import MoveExplorer\nMoveExplorer(preset='cascade')")
+    one_cell_notebook(work / "explorer.ipynb", "from pagemove.widgets import MoveExplorer\nMoveExplorer(preset='cascade')")
     with jupyter_lab(work, work / "state") as lab, chromium_page(work / "state", viewport=SCREEN) as page:
         try:
-            page.goto(f"{lab.url}/lab/tree/explorer.ipynb?reset")
-            page.wait_for_selector(".jp-StatusBar-Item:has-text('| Idle')", timeout=120_000)
-            panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
-            panel.locator(".jp-Cell").first.click()
-            page.keyboard.press("Shift+Enter")
+            panel = open_and_run_first_cell(page, lab.url, "explorer.ipynb")
             explorer = panel.locator(".pagemove-explorer").first
             explorer.wait_for(timeout=120_000)
             ex = ExplorerPage(explorer)

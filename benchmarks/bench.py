@@ -1,7 +1,9 @@
 """make bench: how fast the engine, the drawings and the explorer are, next to the real kernel.
 
-Medians over repeated runs; nothing here is asserted, the numbers go into the notes. Usage:
-    python benchmarks/bench.py [--reps N] [--no-kernel] [--json] [--clock wall|cpu]
+Medians over repeated runs; nothing here is asserted, the numbers go into the notes. The last part is the
+explorer in Chromium, input event to new picture painted (benchmarks/browser.py); it skips, saying why,
+without chromium. Usage:
+    python benchmarks/bench.py [--reps N] [--no-kernel] [--no-browser] [--json] [--clock wall|cpu]
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import statistics
 import subprocess
 import sys
 import time
+
+from browser import browser_latency  # benchmarks/browser.py, beside this file
+from browser import table as browser_table
 
 import pagemove as pm
 from pagemove.scenario import simulate
@@ -176,6 +181,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=7, help="repetitions per measurement (default 7)")
     ap.add_argument("--no-kernel", action="store_true", help="skip timing the real kernel")
+    ap.add_argument("--no-browser", action="store_true", help="skip the explorer in Chromium (JupyterLab, Voila)")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                     help="wall clock (default), or this process's CPU time for the engine and the explorer "
@@ -192,12 +198,16 @@ def main(argv=None) -> int:
         page_wise = results.get("kernel mremap 1 GiB page-wise (us)")
         if isinstance(page_wise, float):
             results.update(side_by_side(max(args.reps, 11)))
+    browser = {} if args.no_browser else browser_latency(args.reps)
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(json.dumps({**results, "browser": browser} if browser else results, indent=2))
     else:
         width = max(map(len, results))
         for k, v in results.items():
             print(f"{k:<{width}}  {v:.2f}" if isinstance(v, float) else f"{k:<{width}}  {v}")
+        if browser:
+            print("\nexplorer in Chromium, 1024x768: input event -> new picture painted (ms)")
+            print(browser_table(browser))
     return 0
 
 

@@ -1,0 +1,396 @@
+/* warn.c: the seed's WARN, live. PID 1 of a Debian i386 (686-pae) 6.1 guest.
+ *
+ * As /init (PID 1):  /init -- warn NONCE LOOPS NARGS ARGSIZE MAX_EXECS
+ *   mounts proc, sysfs, devtmpfs and tracefs; raises RLIMIT_STACK to 64 MiB; lets the console print
+ *   KERN_WARNING; defines kprobes on shift_arg_pages() (entry: the stack's vm_start, vm_end and the
+ *   shift; return: its result) and on report_bug() (every WARN_ON_ONCE hit traps there, also after
+ *   the first, which alone prints); then runs LOOPS exec loops side by side, each with a tracefs
+ *   instance of its own that follows only its current child (set_event_pid).
+ *   Each loop vfork()s; the child points the instance at itself and execve()s /init with NARGS
+ *   arguments of ARGSIZE - 1 bytes, so execve() builds a stack of about NARGS * ARGSIZE bytes under
+ *   STACK_TOP and setup_arg_pages() shifts it down by a random number of pages. After the child
+ *   exits, the loop prints one frame with what the instance recorded for that exec (tlb:tlb_flush,
+ *   the kprobes) and the child's [stack] line. The loops stop at MAX_EXECS in all, or as soon as the
+ *   kernel is tainted by a WARN (TAINT_WARN). PID 1 then prints the kernel log's WARNING block (from
+ *   klogctl, as syzbot reads it) in a frame, and powers off.
+ * As the child:      /init @child ARGS...   writes its /proc/self/maps [stack] line to fd 3, exits.
+ *
+ * Frames: one line each, written with one write(): "@@pagemove:NONCE {json}".
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/klog.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TRACEFS "/sys/kernel/tracing"
+
+static const char *nonce = "0";
+static volatile int *stop; /* shared by the loops: set by the one whose exec printed the WARNING */
+
+static void frame(const char *fmt, ...)
+{
+	char buf[65536];
+	int n = snprintf(buf, sizeof buf, "@@pagemove:%s ", nonce);
+	va_list ap;
+	va_start(ap, fmt);
+	n += vsnprintf(buf + n, sizeof buf - n - 2, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof buf - 2)
+		n = sizeof buf - 2;
+	buf[n++] = '\n';
+	if (write(1, buf, n) < 0)
+		_exit(3);
+}
+
+static int put(const char *path, const char *value, int flags)
+{
+	int fd = open(path, O_WRONLY | flags);
+	if (fd < 0)
+		return -errno;
+	int rc = write(fd, value, strlen(value)) < 0 ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+static long slurp(const char *path, char *buf, long size)
+{
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	long n = 0, r;
+	while (n < size - 1 && (r = read(fd, buf + n, size - 1 - n)) > 0)
+		n += r;
+	close(fd);
+	buf[n] = 0;
+	return n;
+}
+
+/* A JSON string body: quotes, backslashes and control characters escaped. */
+static void json_escape(char *out, long size, const char *in)
+{
+	long o = 0;
+	for (; *in && o < size - 8; in++) {
+		unsigned char c = *in;
+		if (c == '"' || c == '\\') {
+			out[o++] = '\\';
+			out[o++] = c;
+		} else if (c == '\n') {
+			out[o++] = '\\';
+			out[o++] = 'n';
+		} else if (c < 0x20 || c >= 0x7f) {
+			o += snprintf(out + o, size - o, "\\u%04x", c);
+		} else {
+			out[o++] = c;
+		}
+	}
+	out[o] = 0;
+}
+
+/* Everything a non-blocking trace_pipe holds now. */
+static void drain(int fd, char *buf, long size)
+{
+	long n = 0, r;
+	while (n < size - 1 && (r = read(fd, buf + n, size - 1 - n)) > 0)
+		n += r;
+	buf[n] = 0;
+}
+
+static long now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
+}
+
+/* New kernel log text since the last call (SYSLOG_ACTION_SIZE_UNREAD, then READ: consumes it). */
+static long klog_new(char *buf, long size)
+{
+	long n = 0;
+	while (klogctl(9 /* SIZE_UNREAD */, NULL, 0) > 0 && n < size - 1) {
+		int r = klogctl(2 /* READ */, buf + n, size - 1 - n);
+		if (r <= 0)
+			break;
+		n += r;
+	}
+	buf[n] = 0;
+	return n;
+}
+
+/* The kernel log from its WARNING line to "---[ end trace", in a frame, as syzbot cuts it. */
+static void report_warning(const char *log)
+{
+	static char block[1 << 16], esc[1 << 17];
+	const char *start = strstr(log, "WARNING: CPU:");
+	if (!start)
+		return;
+	while (start > log && start[-1] != '\n')
+		start--;
+	snprintf(block, sizeof block, "%s", start);
+	char *end = strstr(block, "---[ end trace");
+	if (end && (end = strchr(end, '\n')))
+		end[1] = 0;
+	json_escape(esc, sizeof esc, block);
+	frame("{\"t\":\"klog\",\"text\":\"%s\"}", esc);
+}
+
+static unsigned tainted(void)
+{
+	char buf[32];
+	return slurp("/proc/sys/kernel/tainted", buf, sizeof buf) > 0 ? strtoul(buf, NULL, 10) : 0;
+}
+
+/* The child: report [stack] from /proc/self/maps on fd 3, then leave. */
+static int child(void)
+{
+	static char maps[16384];
+	slurp("/proc/self/maps", maps, sizeof maps);
+	char *line = strstr(maps, "[stack]");
+	if (line) {
+		while (line > maps && line[-1] != '\n')
+			line--;
+		char range[40];
+		int n = 0;
+		while (line[n] && line[n] != ' ' && n < 39) {
+			range[n] = line[n];
+			n++;
+		}
+		range[n] = 0;
+		if (write(3, range, n) < 0)
+			_exit(4);
+	}
+	_exit(0);
+}
+
+/* Where the kprobe on a function sits, from debugfs's kprobes/list (reading /proc/kallsyms takes
+ * minutes under TCG); 0 if not listed. */
+static unsigned long probed_address(const char *function)
+{
+	static char list[1 << 16];
+	char want[128];
+	snprintf(want, sizeof want, " %s+0x0 ", function);
+	if (slurp("/sys/kernel/debug/kprobes/list", list, sizeof list) <= 0)
+		return 0;
+	char *hit = strstr(list, want);
+	if (!hit)
+		return 0;
+	while (hit > list && hit[-1] != '\n')
+		hit--;
+	return strtoul(hit, NULL, 16);
+}
+
+/* The probes: name, definition. A probe the kernel refuses is left out and reported. */
+static const char *probes[][2] = {
+	{"shift", "p:pagemove/shift shift_arg_pages start=+0($arg1):x32 end=+4($arg1):x32 shift=$arg2:x32"},
+	{"shifted", "r:pagemove/shifted shift_arg_pages ret=$retval:s32"},
+	{"mpt", "p:pagemove/mpt move_page_tables old=$arg2:x32 new=$arg4:x32 len=$arg5:x32"},
+	{"mptret", "r:pagemove/mptret move_page_tables ret=$retval:x32"},
+	{"kmap", "p:pagemove/kmap __kmap_local_page_prot caller=$stack0:symbol"},
+	{"lock", "p:pagemove/lock down_write caller=$stack0:symbol"},
+};
+#define NPROBES (int)(sizeof probes / sizeof *probes)
+static int probe_ok[NPROBES];
+
+/* Defines the probes; returns a JSON list of the ones refused, with their errno. */
+static int setup_tracing(int loops, char *refused, long size)
+{
+	long o = 0;
+	refused[0] = 0;
+	put(TRACEFS "/kprobe_events", "", O_TRUNC);
+	for (int p = 0; p < NPROBES; p++) {
+		int rc = put(TRACEFS "/kprobe_events", probes[p][1], O_APPEND);
+		probe_ok[p] = rc == 0;
+		if (rc)
+			o += snprintf(refused + o, size - o, "%s\"%s\":%d", o ? "," : "", probes[p][0], -rc);
+	}
+	/* kmap and lock matter only when move_page_tables() itself calls them (its inlined move_ptes() maps
+	 * the PTE tables; its inlined take_rmap_locks() locks before a PMD move): filter on the caller. */
+	unsigned long lo = probed_address("move_page_tables");
+	char filter[128] = "";
+	if (lo) /* move_page_tables is 0xe20 bytes long in 6.1.0-50-686-pae; the host checks the symbol itself */
+		snprintf(filter, sizeof filter, "caller >= 0x%lx && caller < 0x%lx", lo, lo + 0x4000);
+	else
+		o += snprintf(refused + o, size - o, "%s\"move_page_tables in kallsyms\":2", o ? "," : "");
+	for (int i = 0; i < loops; i++) {
+		char dir[128], path[192];
+		snprintf(dir, sizeof dir, TRACEFS "/instances/pagemove%d", i);
+		if (mkdir(dir, 0755) && errno != EEXIST)
+			return -errno;
+		snprintf(path, sizeof path, "%s/events/tlb/tlb_flush/enable", dir);
+		int rc = put(path, "1", 0);
+		snprintf(path, sizeof path, "%s/events/tlb/tlb_flush/filter", dir);
+		if (rc || (rc = put(path, "reason != 0", 0))) /* leave out the many "flush on task switch" */
+			return rc;
+		for (int p = 0; p < NPROBES; p++) {
+			snprintf(path, sizeof path, "%s/events/pagemove/%s/enable", dir, probes[p][0]);
+			if (probe_ok[p] && (rc = put(path, "1", 0)))
+				return rc;
+			snprintf(path, sizeof path, "%s/events/pagemove/%s/filter", dir, probes[p][0]);
+			if (probe_ok[p] && strstr(probes[p][1], "caller=") && (rc = put(path, filter[0] ? filter : "0", 0)))
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* One exec's trace, reduced to tokens: "F pages reason" for tlb:tlb_flush, "<probe> <its fields>" for
+ * a probe (e.g. "shift start=0xbf9ff000 end=0xc0000000 shift=0x200000"). */
+static void trace_tokens(const char *trace, char *out, long size)
+{
+	long o = 0;
+	out[0] = 0;
+	for (const char *line = trace; *line; ) {
+		const char *end = strchr(line, '\n');
+		long len = end ? end - line : (long)strlen(line);
+		char l[512];
+		snprintf(l, sizeof l, "%.*s", (int)(len < 511 ? len : 511), line);
+		line += len + (end ? 1 : 0);
+		if (l[0] == '#')
+			continue;
+		char tok[256] = "";
+		char *p;
+		long pages;
+		int reason;
+		if ((p = strstr(l, " tlb_flush: pages:")) && sscanf(p, " tlb_flush: pages:%ld", &pages) == 1 &&
+		    (p = strrchr(l, '(')) && sscanf(p, "(%d)", &reason) == 1)
+			snprintf(tok, sizeof tok, "F %ld %d", pages, reason);
+		for (int q = 0; q < NPROBES && !tok[0]; q++) {
+			char name[32];
+			snprintf(name, sizeof name, " %s: (", probes[q][0]);
+			if ((p = strstr(l, name)) && (p = strchr(p + strlen(name), ')'))) {
+				p += 1 + (p[1] == ' ');
+				if (!strncmp(p, "caller=move_page_tables+", 24)) /* "kmap", "lock": called from the move */
+					snprintf(tok, sizeof tok, "%s", probes[q][0]);
+				else
+					snprintf(tok, sizeof tok, "%s%s%s", probes[q][0], *p ? " " : "", p);
+			}
+		}
+		if (tok[0] && o < size - (long)strlen(tok) - 8)
+			o += snprintf(out + o, size - o, "%s\"%s\"", o ? "," : "", tok);
+	}
+}
+
+static void exec_loop(int id, char **argv, int max_execs)
+{
+	char dir[128], pidfile[192], pipefile[192];
+	snprintf(dir, sizeof dir, TRACEFS "/instances/pagemove%d", id);
+	snprintf(pidfile, sizeof pidfile, "%s/set_event_pid", dir);
+	snprintf(pipefile, sizeof pipefile, "%s/trace_pipe", dir);
+	int tp = open(pipefile, O_RDONLY | O_NONBLOCK); /* consuming: each read takes what was recorded */
+	static char trace[1 << 20], tokens[60000];
+	static char log[1 << 18];
+	for (int n = 1; n <= max_execs && !*stop; n++) {
+		int fds[2];
+		if (pipe(fds))
+			break;
+		long t0 = now_us();
+		drain(tp, trace, sizeof trace); /* whatever came after the last exec's waitpid() */
+		pid_t pid = vfork();
+		if (pid == 0) {
+			char me[32];
+			snprintf(me, sizeof me, "%d", getpid());
+			put(pidfile, me, O_TRUNC);
+			dup2(fds[1], 3);
+			execve("/init", argv, (char *[]){NULL});
+			_exit(127);
+		}
+		close(fds[1]);
+		char range[64] = "";
+		long got = read(fds[0], range, sizeof range - 1);
+		range[got > 0 ? got : 0] = 0;
+		close(fds[0]);
+		int status = 0;
+		waitpid(pid, &status, 0);
+		long t1 = now_us();
+		put(pidfile, "", O_TRUNC);
+		drain(tp, trace, sizeof trace);
+		trace_tokens(trace, tokens, sizeof tokens);
+		frame("{\"t\":\"exec\",\"loop\":%d,\"n\":%d,\"pid\":%d,\"status\":%d,\"stack\":\"%s\",\"ev\":[%s],"
+		      "\"tainted\":%u,\"exec_us\":%ld,\"trace_us\":%ld}", id, n, pid, status, range, tokens, tainted(),
+		      t1 - t0, now_us() - t1);
+		if (klog_new(log, sizeof log) && strstr(log, "WARNING: CPU:")) {
+			*stop = 1;
+			usleep(200000); /* let the kernel finish the block: it prints the trace after the line */
+			long n = strlen(log);
+			klog_new(log + n, sizeof log - n);
+			report_warning(log);
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "@child"))
+		return child();
+	/* PID 1: warn NONCE LOOPS NARGS ARGSIZE MAX_EXECS */
+	int loops = 2, nargs = 47, argsize = 131072, max_execs = 6000;
+	if (argc > 6 && !strcmp(argv[1], "warn")) {
+		nonce = argv[2];
+		loops = atoi(argv[3]);
+		nargs = atoi(argv[4]);
+		argsize = atoi(argv[5]);
+		max_execs = atoi(argv[6]);
+	}
+	mount("proc", "/proc", "proc", 0, NULL);
+	mount("sysfs", "/sys", "sysfs", 0, NULL);
+	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+	mount("tracefs", TRACEFS, "tracefs", 0, NULL);
+	mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+	int con = open("/dev/console", O_RDWR);
+	if (con >= 0) {
+		dup2(con, 1);
+		dup2(con, 2);
+	}
+	klogctl(8 /* SYSLOG_ACTION_CONSOLE_LEVEL */, NULL, 5); /* the kernel itself prints KERN_WARNING */
+	struct rlimit rl = {64 << 20, 64 << 20};
+	setrlimit(RLIMIT_STACK, &rl);
+	char release[65] = "";
+	int fd = open("/proc/sys/kernel/osrelease", O_RDONLY);
+	if (fd >= 0) {
+		long r = read(fd, release, 64);
+		release[r > 0 ? r - 1 : 0] = 0;
+		close(fd);
+	}
+	char refused[512];
+	int rc = setup_tracing(loops, refused, sizeof refused);
+	frame("{\"t\":\"start\",\"release\":\"%s\",\"loops\":%d,\"nargs\":%d,\"argsize\":%d,\"max_execs\":%d,"
+	      "\"tracing\":%d,\"refused_probes\":{%s},\"page_size\":%ld}", release, loops, nargs, argsize, max_execs, rc,
+	      refused, sysconf(_SC_PAGESIZE));
+	stop = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	static char bootlog[1 << 20];
+	klog_new(bootlog, sizeof bootlog); /* what boot printed is not ours (e.g. a CPU model's WARNING) */
+	frame("{\"t\":\"boot\",\"warnings_before\":%d,\"tainted\":%u}", !!strstr(bootlog, "WARNING: CPU:"), tainted());
+	if (rc == 0) {
+		char **args = calloc(nargs + 3, sizeof *args);
+		args[0] = "/init";
+		args[1] = "@child";
+		for (int i = 0; i < nargs; i++) {
+			args[i + 2] = malloc(argsize);
+			memset(args[i + 2], 'a' + i % 26, argsize - 1);
+			args[i + 2][argsize - 1] = 0;
+		}
+		for (int i = 0; i < loops; i++)
+			if (fork() == 0) {
+				exec_loop(i, args, (max_execs + loops - 1 - i) / loops);
+				_exit(0);
+			}
+		while (wait(NULL) > 0 || errno == EINTR)
+			;
+	}
+	frame("{\"t\":\"end\",\"tainted\":%u,\"warned\":%d}", tainted(), *stop);
+	sync();
+	reboot(RB_POWER_OFF);
+	return 0;
+}

@@ -1,0 +1,391 @@
+"""`vm warn`: the seed's WARN on a real kernel, every exec of the run held to the engine.
+
+Debian's i386 (686-pae) 6.1 kernel boots in QEMU with guest/warn.c as PID 1, which loops execve() of
+itself with about 4 MiB of arguments until the kernel prints the WARNING from move_normal_pmd()'s
+WARN_ON_ONCE(!pmd_none(*new_pmd)) (caught from the kernel log, as syzbot catches it), or up to
+--max-execs. Why it comes: execve() builds the new stack right under STACK_TOP (0xc0000000) and
+setup_arg_pages() shifts it down by a random number of pages below 2048 (STACK_RND_MASK 0x7ff, plus
+0-2 pages of arch_align_stack()); a shift of exactly 1 or 2 PMDs (2 MiB, 4 MiB) on a stack of more than
+4 MiB meets the emptied-but-present PMD entry of case (c): one exec in 1024.
+
+For every exec the guest traces, in the shift_arg_pages() call only (kprobes on its entry, with the
+stack's vm_start, vm_end and the shift, and on its return):
+  * tlb:tlb_flush, reason "local mm shootdown": one flush per move_ptes() that moved pages, per PMD move,
+    and the free_pgd_range() gather after the loop;
+  * `lock`: down_write() called from move_page_tables(): take_rmap_locks() before each PMD-entry move
+    attempt (6.1 always passes need_rmap_locks=true for NORMAL_PMD);
+  * `kmap`: __kmap_local_page_prot() called from move_page_tables(): move_ptes() mapping the old and
+    the new PTE table (CONFIG_HIGHPTE), so a PTE-level step.
+A PMD move is then "lock, flush", a PTE step "kmap, kmap, flush", and a refused PMD move -- the WARN's
+condition -- "lock, kmap, kmap, flush": the fallback's PTE step where a PMD step was due. (The flush
+alone cannot tell them apart: a PMD move and 512 PTEs both flush 2 MiB, reported as -1.) The engine,
+given exactly that exec's stack and shift on Linux 6.1 with the i386_pae geometry, predicts the same
+tokens; an exec agrees when the tokens, the tail flushes, the bytes moved and the child's [stack] end
+all match.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import secrets
+import sys
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from ...geometry import Geometry
+from ...mm import AddressSpace
+from ...trace import PMD, PTE, MoveResult
+from ..predict import table_set, x86_unmap_flushes
+
+KERNEL = "debian-6.1-i386"
+LOCAL_MM_SHOOTDOWN = 3  # enum tlb_flush_reason (include/linux/mm_types.h)
+CEILING = 33  # tlb_single_page_flush_ceiling, x86's default
+ARGS = 33  # arguments of ARG_BYTES - 1 characters: a stack of 0x421000 bytes, over 2 PMDs
+ARG_BYTES = 128 * 1024  # MAX_ARG_STRLEN, the longest one argument may be
+LOOPS = 2  # exec loops side by side, one per vCPU
+# One exec in 1024 warns (a shift of exactly 1 or 2 PMDs out of 2048 pages), so a run of N execs misses
+# with probability (1 - 1/1024) ** N: 8192 execs, 3.3e-4.
+WARN_ODDS = 1 / 1024
+MAX_EXECS = 8192
+STACK_EXPAND = 128 * 1024  # setup_arg_pages() grows the stack by this much after the shift
+REFERENCE = "warn-reference.json"
+_FRAME = re.compile(r"@@pagemove:(\w+) (\{.*\})\s*$")
+_LOG_PREFIX = re.compile(r"^(<\d+>)?(\[\s*\d+\.\d+\]\s?)?")
+_FUNCTION = re.compile(r"^\s*(\? )?([\w.]+)\+0x[0-9a-f]+/0x[0-9a-f]+")
+
+
+def miss_probability(max_execs: int) -> float:
+    """The chance that max_execs execs pass without a WARN."""
+    return (1 - WARN_ODDS) ** max_execs
+
+
+# ---- the guest's frames ------------------------------------------------------------------------------
+
+def frames(console: str, nonce: str) -> list[dict]:
+    """The guest's JSON frames with this run's nonce, in console order (anything else is kernel output)."""
+    out = []
+    for line in console.splitlines():
+        m = _FRAME.search(line)
+        if m and m.group(1) == nonce:
+            out.append(json.loads(m.group(2)))
+    return out
+
+
+@dataclass
+class Exec:
+    """One traced execve(): its stack move as the kernel did it."""
+
+    number: int  # 1, 2, ... over all loops, in the order the guest reported them
+    loop: int
+    pid: int
+    status: int  # the child's wait status (0: it ran and exited)
+    start: int  # the stack VMA when shift_arg_pages() was called: [start, end)
+    end: int
+    shift: int
+    moved: int  # move_page_tables()'s return value
+    steps: list[str]  # lock / kmap / "F <pages>" tokens inside move_page_tables(), in order
+    tail: list[int]  # flushes after move_page_tables() returned, still inside shift_arg_pages()
+    shifted: int  # shift_arg_pages()'s return value
+    stack: tuple[int, int] | None  # the child's [stack] in /proc/self/maps
+
+    @property
+    def refusals(self) -> int:
+        """PMD moves attempted (lock) but done PTE by PTE (kmap follows): WARN_ON_ONCE's condition."""
+        return sum(a == "lock" and b == "kmap" for a, b in zip(self.steps, self.steps[1:]))
+
+
+def _fields(token: str) -> dict[str, int]:
+    return {k: int(v, 0) for k, v in re.findall(r"(\w+)=(-?0x[0-9a-f]+|-?\d+)", token)}
+
+
+def parse_exec(frame: dict, number: int) -> Exec | None:
+    """An Exec from one "exec" frame; None when the trace holds no shift_arg_pages() call."""
+    ev = frame["ev"]
+    try:
+        i = next(k for k, t in enumerate(ev) if t.startswith("shift "))
+        j = next(k for k in range(i, len(ev)) if ev[k].startswith("mpt "))
+        r = next(k for k in range(j, len(ev)) if ev[k].startswith("mptret "))
+        s = next(k for k in range(r, len(ev)) if ev[k].startswith("shifted "))
+    except StopIteration:
+        return None
+    sh = _fields(ev[i])
+    stack = tuple(int(x, 16) for x in frame["stack"].split("-")) if frame.get("stack") else None
+    return Exec(number, frame["loop"], frame["pid"], frame["status"], sh["start"], sh["end"], sh["shift"],
+                _fields(ev[r])["ret"], [_token(t) for t in ev[j + 1:r] if _token(t)],
+                [int(t.split()[1]) for t in ev[r + 1:s] if _flush_reason(t) == LOCAL_MM_SHOOTDOWN],
+                _fields(ev[s])["ret"], stack)
+
+
+def _flush_reason(token: str) -> int | None:
+    return int(token.split()[2]) if token.startswith("F ") else None
+
+
+def _token(t: str) -> str | None:
+    """lock / kmap from move_page_tables() itself, and its local flushes; None for anything else."""
+    if t in ("lock", "kmap"):
+        return t
+    if _flush_reason(t) == LOCAL_MM_SHOOTDOWN:
+        return f"F {t.split()[1]}"
+    return None
+
+
+# ---- the engine's side ------------------------------------------------------------------------------
+
+@lru_cache(maxsize=4096)
+def engine_exec(start: int, end: int, shift: int, kernel: str = "6.1") -> tuple[MoveResult, tuple[int, ...]]:
+    """The engine's shift_arg_pages(): a populated stack [start, end) moved down by shift, alone in its mm
+    (setup_arg_pages() runs before any ELF segment is mapped); with the free_pgd_range() flushes after it."""
+    mm = AddressSpace(Geometry.i386_pae())
+    stack = mm.mmap(start, end - start, populate=True, stack=True, name="stack")
+    r = mm.relocate_vma_down(stack, shift, kernel)
+    return r, tuple(x86_unmap_flushes(table_set(r.replay()) - table_set(mm.pt), mm.geometry, CEILING))
+
+
+def predicted_steps(r: MoveResult) -> list[str]:
+    """The tokens the guest traces for this move: lock before a PMD-entry move attempt, a kmap pair for
+    each move_ptes() call, and each flush with its tracepoint `pages`."""
+    flushes = iter(r.tlb_flush_pages(CEILING))
+    out = []
+    for e in r.events:
+        if e.outcome == "skipped":
+            continue
+        if e.level == PMD or e.refused:
+            out.append("lock")
+        if e.level == PTE:
+            out += ["kmap", "kmap"]
+        if e.flush is not None:
+            out.append(f"F {next(flushes)}")
+    return out
+
+
+def judge(x: Exec) -> dict[str, bool]:
+    """Each quantity of one exec, held to the engine: True where the kernel did what the engine says."""
+    r, tail = engine_exec(x.start, x.end, x.shift)
+    new_end = x.end - x.shift
+    return {"steps": x.steps == predicted_steps(r), "tail": x.tail == list(tail), "moved": x.moved == r.moved,
+            "stack": x.stack is not None and x.stack[1] == new_end and x.stack[0] == new_end - (
+                x.end - x.start) - STACK_EXPAND,
+            "ran": x.status == 0 and x.shifted == 0}
+
+
+# ---- the kernel's WARNING ------------------------------------------------------------------------------
+
+@dataclass
+class KernelWarning:
+    """A WARNING block of the kernel log: its first line and the call trace's function names, in order."""
+
+    line: str
+    call_trace: list[str] = field(default_factory=list)
+    pid: int | None = None
+
+
+def kernel_warnings(text: str) -> list[KernelWarning]:
+    """Every "WARNING: CPU:" block in kernel log or console text (prefixes such as <4>[  1.23] dropped);
+    unreliable frames ("? name+0x..") are left out of the call trace, as syzbot leaves them out."""
+    out, current, in_trace = [], None, False
+    for raw in text.splitlines():
+        line = _LOG_PREFIX.sub("", raw.rstrip())
+        if line.startswith("WARNING: CPU:"):
+            pid = re.search(r"PID: (\d+)", line)
+            current, in_trace = KernelWarning(line, [], int(pid.group(1)) if pid else None), False
+            out.append(current)
+        elif current is None:
+            continue
+        elif line.startswith("Call Trace:"):
+            in_trace = True
+        elif line.startswith("---[ end trace"):
+            current, in_trace = None, False
+        elif in_trace and (m := _FUNCTION.match(line)) and not m.group(1):
+            current.call_trace.append(m.group(2))
+    return out
+
+
+# ---- one run -------------------------------------------------------------------------------------------
+
+@dataclass
+class WarnRun:
+    """What `vm warn` found: the WARNING, the exec that printed it, and every exec held to the engine."""
+
+    kernel: str
+    release: str
+    execs: list[Exec]
+    warning: KernelWarning | None
+    wall_s: float | None = None
+    loops: int = LOOPS
+    args: int = ARGS
+    timed_out: bool = False
+
+    @property
+    def warn_exec(self) -> Exec | None:
+        """The exec whose PID the WARNING names."""
+        if self.warning is None:
+            return None
+        return next((x for x in self.execs if x.pid == self.warning.pid), None)
+
+    def verdicts(self) -> list[dict[str, bool]]:
+        return [judge(x) for x in self.execs]
+
+    def to_json(self) -> dict:
+        """The `vm warn --json` contract: kernel, warned, warning, call_trace, execs, warn_exec,
+        stack_before, shift, engine {"6.1": {refusals, warned}, "6.7": {realigned, refusals}}, per_exec."""
+        w, x = self.warning, self.warn_exec
+        verdicts = self.verdicts()
+        agree = [all(v.values()) for v in verdicts]
+        out = {"kernel": self.kernel, "release": self.release, "warned": w is not None,
+               "warning": w.line if w else None, "call_trace": w.call_trace if w else [],
+               "execs": len(self.execs), "warn_exec": x.number if x else None,
+               "stack_before": [x.start, x.end] if x else None,
+               "stack_after": [x.start - x.shift, x.end - x.shift] if x else None,
+               "shift": x.shift if x else None, "traced_refusals": x.refusals if x else None,
+               "engine": engine_verdict(x.start, x.end, x.shift) if x else None,
+               "per_exec": {"agree": sum(agree), "total": len(agree),
+                            "by_quantity": {q: sum(v[q] for v in verdicts) for q in (verdicts[0] if verdicts else {})},
+                            "disagreeing": [e.number for e, ok in zip(self.execs, agree) if not ok][:20]},
+               "wall_s": self.wall_s, "loops": self.loops, "args": self.args, "timed_out": self.timed_out}
+        return out
+
+
+def engine_verdict(start: int, end: int, shift: int) -> dict:
+    """The engine on exactly this stack and shift: refusals and the WARN on 6.1, realignment on 6.7."""
+    r61, _ = engine_exec(start, end, shift, "6.1")
+    r67, _ = engine_exec(start, end, shift, "6.7")
+    return {"6.1": {"refusals": r61.refusals, "warned": r61.warned, "pte_moves": r61.pte_moves,
+                    "pmd_moves": r61.pmd_moves},
+            "6.7": {"realigned": r67.realigned, "refusals": r67.refusals, "pte_moves": r67.pte_moves,
+                    "pmd_moves": r67.pmd_moves}}
+
+
+def parse_run(console: str, nonce: str, kernel: str = KERNEL) -> WarnRun:
+    """A WarnRun from a console transcript (kernel messages and the guest's frames, interleaved)."""
+    fs = frames(console, nonce)
+    start = next((f for f in fs if f["t"] == "start"), {})
+    execs = []
+    for f in (f for f in fs if f["t"] == "exec"):
+        x = parse_exec(f, len(execs) + 1)
+        if x is not None:
+            execs.append(x)
+    logged = [w for f in fs if f["t"] == "klog" for w in kernel_warnings(f["text"])]
+    warning = next(iter(logged + kernel_warnings(console)), None)
+    return WarnRun(kernel, start.get("release", ""), execs, warning, loops=start.get("loops", LOOPS),
+                   args=start.get("nargs", ARGS))
+
+
+def _hex(v: int) -> str:
+    return f"{v:#x}"
+
+
+def format_run(run: WarnRun) -> str:
+    """The report `vm warn` prints."""
+    d = run.to_json()
+    lines = [f"{run.kernel} (Linux {run.release}), {run.loops} exec loops of {run.args} arguments: "
+             f"{d['execs']} execs" + (f" in {run.wall_s:.0f} s" if run.wall_s else "")]
+    if not d["warned"]:
+        lines.append(f"no WARNING in {d['execs']} execs (the chance of that: {miss_probability(d['execs']):.2g})")
+    else:
+        x = run.warn_exec
+        lines += [f"the kernel WARNED at exec {d['warn_exec']} (pid {run.warning.pid}):",
+                  f"  {run.warning.line}",
+                  f"  call trace: {' <- '.join(run.warning.call_trace)}"]
+        if x is not None:
+            e = d["engine"]
+            lines += [f"  its stack before the shift [{_hex(x.start)}, {_hex(x.end)}) ({_hex(x.end - x.start)} "
+                      f"bytes), shift {_hex(x.shift)} ({x.shift / (2 << 20):g} PMD), after "
+                      f"[{_hex(x.start - x.shift)}, {_hex(x.end - x.shift)})",
+                      f"  traced: {x.refusals} refused PMD moves (rmap lock, then move_ptes()), "
+                      f"{x.steps.count('lock') - x.refusals} PMD moves",
+                      "the engine, for exactly that stack and shift:",
+                      f"  Linux 6.1: {e['6.1']['refusals']} refusals, WARN {'yes' if e['6.1']['warned'] else 'no'}",
+                      f"  Linux 6.7: realigned {'yes' if e['6.7']['realigned'] else 'no'}, "
+                      f"{e['6.7']['pmd_moves']} PMD moves, {e['6.7']['refusals']} refusals"]
+    pe = d["per_exec"]
+    lines.append(f"per exec: the traced flushes, rmap locks and PTE-table maps agree with the engine in "
+                 f"{pe['agree']} of {pe['total']} execs" + (f" (disagreeing: {pe['disagreeing']})"
+                                                            if pe["disagreeing"] else ""))
+    return "\n".join(lines)
+
+
+# ---- booting it ------------------------------------------------------------------------------------------
+
+def guest_source() -> Path:
+    return Path(str(resources.files("pagemove.lab.vm") / "guest" / "warn.c"))
+
+
+def missing(kernel) -> str | None:
+    """One line naming what to install or fetch, or None when everything is here."""
+    from . import _standin as vm
+
+    return (vm.qemu_missing(kernel) or vm.compiler_missing(kernel.arch)
+            or (None if vm.vmlinuz(kernel) else f"{kernel.name} is not fetched: python -m pagemove vm fetch "
+                                                 f"{kernel.name}"))
+
+
+def run(max_execs: int = MAX_EXECS, *, loops: int = LOOPS, args: int = ARGS, timeout_s: float = 1500,
+        on_line=None) -> tuple[WarnRun, str]:
+    """Boot the kernel and loop execs until the WARNING (or max_execs); the run and the raw console."""
+    from . import _standin as vm
+
+    kernel = vm.get(KERNEL)
+    init = vm.compile_static(guest_source(), kernel.arch)
+    nonce = secrets.token_hex(6)
+    res = vm.boot(kernel, init, args=["warn", nonce, str(loops), str(args), str(ARG_BYTES), str(max_execs)],
+                  timeout_s=timeout_s, smp=loops, on_line=on_line)
+    out = parse_run(res.console, nonce)
+    out.wall_s, out.timed_out = res.wall_s, res.timed_out
+    return out, res.console
+
+
+# ---- the recording ----------------------------------------------------------------------------------------
+
+def reference() -> dict:
+    """The committed recording of a `vm warn --json` run (pagemove/lab/vm/warn-reference.json)."""
+    return json.loads((resources.files("pagemove.lab.vm") / REFERENCE).read_text())
+
+
+def recorded_warning() -> tuple[str, str]:
+    """(the real WARNING line, the label of the kernel that printed it), for notebooks to quote."""
+    ref = reference()
+    return ref["warning"], f"Debian's {ref['release']} kernel (Linux 6.1, i386 PAE) in QEMU"
+
+
+# ---- command line -------------------------------------------------------------------------------------------
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object (the contract in design.md)")
+    p.add_argument("--max-execs", type=int, default=MAX_EXECS,
+                   help=f"stop after this many execs without a WARNING (default {MAX_EXECS}: a miss is "
+                        f"{miss_probability(MAX_EXECS):.1e} likely)")
+
+
+def run_cli(a) -> int:
+    from . import _standin as vm
+
+    if a.max_execs < 1:
+        print("pagemove vm warn: error: --max-execs must be at least 1", file=sys.stderr)
+        return 2
+    kernel = vm.get(KERNEL)
+    why = missing(kernel)
+    if why:
+        print(f"pagemove vm warn: {why}", file=sys.stderr)
+        return 2
+    try:
+        result, _ = run(a.max_execs)
+    except KeyboardInterrupt:
+        print("pagemove vm warn: interrupted (QEMU was stopped)", file=sys.stderr)
+        return 130
+    print(json.dumps(result.to_json(), indent=1) if a.json else format_run(result))
+    return 0 if result.warning else 1
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="pagemove vm warn", description="Boot Debian's i386 6.1 kernel and loop "
+                                "execve() until it prints the seed's WARNING; hold every exec to the engine.")
+    add_arguments(p)
+    return run_cli(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,8 +8,9 @@ setup_arg_pages() shifts it down by a random number of pages below 2048 (STACK_R
 0-2 pages of arch_align_stack()); a shift of exactly 1 or 2 PMDs (2 MiB, 4 MiB) on a stack of more than
 4 MiB meets the emptied-but-present PMD entry of case (c): one exec in 1024.
 
-For every exec the guest traces, in the shift_arg_pages() call only (kprobes on its entry, with the
-stack's vm_start, vm_end and the shift, and on its return):
+For every exec the guest traces, in the shift_arg_pages() call only (a kprobe on its entry gives the
+stack's vm_start, vm_end and the shift; kprobes on move_page_tables() and free_pgd_range() mark the
+loop's start and end):
   * tlb:tlb_flush, reason "local mm shootdown": one flush per move_ptes() that moved pages, per PMD move,
     and the free_pgd_range() gather after the loop;
   * `lock`: down_write() called from move_page_tables(): take_rmap_locks() before each PMD-entry move
@@ -20,8 +21,8 @@ A PMD move is then "lock, flush", a PTE step "kmap, kmap, flush", and a refused 
 condition -- "lock, kmap, kmap, flush": the fallback's PTE step where a PMD step was due. (The flush
 alone cannot tell them apart: a PMD move and 512 PTEs both flush 2 MiB, reported as -1.) The engine,
 given exactly that exec's stack and shift on Linux 6.1 with the i386_pae geometry, predicts the same
-tokens; an exec agrees when the tokens, the tail flushes, the bytes moved and the child's [stack] end
-all match.
+tokens; an exec agrees when the tokens, the free_pgd_range() flushes and the child's [stack] (the moved
+stack, grown by 128 KiB) all match.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ LOOPS = 2  # exec loops side by side, one per vCPU
 WARN_ODDS = 1 / 1024
 MAX_EXECS = 8192
 STACK_EXPAND = 128 * 1024  # setup_arg_pages() grows the stack by this much after the shift
+STACK_TOP = 0xC0000000  # i386: TASK_SIZE = PAGE_OFFSET with the 3G/1G split
 REFERENCE = "warn-reference.json"
 _FRAME = re.compile(r"@@pagemove:(\w+) (\{.*\})\s*$")
 _LOG_PREFIX = re.compile(r"^(<\d+>)?(\[\s*\d+\.\d+\]\s?)?")
@@ -86,10 +88,10 @@ class Exec:
     start: int  # the stack VMA when shift_arg_pages() was called: [start, end)
     end: int
     shift: int
-    moved: int  # move_page_tables()'s return value
-    steps: list[str]  # lock / kmap / "F <pages>" tokens inside move_page_tables(), in order
-    tail: list[int]  # flushes after move_page_tables() returned, still inside shift_arg_pages()
-    shifted: int  # shift_arg_pages()'s return value
+    steps: list[str]  # lock / kmap / "F <pages>" tokens from move_page_tables() to free_pgd_range()
+    tail: list[int]  # the flushes right after free_pgd_range() starts: its mmu_gather's
+    freed: dict[str, int]  # free_pgd_range()'s addr, end, floor, ceiling
+    windows: int  # shift_arg_pages() calls in the trace (one, unless tracing leaked another process in)
     stack: tuple[int, int] | None  # the child's [stack] in /proc/self/maps
 
     @property
@@ -102,22 +104,37 @@ def _fields(token: str) -> dict[str, int]:
     return {k: int(v, 0) for k, v in re.findall(r"(\w+)=(-?0x[0-9a-f]+|-?\d+)", token)}
 
 
+def _windows(ev: list[str]) -> list[tuple[int, int, int, int]]:
+    """(shift, mpt, free, end) token indexes of each shift_arg_pages() call in one trace: the loop runs from
+    move_page_tables() to free_pgd_range(), whose mmu_gather flushes are the flushes right after it."""
+    out, i = [], 0
+    while True:
+        try:
+            i = next(k for k in range(i, len(ev)) if ev[k].startswith("shift "))
+            j = next(k for k in range(i, len(ev)) if ev[k].startswith("mpt "))
+            f = next(k for k in range(j, len(ev)) if ev[k].startswith("free "))
+        except StopIteration:
+            return out
+        end = next((k for k in range(f + 1, len(ev)) if not ev[k].startswith("F ")), len(ev))
+        out.append((i, j, f, end))
+        i = end
+
+
 def parse_exec(frame: dict, number: int) -> Exec | None:
-    """An Exec from one "exec" frame; None when the trace holds no shift_arg_pages() call."""
-    ev = frame["ev"]
-    try:
-        i = next(k for k, t in enumerate(ev) if t.startswith("shift "))
-        j = next(k for k in range(i, len(ev)) if ev[k].startswith("mpt "))
-        r = next(k for k in range(j, len(ev)) if ev[k].startswith("mptret "))
-        s = next(k for k in range(r, len(ev)) if ev[k].startswith("shifted "))
-    except StopIteration:
-        return None
+    """An Exec from one "exec" frame; None when its trace is incomplete (a shift_arg_pages() call cut off)."""
+    ev, windows = frame["ev"], _windows(frame["ev"])
+    stack = tuple(int(v, 16) for v in frame["stack"].split("-")) if frame.get("stack") else None
+    if not windows:  # a random shift of 0: setup_arg_pages() calls shift_arg_pages() only "if (stack_shift)"
+        if stack is None or any(t.startswith(("shift ", "mpt ")) for t in ev):
+            return None
+        return Exec(number, frame["loop"], frame["pid"], frame["status"], stack[0] + STACK_EXPAND, stack[1], 0,
+                    [], [], {}, 0, stack)
+    i, j, f, x = windows[-1]
     sh = _fields(ev[i])
-    stack = tuple(int(x, 16) for x in frame["stack"].split("-")) if frame.get("stack") else None
     return Exec(number, frame["loop"], frame["pid"], frame["status"], sh["start"], sh["end"], sh["shift"],
-                _fields(ev[r])["ret"], [_token(t) for t in ev[j + 1:r] if _token(t)],
-                [int(t.split()[1]) for t in ev[r + 1:s] if _flush_reason(t) == LOCAL_MM_SHOOTDOWN],
-                _fields(ev[s])["ret"], stack)
+                [_token(t) for t in ev[j + 1:f] if _token(t)],
+                [int(t.split()[1]) for t in ev[f + 1:x] if _flush_reason(t) == LOCAL_MM_SHOOTDOWN],
+                _fields(ev[f]), len(windows), stack)
 
 
 def _flush_reason(token: str) -> int | None:
@@ -164,12 +181,15 @@ def predicted_steps(r: MoveResult) -> list[str]:
 
 def judge(x: Exec) -> dict[str, bool]:
     """Each quantity of one exec, held to the engine: True where the kernel did what the engine says."""
+    if x.shift == 0:  # nothing moves: no trace, and the stack stays right under STACK_TOP
+        return {"steps": x.steps == [], "tail": x.tail == [], "stack": x.stack is not None and x.stack[1] == STACK_TOP,
+                "ran": x.status == 0 and x.windows == 0}
     r, tail = engine_exec(x.start, x.end, x.shift)
     new_end = x.end - x.shift
-    return {"steps": x.steps == predicted_steps(r), "tail": x.tail == list(tail), "moved": x.moved == r.moved,
+    return {"steps": x.steps == predicted_steps(r), "tail": x.tail == list(tail),
             "stack": x.stack is not None and x.stack[1] == new_end and x.stack[0] == new_end - (
                 x.end - x.start) - STACK_EXPAND,
-            "ran": x.status == 0 and x.shifted == 0}
+            "ran": x.status == 0 and x.windows == 1}
 
 
 # ---- the kernel's WARNING ------------------------------------------------------------------------------
@@ -184,8 +204,9 @@ class KernelWarning:
 
 
 def kernel_warnings(text: str) -> list[KernelWarning]:
-    """Every "WARNING: CPU:" block in kernel log or console text (prefixes such as <4>[  1.23] dropped);
-    unreliable frames ("? name+0x..") are left out of the call trace, as syzbot leaves them out."""
+    """Every "WARNING: CPU:" block in kernel log or console text (prefixes such as <4>[  1.23] dropped).
+    The call trace starts with the function that warned (the EIP/RIP line), then the "Call Trace:"
+    frames, innermost first; unreliable ones ("? name+0x..") are left out, as syzbot leaves them out."""
     out, current, in_trace = [], None, False
     for raw in text.splitlines():
         line = _LOG_PREFIX.sub("", raw.rstrip())
@@ -195,6 +216,8 @@ def kernel_warnings(text: str) -> list[KernelWarning]:
             out.append(current)
         elif current is None:
             continue
+        elif (m := re.match(r"[ER]IP: (?:\S+:)?([\w.]+)\+0x", line)) and not in_trace and not current.call_trace:
+            current.call_trace.append(m.group(1))
         elif line.startswith("Call Trace:"):
             in_trace = True
         elif line.startswith("---[ end trace"):
@@ -218,6 +241,7 @@ class WarnRun:
     loops: int = LOOPS
     args: int = ARGS
     timed_out: bool = False
+    incomplete: int = 0  # exec frames whose trace was cut off: counted as disagreeing
 
     @property
     def warn_exec(self) -> Exec | None:
@@ -237,12 +261,12 @@ class WarnRun:
         agree = [all(v.values()) for v in verdicts]
         out = {"kernel": self.kernel, "release": self.release, "warned": w is not None,
                "warning": w.line if w else None, "call_trace": w.call_trace if w else [],
-               "execs": len(self.execs), "warn_exec": x.number if x else None,
+               "execs": len(self.execs) + self.incomplete, "warn_exec": x.number if x else None,
                "stack_before": [x.start, x.end] if x else None,
                "stack_after": [x.start - x.shift, x.end - x.shift] if x else None,
                "shift": x.shift if x else None, "traced_refusals": x.refusals if x else None,
                "engine": engine_verdict(x.start, x.end, x.shift) if x else None,
-               "per_exec": {"agree": sum(agree), "total": len(agree),
+               "per_exec": {"agree": sum(agree), "total": len(agree) + self.incomplete, "incomplete": self.incomplete,
                             "by_quantity": {q: sum(v[q] for v in verdicts) for q in (verdicts[0] if verdicts else {})},
                             "disagreeing": [e.number for e, ok in zip(self.execs, agree) if not ok][:20]},
                "wall_s": self.wall_s, "loops": self.loops, "args": self.args, "timed_out": self.timed_out}
@@ -264,14 +288,17 @@ def parse_run(console: str, nonce: str, kernel: str = KERNEL) -> WarnRun:
     fs = frames(console, nonce)
     start = next((f for f in fs if f["t"] == "start"), {})
     execs = []
+    incomplete = 0
     for f in (f for f in fs if f["t"] == "exec"):
-        x = parse_exec(f, len(execs) + 1)
-        if x is not None:
+        x = parse_exec(f, len(execs) + incomplete + 1)
+        if x is None:
+            incomplete += 1
+        else:
             execs.append(x)
     logged = [w for f in fs if f["t"] == "klog" for w in kernel_warnings(f["text"])]
     warning = next(iter(logged + kernel_warnings(console)), None)
     return WarnRun(kernel, start.get("release", ""), execs, warning, loops=start.get("loops", LOOPS),
-                   args=start.get("nargs", ARGS))
+                   args=start.get("nargs", ARGS), incomplete=incomplete)
 
 
 def _hex(v: int) -> str:
@@ -323,7 +350,7 @@ def missing(kernel) -> str | None:
                                                  f"{kernel.name}"))
 
 
-def run(max_execs: int = MAX_EXECS, *, loops: int = LOOPS, args: int = ARGS, timeout_s: float = 1500,
+def run(max_execs: int = MAX_EXECS, *, loops: int = LOOPS, args: int = ARGS, timeout_s: float = 1200,
         on_line=None) -> tuple[WarnRun, str]:
     """Boot the kernel and loop execs until the WARNING (or max_execs); the run and the raw console."""
     from . import _standin as vm
@@ -358,6 +385,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-execs", type=int, default=MAX_EXECS,
                    help=f"stop after this many execs without a WARNING (default {MAX_EXECS}: a miss is "
                         f"{miss_probability(MAX_EXECS):.1e} likely)")
+    p.add_argument("--console", type=Path, metavar="FILE", help="also write the raw console transcript to FILE")
 
 
 def run_cli(a) -> int:
@@ -372,10 +400,12 @@ def run_cli(a) -> int:
         print(f"pagemove vm warn: {why}", file=sys.stderr)
         return 2
     try:
-        result, _ = run(a.max_execs)
+        result, console = run(a.max_execs)
     except KeyboardInterrupt:
         print("pagemove vm warn: interrupted (QEMU was stopped)", file=sys.stderr)
         return 130
+    if a.console:
+        a.console.write_text(console)
     print(json.dumps(result.to_json(), indent=1) if a.json else format_run(result))
     return 0 if result.warning else 1
 

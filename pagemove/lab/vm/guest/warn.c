@@ -1,18 +1,19 @@
 /* warn.c: the seed's WARN, live. PID 1 of a Debian i386 (686-pae) 6.1 guest.
  *
  * As /init (PID 1):  /init -- warn NONCE LOOPS NARGS ARGSIZE MAX_EXECS
- *   mounts proc, sysfs, devtmpfs and tracefs; raises RLIMIT_STACK to 64 MiB; lets the console print
- *   KERN_WARNING; defines kprobes on shift_arg_pages() (entry: the stack's vm_start, vm_end and the
- *   shift; return: its result) and on report_bug() (every WARN_ON_ONCE hit traps there, also after
- *   the first, which alone prints); then runs LOOPS exec loops side by side, each with a tracefs
- *   instance of its own that follows only its current child (set_event_pid).
- *   Each loop vfork()s; the child points the instance at itself and execve()s /init with NARGS
+ *   mounts proc, sysfs, devtmpfs, tracefs and debugfs; raises RLIMIT_STACK to 64 MiB (execve()
+ *   allows arguments up to a quarter of it, at most 6 MiB); lets the console
+ *   print KERN_WARNING; defines kprobes (see probes[]) on shift_arg_pages() (the stack's vm_start,
+ *   vm_end and the shift), move_page_tables(), free_pgd_range(), and on the rmap lock and the
+ *   PTE-table kmap that move_page_tables() itself calls; then runs LOOPS exec loops side by side,
+ *   each with a tracefs instance of its own that follows only that loop's children (set_event_pid).
+ *   Each loop vfork()s; the child adds itself to the instance's pids and execve()s /init with NARGS
  *   arguments of ARGSIZE - 1 bytes, so execve() builds a stack of about NARGS * ARGSIZE bytes under
  *   STACK_TOP and setup_arg_pages() shifts it down by a random number of pages. After the child
  *   exits, the loop prints one frame with what the instance recorded for that exec (tlb:tlb_flush,
  *   the kprobes) and the child's [stack] line. The loops stop at MAX_EXECS in all, or as soon as the
- *   kernel is tainted by a WARN (TAINT_WARN). PID 1 then prints the kernel log's WARNING block (from
- *   klogctl, as syzbot reads it) in a frame, and powers off.
+ *   kernel log (klogctl, read as syzbot reads the console) has a new "WARNING: CPU:"; that loop prints
+ *   the log's WARNING block in a frame. PID 1 then powers off.
  * As the child:      /init @child ARGS...   writes its /proc/self/maps [stack] line to fd 3, exits.
  *
  * Frames: one line each, written with one write(): "@@pagemove:NONCE {json}".
@@ -194,12 +195,14 @@ static unsigned long probed_address(const char *function)
 /* The probes: name, definition. A probe the kernel refuses is left out and reported. */
 static const char *probes[][2] = {
 	{"shift", "p:pagemove/shift shift_arg_pages start=+0($arg1):x32 end=+4($arg1):x32 shift=$arg2:x32"},
-	{"shifted", "r:pagemove/shifted shift_arg_pages ret=$retval:s32"},
 	{"mpt", "p:pagemove/mpt move_page_tables old=$arg2:x32 new=$arg4:x32 len=$arg5:x32"},
-	{"mptret", "r:pagemove/mptret move_page_tables ret=$retval:x32"},
+	{"free", "p:pagemove/free free_pgd_range addr=$arg2:x32 end=$arg3:x32 floor=$arg4:x32 ceiling=$arg5:x32"},
 	{"kmap", "p:pagemove/kmap __kmap_local_page_prot caller=$stack0:symbol"},
 	{"lock", "p:pagemove/lock down_write caller=$stack0:symbol"},
 };
+/* No kretprobes: they swap return addresses for a trampoline, and the WARN's call trace would show the
+ * trampoline where shift_arg_pages and setup_arg_pages are. The loop ends where free_pgd_range() starts,
+ * and the flushes right after it are its mmu_gather's. */
 #define NPROBES (int)(sizeof probes / sizeof *probes)
 static int probe_ok[NPROBES];
 
@@ -228,8 +231,10 @@ static int setup_tracing(int loops, char *refused, long size)
 		snprintf(dir, sizeof dir, TRACEFS "/instances/pagemove%d", i);
 		if (mkdir(dir, 0755) && errno != EEXIST)
 			return -errno;
+		snprintf(path, sizeof path, "%s/set_event_pid", dir);
+		int rc = put(path, "1", O_TRUNC); /* PID 1 only waits: nothing is traced until a child adds itself */
 		snprintf(path, sizeof path, "%s/events/tlb/tlb_flush/enable", dir);
-		int rc = put(path, "1", 0);
+		rc = rc ? rc : put(path, "1", 0);
 		snprintf(path, sizeof path, "%s/events/tlb/tlb_flush/filter", dir);
 		if (rc || (rc = put(path, "reason != 0", 0))) /* leave out the many "flush on task switch" */
 			return rc;
@@ -301,7 +306,9 @@ static void exec_loop(int id, char **argv, int max_execs)
 		if (pid == 0) {
 			char me[32];
 			snprintf(me, sizeof me, "%d", getpid());
-			put(pidfile, me, O_TRUNC);
+			/* Appended, never truncated: opening set_event_pid with O_TRUNC empties the list, and an
+			 * empty list traces every process, the other loop's child too. */
+			put(pidfile, me, O_APPEND);
 			dup2(fds[1], 3);
 			execve("/init", argv, (char *[]){NULL});
 			_exit(127);
@@ -314,7 +321,6 @@ static void exec_loop(int id, char **argv, int max_execs)
 		int status = 0;
 		waitpid(pid, &status, 0);
 		long t1 = now_us();
-		put(pidfile, "", O_TRUNC);
 		drain(tp, trace, sizeof trace);
 		trace_tokens(trace, tokens, sizeof tokens);
 		frame("{\"t\":\"exec\",\"loop\":%d,\"n\":%d,\"pid\":%d,\"status\":%d,\"stack\":\"%s\",\"ev\":[%s],"

@@ -1,7 +1,7 @@
 """`vm warn`: the parser and the per-exec comparison on a recorded real run, and (marked vm) a live one.
 
-tests/data/vm-warn-console.txt.gz is the console of a real `vm warn` run: Debian's linux-image-6.1.0-50-686-pae
-in QEMU (TCG), two exec loops, kernel messages and the guest's frames interleaved as they came.
+tests/data/vm-warn-console.txt.gz is the console of a real `vm warn --console FILE` run (vm-warn-console.json
+says which kernel package, QEMU and machine): kernel messages and the guest's frames interleaved as they came.
 """
 
 import gzip
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pagemove.lab.vm import warn
+from pagemove.lab.vm import catalogue, console, warn
 
 DATA = Path(__file__).parent / "data"
 PMD = 2 << 20
@@ -20,8 +20,9 @@ PMD = 2 << 20
 @pytest.fixture(scope="module")
 def recorded():
     text = gzip.decompress((DATA / "vm-warn-console.txt.gz").read_bytes()).decode()
-    nonce = json.loads((DATA / "vm-warn-console.json").read_text())["nonce"]
-    return text, warn.parse_run(text, nonce)
+    frames = console.parse_frames(text)
+    assert console.damaged_frames(text) == 0 and frames[0]["type"] == "start"
+    return text, warn.parse_run(frames, text)
 
 
 def test_the_recorded_run_warned_in_shift_arg_pages(recorded):
@@ -33,7 +34,9 @@ def test_the_recorded_run_warned_in_shift_arg_pages(recorded):
     assert trace[0] == "move_page_tables"  # the function that warned (EIP), then its callers, innermost first
     assert trace.index("shift_arg_pages") < trace.index("setup_arg_pages") < trace.index("load_elf_binary")
     x = run.warn_exec
-    assert x is not None and x.pid == w.pid and x.shift % PMD == 0 and x.end == 0xC0000000  # STACK_TOP
+    assert x is not None and x.pid == warn.pid_of(w) and x.shift % PMD == 0 and x.end == 0xC0000000  # STACK_TOP
+    meta = json.loads((DATA / "vm-warn-console.json").read_text())
+    assert meta["package"].startswith(f"linux-image-{run.release} ")  # the kernel that booted is the one named
 
 
 def test_the_warning_exec_is_the_engines_case_c(recorded):
@@ -91,13 +94,15 @@ def test_one_exec_in_1024_warns():
     assert warn.miss_probability(warn.MAX_EXECS) < 5e-4
 
 
-def test_kernel_warnings_read_the_kernel_log(recorded):
+def test_the_warning_from_the_kernel_log_is_the_one_on_the_console(recorded):
+    """The kernel printed its WARNING on the console itself and the guest relayed the kernel log's copy
+    (klogctl, "<4>" before each line): both read the same."""
     text, run = recorded
-    (klog,) = [f["text"] for f in warn.frames(text, json.loads((DATA / "vm-warn-console.json").read_text())["nonce"])
-               if f["t"] == "klog"]
-    (w,) = warn.kernel_warnings(klog)
-    assert w.line == run.warning.line and "?" not in " ".join(w.call_trace)
-    assert warn.frames(text, "not-this-run") == []  # frames of another nonce are not ours
+    (klog,) = [f["text"] for f in console.parse_frames(text) if f["type"] == "klog"]
+    (from_log,) = warn.warnings_in(klog)
+    (from_console,) = [w for w in warn.warnings_in(text) if "mremap" in w.line]
+    assert from_log.line == from_console.line == run.warning.line
+    assert from_log.call_trace == from_console.call_trace and "?" not in " ".join(from_log.call_trace)
 
 
 def test_the_committed_reference_is_judged_again_by_the_engine():
@@ -112,14 +117,11 @@ def test_the_committed_reference_is_judged_again_by_the_engine():
 
 @pytest.mark.vm
 def test_the_real_kernel_warns_and_every_exec_agrees():
-    from pagemove.lab.vm import _standin as vm
-
-    kernel = vm.get(warn.KERNEL)
-    why = warn.missing(kernel)
+    why = warn.missing(catalogue.get(warn.KERNEL))
     if why:
         pytest.skip(why)
-    run, console = warn.run()
-    assert not run.timed_out and run.warning is not None, console[-3000:]
+    run, text = warn.run()
+    assert not run.timed_out and run.warning is not None, text[-3000:]
     assert "move_page_tables" in run.warning.call_trace
     assert {"shift_arg_pages", "setup_arg_pages"} & set(run.warning.call_trace)
     d = run.to_json()

@@ -27,12 +27,10 @@ stack, grown by 128 KiB) all match.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
-import secrets
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -41,6 +39,8 @@ from ...geometry import Geometry
 from ...mm import AddressSpace
 from ...trace import PMD, PTE, MoveResult
 from ..predict import table_set, x86_unmap_flushes
+from . import boot, catalogue, console, toolchain
+from .console import KernelWarning
 
 KERNEL = "debian-6.1-i386"
 LOCAL_MM_SHOOTDOWN = 3  # enum tlb_flush_reason (include/linux/mm_types.h)
@@ -55,9 +55,7 @@ MAX_EXECS = 8192
 STACK_EXPAND = 128 * 1024  # setup_arg_pages() grows the stack by this much after the shift
 STACK_TOP = 0xC0000000  # i386: TASK_SIZE = PAGE_OFFSET with the 3G/1G split
 REFERENCE = "warn-reference.json"
-_FRAME = re.compile(r"@@pagemove:(\w+) (\{.*\})\s*$")
-_LOG_PREFIX = re.compile(r"^(<\d+>)?(\[\s*\d+\.\d+\]\s?)?")
-_FUNCTION = re.compile(r"^\s*(\? )?([\w.]+)\+0x[0-9a-f]+/0x[0-9a-f]+")
+_LOG_LEVEL = re.compile(r"^<\d+>", re.M)  # klogctl's "<4>" before each line (the console has none)
 
 
 def miss_probability(max_execs: int) -> float:
@@ -66,16 +64,6 @@ def miss_probability(max_execs: int) -> float:
 
 
 # ---- the guest's frames ------------------------------------------------------------------------------
-
-def frames(console: str, nonce: str) -> list[dict]:
-    """The guest's JSON frames with this run's nonce, in console order (anything else is kernel output)."""
-    out = []
-    for line in console.splitlines():
-        m = _FRAME.search(line)
-        if m and m.group(1) == nonce:
-            out.append(json.loads(m.group(2)))
-    return out
-
 
 @dataclass
 class Exec:
@@ -194,37 +182,23 @@ def judge(x: Exec) -> dict[str, bool]:
 
 # ---- the kernel's WARNING ------------------------------------------------------------------------------
 
-@dataclass
-class KernelWarning:
-    """A WARNING block of the kernel log: its first line and the call trace's function names, in order."""
-
-    line: str
-    call_trace: list[str] = field(default_factory=list)
-    pid: int | None = None
-
-
-def kernel_warnings(text: str) -> list[KernelWarning]:
-    """Every "WARNING: CPU:" block in kernel log or console text (prefixes such as <4>[  1.23] dropped).
-    The call trace starts with the function that warned (the EIP/RIP line), then the "Call Trace:"
-    frames, innermost first; unreliable ones ("? name+0x..") are left out, as syzbot leaves them out."""
-    out, current, in_trace = [], None, False
-    for raw in text.splitlines():
-        line = _LOG_PREFIX.sub("", raw.rstrip())
-        if line.startswith("WARNING: CPU:"):
-            pid = re.search(r"PID: (\d+)", line)
-            current, in_trace = KernelWarning(line, [], int(pid.group(1)) if pid else None), False
-            out.append(current)
-        elif current is None:
-            continue
-        elif (m := re.match(r"[ER]IP: (?:\S+:)?([\w.]+)\+0x", line)) and not in_trace and not current.call_trace:
-            current.call_trace.append(m.group(1))
-        elif line.startswith("Call Trace:"):
-            in_trace = True
-        elif line.startswith("---[ end trace"):
-            current, in_trace = None, False
-        elif in_trace and (m := _FUNCTION.match(line)) and not m.group(1):
-            current.call_trace.append(m.group(2))
+def warnings_in(text: str) -> list[KernelWarning]:
+    """The WARNING blocks of console or kernel-log text (console.kernel_warnings(), without klogctl's "<4>"
+    prefixes and without the guest's frames, whose klog frame quotes the block), each call trace led by the
+    function that warned, named in the WARNING line itself."""
+    kernel_lines = (line for line in text.splitlines() if console.PREFIX not in line)
+    out = console.kernel_warnings(_LOG_LEVEL.sub("", "\n".join(kernel_lines)))
+    for w in out:
+        m = re.search(r" at \S+ ([\w.]+)\+0x", w.line)
+        if m and w.call_trace[:1] != [m.group(1)]:
+            w.call_trace.insert(0, m.group(1))
     return out
+
+
+def pid_of(w: KernelWarning) -> int | None:
+    """The PID the WARNING line names ("WARNING: CPU: 0 PID: 1075 at ...")."""
+    m = re.search(r"PID: (\d+)", w.line)
+    return int(m.group(1)) if m else None
 
 
 # ---- one run -------------------------------------------------------------------------------------------
@@ -248,7 +222,7 @@ class WarnRun:
         """The exec whose PID the WARNING names."""
         if self.warning is None:
             return None
-        return next((x for x in self.execs if x.pid == self.warning.pid), None)
+        return next((x for x in self.execs if x.pid == pid_of(self.warning)), None)
 
     def verdicts(self) -> list[dict[str, bool]]:
         return [judge(x) for x in self.execs]
@@ -283,20 +257,18 @@ def engine_verdict(start: int, end: int, shift: int) -> dict:
                     "pmd_moves": r67.pmd_moves}}
 
 
-def parse_run(console: str, nonce: str, kernel: str = KERNEL) -> WarnRun:
-    """A WarnRun from a console transcript (kernel messages and the guest's frames, interleaved)."""
-    fs = frames(console, nonce)
-    start = next((f for f in fs if f["t"] == "start"), {})
-    execs = []
-    incomplete = 0
-    for f in (f for f in fs if f["t"] == "exec"):
+def parse_run(frames: list[dict], text: str = "", kernel: str = KERNEL) -> WarnRun:
+    """A WarnRun from the guest's frames (console.parse_frames) and the console text they came in."""
+    start = next((f for f in frames if f["type"] == "start"), {})
+    execs, incomplete = [], 0
+    for f in (f for f in frames if f["type"] == "exec"):
         x = parse_exec(f, len(execs) + incomplete + 1)
         if x is None:
             incomplete += 1
         else:
             execs.append(x)
-    logged = [w for f in fs if f["t"] == "klog" for w in kernel_warnings(f["text"])]
-    warning = next(iter(logged + kernel_warnings(console)), None)
+    logged = [w for f in frames if f["type"] == "klog" for w in warnings_in(f["text"])]
+    warning = next(iter(logged + warnings_in(text)), None)
     return WarnRun(kernel, start.get("release", ""), execs, warning, loops=start.get("loops", LOOPS),
                    args=start.get("nargs", ARGS), incomplete=incomplete)
 
@@ -314,7 +286,7 @@ def format_run(run: WarnRun) -> str:
         lines.append(f"no WARNING in {d['execs']} execs (the chance of that: {miss_probability(d['execs']):.2g})")
     else:
         x = run.warn_exec
-        lines += [f"the kernel WARNED at exec {d['warn_exec']} (pid {run.warning.pid}):",
+        lines += [f"the kernel WARNED at exec {d['warn_exec']} (pid {pid_of(run.warning)}):",
                   f"  {run.warning.line}",
                   f"  call trace: {' <- '.join(run.warning.call_trace)}"]
         if x is not None:
@@ -338,29 +310,28 @@ def format_run(run: WarnRun) -> str:
 # ---- booting it ------------------------------------------------------------------------------------------
 
 def guest_source() -> Path:
-    return Path(str(resources.files("pagemove.lab.vm") / "guest" / "warn.c"))
+    return toolchain.GUEST / "warn.c"
 
 
-def missing(kernel) -> str | None:
+def missing(kernel: catalogue.GuestKernel) -> str | None:
     """One line naming what to install or fetch, or None when everything is here."""
-    from . import _standin as vm
+    from .cli import MissingTool, require
 
-    return (vm.qemu_missing(kernel) or vm.compiler_missing(kernel.arch)
-            or (None if vm.vmlinuz(kernel) else f"{kernel.name} is not fetched: python -m pagemove vm fetch "
-                                                 f"{kernel.name}"))
+    try:
+        require(kernel)
+    except MissingTool as e:
+        return str(e)
+    return None
 
 
 def run(max_execs: int = MAX_EXECS, *, loops: int = LOOPS, args: int = ARGS, timeout_s: float = 1200,
         on_line=None) -> tuple[WarnRun, str]:
     """Boot the kernel and loop execs until the WARNING (or max_execs); the run and the raw console."""
-    from . import _standin as vm
-
-    kernel = vm.get(KERNEL)
-    init = vm.compile_static(guest_source(), kernel.arch)
-    nonce = secrets.token_hex(6)
-    res = vm.boot(kernel, init, args=["warn", nonce, str(loops), str(args), str(ARG_BYTES), str(max_execs)],
-                  timeout_s=timeout_s, smp=loops, on_line=on_line)
-    out = parse_run(res.console, nonce)
+    kernel = catalogue.get(KERNEL)
+    init = toolchain.compile_static(guest_source(), kernel.arch)
+    res = boot.boot(kernel, init, args=["warn", loops, args, ARG_BYTES, max_execs], timeout_s=timeout_s,
+                    smp=loops, on_line=on_line)
+    out = parse_run(res.frames, res.console)
     out.wall_s, out.timed_out = res.wall_s, res.timed_out
     return out, res.console
 
@@ -380,42 +351,32 @@ def recorded_warning() -> tuple[str, str]:
 
 # ---- command line -------------------------------------------------------------------------------------------
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def add_parser(sub) -> None:
+    """`vm warn [--json] [--max-execs N] [--console FILE]` on vm's subparsers (cli.EXTRA_COMMANDS)."""
+    p = sub.add_parser("warn", help="boot Debian's i386 6.1 kernel and loop execve() until it prints the seed's "
+                                    "WARNING; every exec held to the engine")
     p.add_argument("--json", action="store_true", help="print one JSON object (the contract in design.md)")
     p.add_argument("--max-execs", type=int, default=MAX_EXECS,
                    help=f"stop after this many execs without a WARNING (default {MAX_EXECS}: a miss is "
-                        f"{miss_probability(MAX_EXECS):.1e} likely)")
+                        f"{miss_probability(MAX_EXECS):.1e} likely; one exec in 1024 warns)")
     p.add_argument("--console", type=Path, metavar="FILE", help="also write the raw console transcript to FILE")
+    p.set_defaults(run=run_warn)
 
 
-def run_cli(a) -> int:
-    from . import _standin as vm
+def run_warn(a) -> int:
+    """Exit status 0 when the kernel warned, 1 when it did not; a missing tool is cli.MissingTool (2)."""
+    from .cli import require
 
     if a.max_execs < 1:
         print("pagemove vm warn: error: --max-execs must be at least 1", file=sys.stderr)
         return 2
-    kernel = vm.get(KERNEL)
-    why = missing(kernel)
-    if why:
-        print(f"pagemove vm warn: {why}", file=sys.stderr)
-        return 2
+    require(catalogue.get(KERNEL))
     try:
-        result, console = run(a.max_execs)
-    except KeyboardInterrupt:
+        result, text = run(a.max_execs)
+    except KeyboardInterrupt:  # boot() has already killed QEMU on its way out
         print("pagemove vm warn: interrupted (QEMU was stopped)", file=sys.stderr)
         return 130
     if a.console:
-        a.console.write_text(console)
+        a.console.write_text(text)
     print(json.dumps(result.to_json(), indent=1) if a.json else format_run(result))
     return 0 if result.warning else 1
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="pagemove vm warn", description="Boot Debian's i386 6.1 kernel and loop "
-                                "execve() until it prints the seed's WARNING; hold every exec to the engine.")
-    add_arguments(p)
-    return run_cli(p.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

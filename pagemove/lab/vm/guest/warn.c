@@ -1,6 +1,6 @@
 /* warn.c: the seed's WARN, live. PID 1 of a Debian i386 (686-pae) 6.1 guest.
  *
- * As /init (PID 1):  /init -- warn NONCE LOOPS NARGS ARGSIZE MAX_EXECS
+ * As /init (PID 1):  /init NONCE warn LOOPS NARGS ARGSIZE MAX_EXECS   (boot.py puts the nonce first)
  *   mounts proc, sysfs, devtmpfs, tracefs and debugfs; raises RLIMIT_STACK to 64 MiB (execve()
  *   allows arguments up to a quarter of it, at most 6 MiB); lets the console
  *   print KERN_WARNING; defines kprobes (see probes[]) on shift_arg_pages() (the stack's vm_start,
@@ -16,45 +16,15 @@
  *   the log's WARNING block in a frame. PID 1 then powers off.
  * As the child:      /init @child ARGS...   writes its /proc/self/maps [stack] line to fd 3, exits.
  *
- * Frames: one line each, written with one write(): "@@pagemove:NONCE {json}".
+ * Frames: common.h's, one line each: "@@pagemove:NONCE CRC32 {json}" (console.py).
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
+#include "common.h"
+
 #include <signal.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/klog.h>
-#include <sys/mman.h>
-#include <sys/mount.h>
-#include <sys/reboot.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-#define TRACEFS "/sys/kernel/tracing"
-
-static const char *nonce = "0";
 static volatile int *stop; /* shared by the loops: set by the one whose exec printed the WARNING */
-
-static void frame(const char *fmt, ...)
-{
-	char buf[65536];
-	int n = snprintf(buf, sizeof buf, "@@pagemove:%s ", nonce);
-	va_list ap;
-	va_start(ap, fmt);
-	n += vsnprintf(buf + n, sizeof buf - n - 2, fmt, ap);
-	va_end(ap);
-	if (n > (int)sizeof buf - 2)
-		n = sizeof buf - 2;
-	buf[n++] = '\n';
-	if (write(1, buf, n) < 0)
-		_exit(3);
-}
 
 static int put(const char *path, const char *value, int flags)
 {
@@ -79,27 +49,6 @@ static long slurp(const char *path, char *buf, long size)
 	return n;
 }
 
-/* A JSON string body: quotes, backslashes and control characters escaped. */
-static void json_escape(char *out, long size, const char *in)
-{
-	long o = 0;
-	for (; *in && o < size - 8; in++) {
-		unsigned char c = *in;
-		if (c == '"' || c == '\\') {
-			out[o++] = '\\';
-			out[o++] = c;
-		} else if (c == '\n') {
-			out[o++] = '\\';
-			out[o++] = 'n';
-		} else if (c < 0x20 || c >= 0x7f) {
-			o += snprintf(out + o, size - o, "\\u%04x", c);
-		} else {
-			out[o++] = c;
-		}
-	}
-	out[o] = 0;
-}
-
 /* Everything a non-blocking trace_pipe holds now. */
 static void drain(int fd, char *buf, long size)
 {
@@ -111,9 +60,7 @@ static void drain(int fd, char *buf, long size)
 
 static long now_us(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
+	return (long)(pm_now_ns() / 1000);
 }
 
 /* New kernel log text since the last call (SYSLOG_ACTION_SIZE_UNREAD, then READ: consumes it). */
@@ -133,7 +80,7 @@ static long klog_new(char *buf, long size)
 /* The kernel log from its WARNING line to "---[ end trace", in a frame, as syzbot cuts it. */
 static void report_warning(const char *log)
 {
-	static char block[1 << 16], esc[1 << 17];
+	static char block[1 << 16];
 	const char *start = strstr(log, "WARNING: CPU:");
 	if (!start)
 		return;
@@ -143,8 +90,9 @@ static void report_warning(const char *log)
 	char *end = strstr(block, "---[ end trace");
 	if (end && (end = strchr(end, '\n')))
 		end[1] = 0;
-	json_escape(esc, sizeof esc, block);
-	frame("{\"t\":\"klog\",\"text\":\"%s\"}", esc);
+	pm_begin("klog");
+	pm_str("text", block);
+	pm_end();
 }
 
 static unsigned tainted(void)
@@ -211,9 +159,9 @@ static int setup_tracing(int loops, char *refused, long size)
 {
 	long o = 0;
 	refused[0] = 0;
-	put(TRACEFS "/kprobe_events", "", O_TRUNC);
+	put(PM_TRACEFS "/kprobe_events", "", O_TRUNC);
 	for (int p = 0; p < NPROBES; p++) {
-		int rc = put(TRACEFS "/kprobe_events", probes[p][1], O_APPEND);
+		int rc = put(PM_TRACEFS "/kprobe_events", probes[p][1], O_APPEND);
 		probe_ok[p] = rc == 0;
 		if (rc)
 			o += snprintf(refused + o, size - o, "%s\"%s\":%d", o ? "," : "", probes[p][0], -rc);
@@ -228,7 +176,7 @@ static int setup_tracing(int loops, char *refused, long size)
 		o += snprintf(refused + o, size - o, "%s\"move_page_tables in kallsyms\":2", o ? "," : "");
 	for (int i = 0; i < loops; i++) {
 		char dir[128], path[192];
-		snprintf(dir, sizeof dir, TRACEFS "/instances/pagemove%d", i);
+		snprintf(dir, sizeof dir, PM_TRACEFS "/instances/pagemove%d", i);
 		if (mkdir(dir, 0755) && errno != EEXIST)
 			return -errno;
 		snprintf(path, sizeof path, "%s/set_event_pid", dir);
@@ -290,7 +238,7 @@ static void trace_tokens(const char *trace, char *out, long size)
 static void exec_loop(int id, char **argv, int max_execs)
 {
 	char dir[128], pidfile[192], pipefile[192];
-	snprintf(dir, sizeof dir, TRACEFS "/instances/pagemove%d", id);
+	snprintf(dir, sizeof dir, PM_TRACEFS "/instances/pagemove%d", id);
 	snprintf(pidfile, sizeof pidfile, "%s/set_event_pid", dir);
 	snprintf(pipefile, sizeof pipefile, "%s/trace_pipe", dir);
 	int tp = open(pipefile, O_RDONLY | O_NONBLOCK); /* consuming: each read takes what was recorded */
@@ -323,9 +271,19 @@ static void exec_loop(int id, char **argv, int max_execs)
 		long t1 = now_us();
 		drain(tp, trace, sizeof trace);
 		trace_tokens(trace, tokens, sizeof tokens);
-		frame("{\"t\":\"exec\",\"loop\":%d,\"n\":%d,\"pid\":%d,\"status\":%d,\"stack\":\"%s\",\"ev\":[%s],"
-		      "\"tainted\":%u,\"exec_us\":%ld,\"trace_us\":%ld}", id, n, pid, status, range, tokens, tainted(),
-		      t1 - t0, now_us() - t1);
+		char ev[sizeof tokens + 2];
+		snprintf(ev, sizeof ev, "[%s]", tokens);
+		pm_begin("exec");
+		pm_int("loop", id);
+		pm_int("n", n);
+		pm_int("pid", pid);
+		pm_int("status", status);
+		pm_str("stack", range);
+		pm_raw("ev", ev);
+		pm_uint("tainted", tainted());
+		pm_int("exec_us", t1 - t0);
+		pm_int("trace_us", now_us() - t1);
+		pm_end();
 		if (klog_new(log, sizeof log) && strstr(log, "WARNING: CPU:")) {
 			*stop = 1;
 			usleep(200000); /* let the kernel finish the block: it prints the trace after the line */
@@ -340,44 +298,41 @@ int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "@child"))
 		return child();
-	/* PID 1: warn NONCE LOOPS NARGS ARGSIZE MAX_EXECS */
-	int loops = 2, nargs = 47, argsize = 131072, max_execs = 6000;
-	if (argc > 6 && !strcmp(argv[1], "warn")) {
-		nonce = argv[2];
+	/* PID 1: /init NONCE warn LOOPS NARGS ARGSIZE MAX_EXECS */
+	pm_setup(argc, argv);
+	int loops = 2, nargs = 33, argsize = 131072, max_execs = 8192;
+	if (argc > 6 && !strcmp(argv[2], "warn")) {
 		loops = atoi(argv[3]);
 		nargs = atoi(argv[4]);
 		argsize = atoi(argv[5]);
 		max_execs = atoi(argv[6]);
 	}
-	mount("proc", "/proc", "proc", 0, NULL);
-	mount("sysfs", "/sys", "sysfs", 0, NULL);
-	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
-	mount("tracefs", TRACEFS, "tracefs", 0, NULL);
-	mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
-	int con = open("/dev/console", O_RDWR);
-	if (con >= 0) {
-		dup2(con, 1);
-		dup2(con, 2);
-	}
 	klogctl(8 /* SYSLOG_ACTION_CONSOLE_LEVEL */, NULL, 5); /* the kernel itself prints KERN_WARNING */
 	struct rlimit rl = {64 << 20, 64 << 20};
 	setrlimit(RLIMIT_STACK, &rl);
-	char release[65] = "";
-	int fd = open("/proc/sys/kernel/osrelease", O_RDONLY);
-	if (fd >= 0) {
-		long r = read(fd, release, 64);
-		release[r > 0 ? r - 1 : 0] = 0;
-		close(fd);
-	}
+	struct utsname u;
+	uname(&u);
 	char refused[512];
 	int rc = setup_tracing(loops, refused, sizeof refused);
-	frame("{\"t\":\"start\",\"release\":\"%s\",\"loops\":%d,\"nargs\":%d,\"argsize\":%d,\"max_execs\":%d,"
-	      "\"tracing\":%d,\"refused_probes\":{%s},\"page_size\":%ld}", release, loops, nargs, argsize, max_execs, rc,
-	      refused, sysconf(_SC_PAGESIZE));
+	char probes_json[520];
+	snprintf(probes_json, sizeof probes_json, "{%s}", refused);
+	pm_begin("start");
+	pm_str("release", u.release);
+	pm_int("loops", loops);
+	pm_int("nargs", nargs);
+	pm_int("argsize", argsize);
+	pm_int("max_execs", max_execs);
+	pm_int("tracing", rc);
+	pm_raw("refused_probes", probes_json);
+	pm_int("page_size", sysconf(_SC_PAGESIZE));
+	pm_end();
 	stop = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	static char bootlog[1 << 20];
 	klog_new(bootlog, sizeof bootlog); /* what boot printed is not ours (e.g. a CPU model's WARNING) */
-	frame("{\"t\":\"boot\",\"warnings_before\":%d,\"tainted\":%u}", !!strstr(bootlog, "WARNING: CPU:"), tainted());
+	pm_begin("boot");
+	pm_bool("warnings_before", strstr(bootlog, "WARNING: CPU:") != NULL);
+	pm_uint("tainted", tainted());
+	pm_end();
 	if (rc == 0) {
 		char **args = calloc(nargs + 3, sizeof *args);
 		args[0] = "/init";
@@ -395,8 +350,10 @@ int main(int argc, char **argv)
 		while (wait(NULL) > 0 || errno == EINTR)
 			;
 	}
-	frame("{\"t\":\"end\",\"tainted\":%u,\"warned\":%d}", tainted(), *stop);
-	sync();
-	reboot(RB_POWER_OFF);
+	pm_begin("end");
+	pm_uint("tainted", tainted());
+	pm_bool("warned", *stop);
+	pm_end();
+	pm_poweroff();
 	return 0;
 }

@@ -128,3 +128,17 @@ def test_the_real_kernel_warns_and_every_exec_agrees():
     assert d["engine"]["6.1"]["warned"] and d["engine"]["6.1"]["refusals"] == d["traced_refusals"] >= 1
     assert d["engine"]["6.7"]["realigned"] and d["engine"]["6.7"]["refusals"] == 0
     assert d["per_exec"]["agree"] == d["per_exec"]["total"] == d["execs"] >= 1
+
+
+def test_vm_warn_without_its_kernel_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    """An empty cache folder: no kernel to boot. One line naming what to do (fetch it, or the package to
+    install when QEMU or the compiler is missing), exit status 2, and no QEMU started."""
+    from pagemove.__main__ import main
+
+    monkeypatch.setenv("PAGEMOVE_VM_CACHE", str(tmp_path))
+    assert main(["vm", "warn", "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert "vm fetch debian-6.1-i386" in err or "install" in err
+    assert main(["vm", "warn", "--max-execs", "0"]) == 2
+    assert "--max-execs must be at least 1" in capsys.readouterr().err

@@ -142,3 +142,13 @@ def test_vm_warn_without_its_kernel_is_one_line_and_exit_2(tmp_path, monkeypatch
     assert "vm fetch debian-6.1-i386" in err or "install" in err
     assert main(["vm", "warn", "--max-execs", "0"]) == 2
     assert "--max-execs must be at least 1" in capsys.readouterr().err
+
+
+def test_a_run_without_the_warning_says_how_likely_that_was(recorded):
+    text, _ = recorded
+    frames = [f for f in console.parse_frames(text) if f["type"] != "klog"][:12]  # start, boot, 10 execs
+    run = warn.parse_run(frames)
+    d = run.to_json()
+    assert (d["warned"], d["warning"], d["warn_exec"], d["engine"]) == (False, None, None, None)
+    assert d["execs"] == d["per_exec"]["agree"] == 10
+    assert "no WARNING in 10 execs" in warn.format_run(run) and "is 99%" in warn.format_run(run)

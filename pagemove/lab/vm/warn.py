@@ -283,7 +283,8 @@ def format_run(run: WarnRun) -> str:
     lines = [f"{run.kernel} (Linux {run.release}), {run.loops} exec loops of {run.args} arguments: "
              f"{d['execs']} execs" + (f" in {run.wall_s:.0f} s" if run.wall_s else "")]
     if not d["warned"]:
-        lines.append(f"no WARNING in {d['execs']} execs (the chance of that: {miss_probability(d['execs']):.2g})")
+        lines.append(f"no WARNING in {d['execs']} execs (one exec in 1024 warns: the chance of none in "
+                     f"{d['execs']} is {100 * miss_probability(d['execs']):.3g}%)")
     else:
         x = run.warn_exec
         lines += [f"the kernel WARNED at exec {d['warn_exec']} (pid {pid_of(run.warning)}):",

@@ -1,17 +1,24 @@
 """make bench: how fast the engine, the drawings and the explorer are, next to the real kernel.
 
-Medians over repeated runs; nothing here is asserted, the numbers go into the notes. Usage:
-    python benchmarks/bench.py [--reps N] [--no-kernel] [--json] [--clock wall|cpu]
+Medians over repeated runs; nothing here is asserted, the numbers go into the notes. The last part is the
+explorer in Chromium, input event to new picture painted (benchmarks/browser.py); it skips, saying why,
+without chromium. Usage:
+    python benchmarks/bench.py [--reps N] [--no-kernel] [--no-browser] [--json] [--clock wall|cpu]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import statistics
 import subprocess
 import sys
 import time
+
+from browser import browser_latency  # benchmarks/browser.py, beside this file
+from browser import table as browser_table
 
 import pagemove as pm
 from pagemove.scenario import simulate
@@ -142,11 +149,23 @@ def side_by_side(reps: int) -> dict[str, float]:
         mm.mremap(OLD, G, G, new_addr=NEW, kernel="6.6")
         engine.append((time.perf_counter() - t0) * 1e3)
         kernel.append(lab.kernel_mremap_us(G, aligned=False, reps=1) / 1e3)
-    return {"side by side: engine mremap 1 GiB page-wise": statistics.median(engine),
+    return {"side by side on": machine()["CPU"],
+            "side by side: engine mremap 1 GiB page-wise": statistics.median(engine),
             "side by side: kernel mremap 1 GiB page-wise": statistics.median(kernel),
             "engine / kernel, 1 GiB page-wise, median of pairs (target <= 3)":
                 round(statistics.median(e / k for e, k in zip(engine, kernel)), 2),
             "engine / kernel, 1 GiB page-wise, best of each": round(min(engine) / min(kernel), 2)}
+
+
+def machine() -> dict[str, str]:
+    """What the numbers were measured on: the CPU model (lscpu's "Model name"), how many CPUs, the Python."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
+    except OSError:
+        pass
+    return {"CPU": f"{model}, {os.cpu_count()} CPUs", "Python": platform.python_version()}
 
 
 def import_cost() -> dict[str, object]:
@@ -162,6 +181,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=7, help="repetitions per measurement (default 7)")
     ap.add_argument("--no-kernel", action="store_true", help="skip timing the real kernel")
+    ap.add_argument("--no-browser", action="store_true", help="skip the explorer in Chromium (JupyterLab, Voila)")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                     help="wall clock (default), or this process's CPU time for the engine and the explorer "
@@ -169,7 +189,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     global CLOCK
     CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
-    results: dict[str, object] = {}
+    results: dict[str, object] = machine()
     results.update(import_cost())
     results.update(engine(args.reps))
     results.update(explorer(args.reps))
@@ -178,12 +198,16 @@ def main(argv=None) -> int:
         page_wise = results.get("kernel mremap 1 GiB page-wise (us)")
         if isinstance(page_wise, float):
             results.update(side_by_side(max(args.reps, 11)))
+    browser = {} if args.no_browser else browser_latency(args.reps)
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(json.dumps({**results, "browser": browser} if browser else results, indent=2))
     else:
         width = max(map(len, results))
         for k, v in results.items():
             print(f"{k:<{width}}  {v:.2f}" if isinstance(v, float) else f"{k:<{width}}  {v}")
+        if browser:
+            print("\nexplorer in Chromium, 1024x768: input event -> new picture painted (ms)")
+            print(browser_table(browser))
     return 0
 
 

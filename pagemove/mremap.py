@@ -46,6 +46,9 @@ class PagetableMoveControl:
     def __post_init__(self):
         self.geo, self.pt = self.mm.geometry, self.mm.pt
         self.pmd_size, self.pud_size = self.geo.pmd_size, self.geo.pud_size
+        self.pmd_mask, self.pud_mask = ~(self.pmd_size - 1), ~(self.pud_size - 1)  # PMD_MASK, PUD_MASK
+        self.page_shift, self.page_size = self.geo.page_shift, self.geo.page_size
+        self.reasons: dict[int, str] = {}  # extent -> _pte_reason(): a page-wise move repeats two extents 500 times
         # The loop's shape in this release (kernel.py names each change), read once, not per step.
         self.pud_step = self.kernel.pud_step
         self.pud_lookup_every_step = self.kernel.pud_lookup_every_step
@@ -64,17 +67,21 @@ def get_extent(entry: str, pmc: PagetableMoveControl) -> int:
 def extent(size: int, old_addr: int, old_end: int, new_addr: int) -> int:
     """The rule inside get_extent(): the smallest of the distances from old_addr to its next `size`
     boundary, to old_end, and from new_addr to its next `size` boundary."""
-    mask = ~(size - 1)
-    return min(((old_addr & mask) + size) - old_addr, old_end - old_addr, ((new_addr & mask) + size) - new_addr)
+    mask = size - 1  # the kernel's ((addr + size) & ~mask) - addr, without a negative mask (slow on Python ints)
+    extent = size - (old_addr & mask)
+    if extent > old_end - old_addr:
+        extent = old_end - old_addr
+    if extent > size - (new_addr & mask):
+        extent = size - (new_addr & mask)
+    return extent
 
 
 def get_old_pud(pt: PageTables, addr: int):
     """get_old_pud() (v6.6): the old PUD entry, or None if it (or any entry above it) is none."""
-    table = pt.table(addr, 2)
-    if table is None:
+    pud = pt.offset(addr, 2)  # pgd_offset(), p4d_offset(), pud_offset(): None if an entry above is none
+    if pud is None or pud[1] not in pud[0]:  # pud_none()
         return None
-    i = pt.geo.index(addr, 2)
-    return (table, i) if i in table else None
+    return pud
 
 
 def get_old_pmd(pt: PageTables, addr: int):
@@ -82,21 +89,23 @@ def get_old_pmd(pt: PageTables, addr: int):
     pud = get_old_pud(pt, addr)
     if pud is None:
         return None
-    table, i = pt.writable_child(*pud), pt.geo.index(addr, 1)  # pmd_offset(); a table the move may write
-    return (table, i) if i in table else None
+    pmd = pt.child_offset(pud, addr, 1)  # pmd_offset(); a table the move may write
+    if pmd[1] not in pmd[0]:  # pmd_none()
+        return None
+    return pmd
 
 
 def alloc_new_pud(pt: PageTables, addr: int):
     """alloc_new_pud() (v6.6): p4d_alloc + pud_alloc, so the PGD entry for addr becomes present."""
-    return pt.table(addr, 2, alloc=True), pt.geo.index(addr, 2)
+    return pt.offset(addr, 2, alloc=True)
 
 
 def alloc_new_pmd(pt: PageTables, addr: int):
     """alloc_new_pmd() (v6.6): also pmd_alloc, so the PUD entry becomes present even if nothing moves in."""
-    table, i = alloc_new_pud(pt, addr)
-    if i not in table:
+    table, i = pud = alloc_new_pud(pt, addr)
+    if i not in table:  # pmd_alloc()
         table[i] = pt._new_table(1)
-    return pt.writable_child(table, i), pt.geo.index(addr, 1)
+    return pt.child_offset(pud, addr, 1)
 
 
 def pte_alloc(pt: PageTables, pmd) -> None:
@@ -164,9 +173,9 @@ def move_ptes(pmc: PagetableMoveControl, extent: int, old_pmd, new_pmd, old_addr
     The PTE table itself stays behind, so the old PMD entry is still present, now empty.
     Returns (PTEs moved, PTEs overwritten at the destination: always none in a real kernel mode).
     """
-    geo, pt = pmc.geo, pmc.pt
-    return move_pte_range(pt.writable_child(*old_pmd), geo.index(old_addr, 0), pt.writable_child(*new_pmd),
-                          geo.index(new_addr, 0), extent >> geo.page_shift, new_addr, geo.page_size)
+    pt = pmc.pt
+    (src, i), (dst, j) = pt.child_offset(old_pmd, old_addr, 0), pt.child_offset(new_pmd, new_addr, 0)  # pte_offset_map()
+    return move_pte_range(src, i, dst, j, extent >> pmc.page_shift, new_addr, pmc.page_size)
 
 
 # ---- realignment (6.7+) ----------------------------------------------------------------------------
@@ -330,7 +339,7 @@ def _step(pmc: PagetableMoveControl, step: int, vacated: dict) -> Event:
     if isinstance(old_pmd[0][old_pmd[1]], HugePMD):  # is_swap_pmd() || pmd_trans_huge(): a huge leaf
         if extent == pmc.pmd_size:  # HPAGE_PMD_SIZE
             if move_huge_pmd(pmc, old_pmd, new_pmd):
-                vacated.pop((1, old & ~(pmc.pmd_size - 1)), None)
+                vacated.pop((1, old & pmc.pmd_mask), None)
                 return Event(step, old, new, extent, PMD, "moved", refused=tuple(refused), cause="; ".join(causes),
                              flush=(old, old + pmc.pmd_size), huge=True)
             huge_refused = True
@@ -339,7 +348,7 @@ def _step(pmc: PagetableMoveControl, step: int, vacated: dict) -> Event:
         split = True
     elif pmc.have_move_pmd and extent == pmc.pmd_size:
         if move_normal_pmd(pmc, old_pmd, new_pmd):
-            vacated[(2, old & ~(pmc.pud_size - 1))] = step
+            vacated[(2, old & pmc.pud_mask)] = step
             return Event(step, old, new, extent, PMD, "moved", refused=tuple(refused), cause="; ".join(causes),
                          flush=(old, old + pmc.pmd_size))
         refused.append(PMD)
@@ -347,8 +356,8 @@ def _step(pmc: PagetableMoveControl, step: int, vacated: dict) -> Event:
     # The fallback. The old PMD entry cannot be none here: a refused move leaves it alone.
     pte_alloc(pt, new_pmd)
     n, _ = move_ptes(pmc, extent, old_pmd, new_pmd, old, new)
-    vacated[(1, old & ~(pmc.pmd_size - 1))] = step
-    vacated[(2, old & ~(pmc.pud_size - 1))] = step
+    vacated[(1, old & pmc.pmd_mask)] = step
+    vacated[(2, old & pmc.pud_mask)] = step
     why = "; ".join(causes) if causes else (f"the extent ({extent:#x}) is not the whole huge page ({pmc.pmd_size:#x}): "
                                             f"split_huge_pmd() first" if split else _pte_reason(pmc, extent))
     return Event(step, old, new, extent, PTE, "moved", n, tuple(refused), why,
@@ -370,17 +379,19 @@ def _refusal_cause(level: str, new: int, size: int, lvl: int, vacated: dict) -> 
 
 
 def _pte_reason(pmc: PagetableMoveControl, extent: int) -> str:
-    """Why a step went to move_ptes() without any refusal."""
+    """Why a step went to move_ptes() without any refusal (made once per extent of a move)."""
+    why = pmc.reasons.get(extent)
+    if why is None:
+        why = pmc.reasons[extent] = _pte_reason_text(pmc, extent)
+    return why
+
+
+def _pte_reason_text(pmc: PagetableMoveControl, extent: int) -> str:
     if extent == pmc.pmd_size and not pmc.have_move_pmd:
         if not pmc.kernel.move_pmd(pmc.geo.arch):
             return f"kernel {pmc.kernel} does not select CONFIG_HAVE_MOVE_PMD for this architecture"
         return "CONFIG_HAVE_MOVE_PMD is off"
-    return _not_a_whole_pmd(extent, pmc.pmd_size)
-
-
-def _not_a_whole_pmd(extent: int, pmd_size: int) -> str:
-    """The usual reason, made once per extent (a page-wise move repeats a few extents a thousand times)."""
-    return f"the extent ({extent:#x}) is not a whole PMD ({pmd_size:#x})"
+    return f"the extent ({extent:#x}) is not a whole PMD ({pmc.pmd_size:#x})"
 
 
 def _check_move_args(mm, old_addr: int, new_addr: int, length: int) -> None:

@@ -11,8 +11,8 @@ kernel keeps a preallocated PTE page "deposited" with the leaf, pgtable_trans_hu
 split never has to allocate; pagemove counts that page as allocated when the leaf is made, and a split
 turns it into the leaf's PTE table.)
 
-Snapshots are copy-on-write: clone() shares every table with the original, and whichever side writes a
-table first copies it (and the tables above it) for itself. So the before/after/final snapshots a move
+Snapshots are copy-on-write: clone() shares every table below the PGD with the original, and whichever side
+writes a table first copies it (and the tables above it) for itself. So the before/after/final snapshots a move
 keeps cost only what the move touches, and each stays exactly as it was taken. Writers reach tables
 through table() (which hands out only tables this tree owns); readers use entry(), walk() and friends.
 """
@@ -25,6 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .geometry import Geometry
+
+try:  # the C function behind np.count_nonzero(), without its Python wrapper: half the cost on a PTE-table slice
+    from numpy._core.multiarray import count_nonzero
+except ImportError:  # numpy < 2
+    from numpy.core.multiarray import count_nonzero
 
 FRAME = np.int64  # frame numbers; 0 is "no page"
 NO_CEILING = 1 << 64  # USER_PGTABLES_CEILING (0) read as "ULONG_MAX + 1"
@@ -50,27 +55,20 @@ class PageTables:
         # (x86-64 built for 5 levels on a CPU without LA57): see _free_range() and p4d_free_tlb_calls.
         self.kernel_levels = geometry.levels
         self.p4d_free_tlb_calls: list[int] = []  # p4d_free_tlb() addresses that freed no table (run-time fold)
-        self._own = {id(self.root)}  # ids of the tables only this tree holds: the ones it may write in place
+        self._own: set[int] = set()  # ids of the tables below the PGD that only this tree holds: it may write them
         g = geometry  # per target level, the walk from the PGD down: (shift, mask, level of the child table)
         self._paths = [tuple((g._shifts[lvl], g._masks[lvl], lvl - 1) for lvl in range(g.levels - 1, level, -1))
                        for level in range(g.levels)]
+        self._shifts, self._masks = g._shifts, g._masks  # pXd_index() of each level, without a call
+        self._none_ptes = np.zeros(g.entries, dtype=FRAME)  # new PTE tables copy it: twice as fast as np.zeros()
 
     # ---- walking ---------------------------------------------------------------------------------
 
     def _new_table(self, level: int):
         self.allocated += 1
-        t = np.zeros(self.geo.entries, dtype=FRAME) if level == 0 else {}
+        t = self._none_ptes.copy() if level == 0 else {}
         self._own.add(id(t))
         return t
-
-    def writable_child(self, parent: dict, i: int):
-        """The table behind entry i of `parent` (a table from table()), made this tree's own: copied first
-        if a snapshot shares it, so the caller may write it."""
-        child = parent[i]
-        if id(child) not in self._own and not isinstance(child, HugePMD):
-            child = parent[i] = child.copy()
-            self._own.add(id(child))
-        return child
 
     def table(self, addr: int, level: int, alloc: bool = False):
         """The level-`level` table that covers `addr` (a dict, or an array at level 0), or None; the tree's
@@ -79,11 +77,14 @@ class PageTables:
         With alloc=True every missing table on the way is allocated, like p4d_alloc/pud_alloc/
         pmd_alloc/pte_alloc do, which makes the entries above it present.
         """
+        entry = self.offset(addr, level, alloc)
+        return None if entry is None else entry[0]
+
+    def offset(self, addr: int, level: int, alloc: bool = False):
+        """The walk of pgd_offset(), p4d_offset(), ... down to level `level`: the level-`level` entry for addr as
+        (table, index), the table as table() gives it; None if a table on the way is missing and alloc is False."""
         own = self._own
-        t = self.root
-        if id(t) not in own:
-            t = self.root = dict(t)
-            own.add(id(t))
+        t = self.root  # never shared: clone() gives the snapshot a copy of it
         for shift, mask, below in self._paths[level]:
             i = (addr >> shift) & mask
             child = t.get(i)
@@ -95,7 +96,18 @@ class PageTables:
                 child = t[i] = child.copy()
                 own.add(id(child))
             t = child
-        return t
+        return t, (addr >> self._shifts[level]) & self._masks[level]
+
+    def child_offset(self, entry, addr: int, level: int):
+        """pmd_offset(pud, addr) or pte_offset_map(pmd, addr): the level-`level` entry for addr in the table behind
+        `entry` (a present (table, index) from offset()), as (table, index). That table is made this tree's own
+        (copied first if a snapshot shares it), so the caller may write it."""
+        parent, i = entry
+        child = parent[i]
+        if id(child) not in self._own and not isinstance(child, HugePMD):
+            child = parent[i] = child.copy()
+            self._own.add(id(child))
+        return child, (addr >> self._shifts[level]) & self._masks[level]
 
     def _find(self, addr: int, level: int):
         """The level-`level` table that covers `addr`, or None, for reading only (nothing is copied)."""
@@ -142,7 +154,7 @@ class PageTables:
     def set_huge(self, addr: int, first_frame: int) -> None:
         """Map the PMD_SIZE range at addr (PMD-aligned, its PMD entry none) with one huge leaf, as
         do_huge_pmd_anonymous_page() does; the deposited PTE page counts as allocated."""
-        table, i = self.table(addr, 1, alloc=True), self.geo.index(addr, 1)
+        table, i = self.offset(addr, 1, alloc=True)
         assert addr % self.geo.pmd_size == 0 and i not in table, "set_huge on an unaligned or present PMD"
         table[i] = HugePMD(first_frame)
         self.allocated += 1  # pte_alloc_one() + pgtable_trans_huge_deposit()
@@ -150,7 +162,7 @@ class PageTables:
     def split_huge_pmd(self, addr: int) -> None:
         """__split_huge_pmd() of an anonymous THP: the leaf becomes a PTE table (the deposited page) whose
         entries map the same frames, so no page moves and nothing is allocated."""
-        table, i = self.table(addr, 1), self.geo.index(addr, 1)
+        table, i = self.offset(addr, 1)
         leaf = table[i]
         table[i] = np.arange(leaf.first, leaf.first + self.geo.entries, dtype=FRAME)
         self._own.add(id(table[i]))
@@ -181,7 +193,7 @@ class PageTables:
         """Clear the PTEs in [start, end) (zap_page_range); tables stay. Returns pages unmapped."""
         ps, pmd, n = self.geo.page_size, self.geo.pmd_size, 0
         for base, pte in list(self._pmd_entries_in(self.root, self.geo.levels - 1, 0, start, end)):
-            lo, hi = max(start, base), min(end, base + pmd)
+            lo, hi = start if start > base else base, end if end < base + pmd else base + pmd
             if isinstance(pte, HugePMD):
                 if (lo, hi) == (base, base + pmd):  # zap_huge_pmd(): the entry becomes none
                     del self.table(base, 1)[self.geo.index(base, 1)]
@@ -191,7 +203,7 @@ class PageTables:
                 self.split_huge_pmd(base)  # zap_pmd_range() splits a huge PMD it only partly covers
                 pte = self.entry(base, 1)
             i0, i1 = (lo - base) // ps, (hi - base) // ps
-            hit = int(np.count_nonzero(pte[i0:i1]))
+            hit = int(count_nonzero(pte[i0:i1]))
             if hit:  # only a table that changes is made this tree's own
                 self.table(base, 0)[i0:i1] = 0
                 n += hit
@@ -216,9 +228,9 @@ class PageTables:
 
         The destination table must exist and the destination entry must be none.
         """
-        dst, j = self.table(new, level), self.geo.index(new, level)
+        dst, j = self.offset(new, level)
         assert j not in dst, "move_entry onto a present entry"
-        move_table_entry((self.table(old, level), self.geo.index(old, level)), (dst, j))
+        move_table_entry(self.offset(old, level), (dst, j))
 
     def move_ptes(self, old: int, new: int, extent: int) -> tuple[int, list[tuple[int, int]]]:
         """Move the present PTEs of [old, old+extent) to new, clearing each source (ptep_get_and_clear).
@@ -226,9 +238,8 @@ class PageTables:
         Both ranges lie inside one PTE table each. Returns (PTEs moved, [(address, frame) of
         present destination PTEs that were overwritten]); the kernel never overwrites one.
         """
-        g = self.geo
-        return move_pte_range(self.table(old, 0), g.index(old, 0), self.table(new, 0), g.index(new, 0),
-                              extent // g.page_size, new, g.page_size)
+        (src, i), (dst, j) = self.offset(old, 0), self.offset(new, 0)
+        return move_pte_range(src, i, dst, j, extent // self.geo.page_size, new, self.geo.page_size)
 
     # ---- freeing (free_pgd_range in mm/memory.c) -------------------------------------------------
 
@@ -250,7 +261,6 @@ class PageTables:
             end -= pmd_size
         if addr > end - 1:
             return 0
-        self.table(addr, self.geo.levels - 1)  # the PGD is this tree's own from here on
         self._free_range(self.root, self.geo.levels - 1, addr, end, floor, ceiling)
         return self.freed - before
 
@@ -265,23 +275,25 @@ class PageTables:
         mmu_gather by a page at the slot's start and set freed_tables (include/asm-generic/tlb.h, 6.18):
         the unmap flushes that page even if no table was freed. Each such call is logged in
         p4d_free_tlb_calls."""
-        size = self.geo.level_size(level)
+        size, shift, mask = self.geo.level_size(level), self._shifts[level], self._masks[level]
         folded_p4d = level == self.geo.levels - 1 and self.kernel_levels > self.geo.levels
         a = addr
         while a != end:
-            nxt = min((a & ~(size - 1)) + size, end)  # pXd_addr_end()
+            nxt = (a | (size - 1)) + 1  # pXd_addr_end()
+            if nxt > end:
+                nxt = end
             if folded_p4d:  # free_p4d_range(): its tail check, as for any table, then p4d_free_tlb()
                 start, top = a & ~(size - 1), ceiling & ~(size - 1)
                 if start >= floor and top and not nxt - 1 > top - 1:
                     self.p4d_free_tlb_calls.append(start)
-            i = self.geo.index(a, level)
+            i = (a >> shift) & mask
             child = table.get(i)
             if child is not None and not isinstance(child, HugePMD):  # a leaf belongs to a live VMA
                 if level == 1:  # free_pte_range(): the PTE table goes, whatever is left in it
                     del table[i]
                     self.freed += 1
                 else:
-                    self._free_range(self.writable_child(table, i), level - 1, a, nxt, floor, ceiling)
+                    self._free_range(self.child_offset((table, i), a, level - 1)[0], level - 1, a, nxt, floor, ceiling)
                     # ... then the child table itself, if the whole region it maps may go
                     start, top = a & ~(size - 1), ceiling & ~(size - 1)
                     if start >= floor and top and not nxt - 1 > top - 1:
@@ -330,10 +342,11 @@ class PageTables:
         return out
 
     def clone(self) -> PageTables:
-        """A snapshot (counters included), in O(1): it shares every table, and from now on neither tree
-        writes a shared table in place (table() copies it first), so each side stays exactly as it is."""
+        """A snapshot (counters included), in O(PGD entries): it shares every table below the PGD, and from now
+        on neither tree writes a shared table in place (table() copies it first), so each side stays exactly as
+        it is. The PGD itself is copied, so each tree always owns its own and walks need not check it."""
         other = PageTables(self.geo)
-        other.root = self.root
+        other.root = dict(self.root)
         other.allocated, other.freed = self.allocated, self.freed
         other.kernel_levels, other.p4d_free_tlb_calls = self.kernel_levels, list(self.p4d_free_tlb_calls)
         other._own = set()
@@ -363,10 +376,10 @@ def move_pte_range(src: np.ndarray, i: int, dst: np.ndarray, j: int, n: int, new
     Returns (entries moved, [(address, frame) of present destination entries overwritten])."""
     source, target = src[i:i + n], dst[j:j + n]
     # the usual case: an empty destination in another table (count_nonzero: a quarter of .any()'s cost)
-    if src is not dst and not np.count_nonzero(target):
-        moved = int(np.count_nonzero(source))
+    if src is not dst and not count_nonzero(target):
+        moved = int(count_nonzero(source))
         target[...] = source  # the none entries copied are none at the destination already
-        source[...] = 0
+        source.fill(0)
         return moved, []
     vals = source.copy()
     present = vals != 0

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import html
 import operator
-from collections import OrderedDict
 from contextlib import contextmanager
 
 import ipywidgets as W
 
 from . import text
+from .ahead import Ahead, Kept
+from .fit import WidthProbe, drawing_px
 from .numbers import ACCEPTED, parse_number
 from .plot import DPI as plot_dpi  # pagemove.plot loads matplotlib only inside its functions
 from .plot import WIDTH as plot_width
@@ -39,8 +40,10 @@ LABELS = {"old": "old", "new": "new", "length": "len"}  # what the text boxes sa
 HINT = f"Type {ACCEPTED}. A box applies on Enter or Tab."
 SLIDER_PMDS = 32  # an address slider spans 32 PMDs around its value: 64 MiB on x86-64, 1 MiB on tiny
 CACHE_SIZE = 32  # PNGs kept per explorer (~40 KB each): flipping the kernel or replaying steps is instant
-PRESENTER_WIDTH = 5.9  # figure inches: the right column at 1024x768 (a notebook cell is plot.WIDTH)
-PRESENTER_HEIGHT = 4.3  # inches at most, so controls, picture and summary fit a 768-pixel-high projector
+MOVES_KEPT = 8  # simulated moves kept: flipping back to a kernel neither simulates nor draws again
+PRESENTER_WIDTH = 5.9  # figure inches at most: the right column at 1024x768 (a notebook cell is plot.WIDTH)
+PRESENTER_HEIGHT = 4.2  # inches at most, so controls, picture and summary fit a 768-pixel-high projector
+SUMMARY_LINES, SUMMARY_CHARS = 7, 88  # presenter: lines the summary box shows; characters a line holds
 STALE = "2px dashed #b00020"  # the border of a picture that no longer matches the boxes
 
 
@@ -72,8 +75,9 @@ class MoveExplorer:
         self.summary = ""  # text.summary(result)
         self.presenter = presenter
         self._fig = None  # the one Figure every update draws into
-        self._pngs = OrderedDict()  # (values, blockers, step) -> PNG bytes, least recently used first
-        self._cache_size = cache_size  # 0: draw every time (benchmarks measure that)
+        self._pngs = Kept(cache_size)  # (values, blockers, step, width) -> PNG bytes; 0: draw every time
+        self._moves = Kept(min(cache_size, MOVES_KEPT))  # (values, blockers) -> (MoveResult, summary)
+        self._ahead = Ahead()  # draws the likely next pictures while the kernel waits (pagemove.ahead)
         self._quiet = 0  # > 0 while the explorer itself writes widget values: observers stand still
         self._batch = 0  # > 0 inside set(): observers record values, one simulation runs at the end
         self._blockers = ()  # the preset's other mappings; dropped once the learner edits the layout
@@ -181,22 +185,25 @@ class MoveExplorer:
         self.kernel = W.ToggleButtons(options=KERNELS, description="Linux", layout=W.Layout(**row),
                                       style={"button_width": "4em", **label})
         self.texts, self.sliders = {}, {}
-        box, slider = ("13em", "15em") if self.presenter else ("16em", "26em")
+        narrow = {"description_width": "3.2em"} if self.presenter else {}  # box and slider share the 28em column
         for name, label in LABELS.items():
             self.texts[name] = W.Text(description=label, continuous_update=False, placeholder="e.g. 0x1fff000 or 2M",
-                                      tooltip=HINT, layout=W.Layout(width=box))
+                                      tooltip=HINT, style=narrow)  # as wide as the longest value (explorer.css)
+            self.texts[name].add_class("pagemove-number")
             self.sliders[name] = W.IntSlider(min=0, max=1, continuous_update=False, readout=False,
-                                             description="pages", layout=W.Layout(width=slider))
+                                             description="pages", style=narrow)  # width: explorer.css
         self.hint = W.HTML(_block(html.escape(HINT), "0.85em"))
         self.step_slider = W.IntSlider(min=0, max=0, continuous_update=False, description="after step",
                                        style={"description_width": "5.5em"})
         self.step_total = W.Label()  # "of n": the slider reads "after step k of n"
         self.about = W.HTML()
         self.error_line = W.HTML()
-        # Shown at its own pixel size (a narrower page scales it down, keeping its shape): never stretched.
-        px = round((PRESENTER_WIDTH if self.presenter else plot_width) * plot_dpi)  # shown at its pixel size
-        self.image = W.Image(format="png", layout=W.Layout(width=f"{px}px", max_width="100%", height="auto",
-                                                           flex="0 0 auto"))
+        # Drawn as wide as the space the front end measured (the probe), and shown at that pixel size, so
+        # nothing is scaled; narrower than pagemove.fit.MIN_PX it is scaled down, keeping its shape.
+        self.probe = WidthProbe()
+        self.image = W.Image(format="png", layout=W.Layout(width=f"{self._drawing_px()}px", max_width="100%",
+                                                           height="auto", flex="0 0 auto"))
+        self.picture = W.VBox([self.probe, self.image], layout=W.Layout(flex="1 1 auto", min_width="0"))
         self.step_line = W.HTML()
         self.summary_box = W.HTML()
 
@@ -209,25 +216,41 @@ class MoveExplorer:
             self.texts[name].observe(self._on(name, "text"), names="value")
             self.sliders[name].observe(self._on(name, "slider"), names="value")
         self.step_slider.observe(self._on("step"), names="value")
+        self.probe.observe(self._on_width, names="width")
 
         rows = [W.HBox([self.texts[n], self.sliders[n]]) for n in ADDRESS_FIELDS]
+        for row in rows:
+            row.add_class("pagemove-address")
         stepper = W.HBox([self.step_slider, self.step_total])
         if self.presenter:
+            # Two columns and nothing across the bottom, so no state is taller than the taller column: the
+            # controls, the error and the step's sentence on the left; the picture and the summary (at most
+            # SUMMARY_LINES, then it scrolls and says so) on the right.
             left = W.VBox([self.geometry, W.HBox([self.kernel, self.thp]), self.mode, *rows, self.hint,
-                           self.error_line, stepper,
-                           self.step_line], layout=W.Layout(width="28em", flex="0 0 auto"))
-            main = W.HBox([left, self.image], layout=W.Layout(align_items="flex-start"))
-            # A toggle group whose buttons wrap must not squeeze its description to "ge…" (the rule rides
-            # on the hint, so it costs no line of its own).
-            self.hint.value = ("<style>.pagemove-presenter .widget-toggle-buttons > .widget-label {flex: 0 0 auto}"
-                               "</style>" + self.hint.value)
-            self.widget = W.VBox([self.preset, self.about, main, self.summary_box])
+                           self.error_line, stepper, self.step_line], layout=W.Layout(width="28em", flex="0 0 auto"))
+            right = W.VBox([self.picture, self.summary_box], layout=W.Layout(flex="1 1 auto", min_width="0"))
+            main = W.HBox([left, right], layout=W.Layout(align_items="flex-start"))
+            self.widget = W.VBox([self.preset, self.about, main])
             self.widget.add_class("pagemove-presenter")
         else:
             toggles = W.HBox([self.geometry, self.mode, self.kernel, self.thp],
                              layout=W.Layout(flex_flow="row wrap"))
             self.widget = W.VBox([self.preset, self.about, toggles, *rows, self.hint, self.error_line,
-                                  self.image, stepper, self.step_line, self.summary_box])
+                                  self.picture, stepper, self.step_line, self.summary_box])
+        self.widget.add_class("pagemove-explorer")
+        self.summary_box.add_class("pagemove-summary")
+
+    def _drawing_px(self) -> int:
+        """How wide to draw the picture, in pixels: the width the front end measured, within limits."""
+        largest = round((PRESENTER_WIDTH if self.presenter else plot_width) * plot_dpi)
+        return drawing_px(self.probe.width if hasattr(self, "probe") else 0, largest)
+
+    def _on_width(self, change) -> None:
+        """The front end measured the space for the picture: draw it that wide (when that changes the drawing)."""
+        px = self._drawing_px()
+        if self.image.layout.width != f"{px}px":
+            self.image.layout.width = f"{px}px"
+            self._render()
 
     def _on(self, name: str, source: str = "control"):
         """The observer for one control: ignore the explorer's own writes, pass the rest on."""
@@ -397,20 +420,19 @@ class MoveExplorer:
                     reasons.append(str(e))
             self._show_error("; ".join(reasons))
             return
-        v = self._values
+        self._ahead.cancel()  # a change arrived: nothing drawn ahead for the old values is wanted first
         try:
-            result = simulate(v["old"], v["new"], v["length"], kernel=v["kernel"], stack=v["stack"],
-                              geometry=v["geometry"], blockers=self._blockers, thp=v.get("thp", False))
+            key, (result, summary) = self._simulated(self._values)
         except (OSError, ValueError) as e:
             self._show_error(_reason(e))
             return
         self.result, self.error = result, ""
         # What this result was simulated from: the PNG cache's key. Not the controls' values, which may
         # change (THP, blockers) while a broken box keeps this result on screen.
-        self._result_key = (tuple(sorted(v.items())), self._blockers)
+        self._result_key = key
         self.error_line.value = ""
         self._mark_current(True)
-        self.summary = text.summary(result)
+        self.summary = summary
         self._show_summary()
         n = len(result.events)
         with self._quietly():
@@ -420,12 +442,20 @@ class MoveExplorer:
         self._render()
 
     def _show_summary(self) -> None:
-        style = "margin:0;font-family:var(--jp-code-font-family,monospace);white-space:pre-wrap;overflow:visible"
-        if self.presenter:
-            style += ";font-size:11px;line-height:1.25"
+        # Wrapped between words only (JupyterLab's output CSS would break inside "len" or a number); a line
+        # too long for the width scrolls.
+        style = ("margin:0;font-family:var(--jp-code-font-family,monospace);white-space:pre-wrap;"
+                 "word-break:normal;overflow-wrap:normal;overflow-x:auto")
+        head = ["<span style='color:#b00020'>(the last good move, not the boxes' values)</span>"] if self.error else []
+        if self.presenter:  # at most SUMMARY_LINES on a projector; a longer summary scrolls, and says so
+            style += f";font-size:11px;line-height:1.25;max-height:{SUMMARY_LINES * 1.25}em;overflow-y:auto"
+            lines = sum(1 + len(line) // SUMMARY_CHARS for line in self.summary.splitlines())
+            if lines > SUMMARY_LINES:
+                head.append(f"<span style='font-size:0.85em'>Summary: {lines} lines, the box shows "
+                            f"{SUMMARY_LINES}; scroll inside it for the rest.</span>")
         if self.error:
             style += ";color:#777"
-        head = "<div style='color:#b00020'>(the last good move, not the boxes' values)</div>" if self.error else ""
+        head = f"<div style='line-height:1.35'>{' '.join(head)}</div>" if head else ""
         self.summary_box.value = f"{head}<pre style='{style}'>{html.escape(self.summary)}</pre>"
 
     def _render(self) -> None:
@@ -437,24 +467,52 @@ class MoveExplorer:
         self._sentence_text = _step_sentence(r, k)
         self.step_line.value = _block(html.escape(self._sentence_text))
         self.image.value = self._png(r, None if k == len(r.events) else k)
+        self._draw_ahead(k)
 
-    def _png(self, result, step) -> bytes:
+    def _simulated(self, values: dict, blockers=None):
+        """(key, (MoveResult, summary)) of a move: kept from before, or simulated now (engine errors raise)."""
+        v, blockers = values, self._blockers if blockers is None else blockers
+        key = (tuple(sorted(v.items())), blockers)
+
+        def run():
+            result = simulate(v["old"], v["new"], v["length"], kernel=v["kernel"], stack=v["stack"],
+                              geometry=v["geometry"], blockers=blockers, thp=v.get("thp", False))
+            return result, text.summary(result)
+
+        return key, self._moves.get(key, run)
+
+    def _png(self, result, step, result_key=None) -> bytes:
         """The PNG of the move at `step`: from the cache, or drawn into the reused figure and encoded."""
-        key = (self._result_key, step)
-        if key in self._pngs:
-            self._pngs.move_to_end(key)
-            return self._pngs[key]
+        px = self._drawing_px()
+        return self._pngs.get((result_key or self._result_key, step, px), lambda: self._draw(result, step, px))
+
+    def _draw(self, result, step, px) -> bytes:
         from . import plot  # matplotlib loads with the first drawing, not with the widget module
 
         # One pyplot-free Figure, cleared and reused; the sentence and the WARN line are widgets beside it.
-        width, height = (PRESENTER_WIDTH, PRESENTER_HEIGHT) if self.presenter else (plot_width, None)
-        self._fig = plot.draw_move(result, step=step, fig=self._fig, caption=False, width=width,
+        height = PRESENTER_HEIGHT if self.presenter else None
+        self._fig = plot.draw_move(result, step=step, fig=self._fig, caption=False, width=px / plot_dpi,
                                    max_height=height, for_png=True)
-        png = plot.render_png(self._fig)
-        self._pngs[key] = png
-        while len(self._pngs) > self._cache_size:
-            self._pngs.popitem(last=False)
-        return png
+        return plot.render_png(self._fig)
+
+    def _draw_ahead(self, k: int) -> None:
+        """While the kernel waits: draw the other kernel's picture, then the steps either side of k."""
+        if not self._pngs.size or self.result is None:
+            return
+        result, key, n = self.result, self._result_key, len(self.result.events)
+        values, blockers = dict(key[0]), key[1]  # what the shown move was simulated from (a box may be broken now)
+
+        def other_kernel():
+            other = dict(values, kernel=KERNELS[1 - KERNELS.index(values["kernel"])])
+            try:
+                other_key, (other_result, _) = self._simulated(other, blockers)
+            except (OSError, ValueError):  # the other kernel refuses this move: the click will say why
+                return
+            self._png(other_result, None, other_key)
+
+        jobs = [other_kernel] if values.get("kernel") in KERNELS else []
+        jobs += [lambda s=s: self._png(result, None if s == n else s, key) for s in (k - 1, k + 1) if 0 <= s <= n]
+        self._ahead.plan(jobs)
 
     def _show_error(self, reason: str) -> None:
         """Show why the values cannot be simulated; keep the last good picture, marked as not current."""

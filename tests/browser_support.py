@@ -313,6 +313,27 @@ def explorer_png_digests(preset: str, *changes: dict, presenter: bool = False) -
     return digests
 
 
+def one_cell_notebook(path: Path, source: str) -> Path:
+    """Write a notebook with one code cell (not run yet) that runs `source` on the python3 kernel."""
+    import json
+
+    cell = {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": source}
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path.write_text(json.dumps({"cells": [cell], "metadata": {"kernelspec": kernel}, "nbformat": 4,
+                                "nbformat_minor": 5}))
+    return path
+
+
+def open_and_run_first_cell(page, lab_url: str, name: str):
+    """Open notebook `name` in JupyterLab (no restored workspace), run its first cell; its notebook panel."""
+    page.goto(f"{lab_url}/lab/tree/{name}?reset")
+    page.wait_for_selector(".jp-StatusBar-Item:has-text('| Idle')", timeout=120_000)  # the kernel is connected
+    panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+    panel.locator(".jp-Cell").first.click()
+    page.keyboard.press("Shift+Enter")
+    return panel
+
+
 def strip_outputs(nb_path: Path) -> None:
     """Drop the stored outputs and widget state, so everything the browser shows comes from a live kernel."""
     import json

@@ -427,3 +427,11 @@ def test_replay_forward_from_the_last_step_matches_a_fresh_replay():
         assert got == fresh.replay(k) if k != 4 else got == fresh.after
         got.zap(0, 1 << 40)  # a returned replay is the caller's: changing it changes no later replay
     assert stepped.replay(4) == fresh.after
+
+
+def test_counts_are_plain_ints():
+    """Each step's PTE count is a Python int, not a numpy scalar: JSON (the lab's rows, the CLI) and reprs need it."""
+    mm = pm.AddressSpace()
+    mm.mmap(0x20000000, 4 * PMD, populate=True)
+    r = mm.mremap(0x20000000, 4 * PMD, 4 * PMD, new_addr=0x40003000, kernel="6.6")
+    assert r.pte_moves == 4 * 512 and all(type(e.ptes) is int for e in r.events)

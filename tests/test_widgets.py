@@ -483,7 +483,7 @@ def test_presenter_layout_puts_the_picture_beside_the_controls():
     w, h = Image.open(io.BytesIO(ex.image.value)).size
     assert ex.image.layout.width == f"{w}px" and w == 590 and h <= 460  # drawn at the size it is shown
     main = next(c for c in ex.widget.children if isinstance(c, ipywidgets.HBox))
-    assert isinstance(main, ipywidgets.HBox) and main.children[1] is ex.image
+    assert isinstance(main, ipywidgets.HBox) and ex.picture in main.children[1].children and ex.image in ex.picture.children
     assert "font-family" in ex.summary_box.value and "white-space:pre-wrap" in ex.summary_box.value
     ex.close()
 

@@ -87,8 +87,10 @@ def format_differences(rows: list[dict]) -> str:
 def format_warning(trace: int = 4) -> str:
     """The recorded WARNING, labelled with its kernel, and the first `trace` functions of its call trace."""
     line, kernel = warn.recorded_warning()
-    calls = warn.reference()["call_trace"][:trace]
-    return "\n".join([f"recorded on {kernel}:", f"  {line}", f"  call trace: {' <- '.join(calls)} <- ..."])
+    calls = warn.reference()["call_trace"]
+    shown = " <- ".join(calls[:trace]) + (" <- ..." if len(calls) > trace else "")
+    return "\n".join([f"recorded on {kernel}:", f"  {line}",
+                      textwrap.fill(f"call trace: {shown}", COLUMNS, initial_indent="  ", subsequent_indent="    ")])
 
 
 def format_warn_exec() -> str:

@@ -520,6 +520,14 @@ def _show_in_jupyter() -> None:
     html.for_type(Figure, figure_html)
 
 
+def with_alt(fig, alt: str):
+    """Give a Figure (any, pyplot's too) alt text: in a notebook it then shows as an <img> with that alt text,
+    as this module's drawings do. Returns fig, so a cell can end with `plot.with_alt(fig, "...")`."""
+    fig._pagemove_alt = alt
+    _show_in_jupyter()
+    return fig
+
+
 def figure_html(fig) -> str | None:
     """A drawing of this module as an HTML <img> with its alt text (None for any other Figure)."""
     import base64

@@ -20,10 +20,10 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from pagemove import text  # noqa: E402
+from pagemove.numbers import ACCEPTED  # noqa: E402
 from pagemove.presets import PRESETS  # noqa: E402
 from pagemove.scenario import GEOMETRIES as ENGINE_GEOMETRIES  # noqa: E402
 from pagemove.scenario import geometry_of  # noqa: E402
-from pagemove.numbers import ACCEPTED  # noqa: E402
 from pagemove.widgets import THP_LABEL, MoveExplorer  # noqa: E402
 
 

@@ -403,8 +403,7 @@ def picture_alt(r: MoveResult, step: int | None = None) -> str:
             f"Linux {r.kernel}, {r.geometry.name}. {what}{warn}")
 
 
-FLUSH_ALL_NOTE = ("TLB flushes: -1 means a flush of more than 33 pages, which x86 does as a flush of the whole TLB "
-                  "(its tlb:tlb_flush trace event reports that as -1).")
+FLUSH_ALL_NOTE = "TLB flushes: -1 is more than 33 pages, which x86 flushes as the whole TLB (tlb:tlb_flush says -1)."
 
 
 def flushes_all(r: MoveResult | None) -> bool:

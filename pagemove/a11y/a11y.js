@@ -57,6 +57,11 @@ function nameControl(box, name) {
   for (const el of box.querySelectorAll(".noUi-handle, input, select, textarea")) {
     set(el, "aria-label", name);
   }
+  // A slider's readout is an editable field of its own: type a value, Enter.
+  for (const el of box.querySelectorAll(".widget-readout[contenteditable=true]")) {
+    set(el, "role", "textbox");
+    set(el, "aria-label", `${name}, typed`);
+  }
 }
 
 function apply(root, model) {
@@ -88,6 +93,7 @@ function render({ model, el }) {
   el.appendChild(live);
   const say = () => { live.textContent = model.get("announcement"); };
   model.on("change:announcement", say);
+  say(); // the text so far (a region's first text is not read out; later changes are)
 
   let root = null;
   let observer = null;

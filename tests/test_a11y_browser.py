@@ -69,8 +69,12 @@ def report(capsys, where: str, found: dict) -> None:
     with capsys.disabled():
         print(f"\naxe-core {where}: pagemove's own {len(found['ours'])}, the page's own {len(found['theirs'])}"
               f" ({found['passes']} rules passed)")
-        for v in found["theirs"]:
-            print(f"  not pagemove's: {v['rule']} ({v['impact']}) {v['target']}")
+        rules = {}
+        for v in found["ours"] + found["theirs"]:
+            mine = "pagemove's" if v in found["ours"] else "not pagemove's"
+            rules.setdefault((mine, v["rule"], v["impact"]), []).append(v["target"])
+        for (mine, rule, impact), targets in sorted(rules.items()):
+            print(f"  {mine}: {rule} ({impact}) x {len(targets)}, e.g. {targets[0][:100]}")
 
 
 ACTIVE = """() => {

@@ -311,6 +311,9 @@ def warn_note(level: str, kernel: str = "6.6") -> str:
     return how
 
 
+FLUSH_ALL_NOTE = "(-1: more than 33 pages, so x86 flushes the whole TLB)"
+
+
 def summary(result: MoveResult) -> str:
     """What is particular to this move: counts, realignment (on kernels that have it), each refusal
     (the WARN line once), TLB flushes, damage. Every line fits COLUMNS."""
@@ -351,7 +354,8 @@ def summary(result: MoveResult) -> str:
     if geo.arch != "x86":  # tlb_flush_pages() is x86's tlb:tlb_flush notation (pages, -1 past 33)
         lines.append(f"TLB flushes: {len(pages)} flush_tlb_range() calls")
     else:
-        lines.append(f"TLB flushes: {len(pages)}" + (f", in pages: {runs_of(pages)}" if pages else ""))
+        lines.append(f"TLB flushes: {len(pages)}" + (f", in pages: {runs_of(pages)}" if pages else "")
+                     + (f" {FLUSH_ALL_NOTE}" if -1 in pages else ""))  # said where the -1 is shown
     if r.unchecked:
         lines.append("NOT THE KERNEL: realigned without can_align_down() (Linus' unchecked proposal)")
     if r.damage:
@@ -401,14 +405,6 @@ def picture_alt(r: MoveResult, step: int | None = None) -> str:
     warn = " Linux prints a WARNING." if step is None and r.warned else ""
     return (f"Page tables before the move (left) and {where} (right). {move_heading(r)}; "
             f"Linux {r.kernel}, {r.geometry.name}. {what}{warn}")
-
-
-FLUSH_ALL_NOTE = "TLB flushes: -1 is more than 33 pages, which x86 flushes as the whole TLB (tlb:tlb_flush says -1)."
-
-
-def flushes_all(r: MoveResult | None) -> bool:
-    """Does summary() of r show a -1 in its TLB flushes line (x86 only; see FLUSH_ALL_NOTE)?"""
-    return r is not None and r.geometry.arch == "x86" and -1 in r.tlb_flush_pages()
 
 
 def runs_of(values) -> str:

@@ -445,8 +445,7 @@ class MoveExplorer:
         if self.error:
             style += f";color:{STALE_TEXT}"
         head = f"<div style='color:{ERROR_TEXT}'>(the last good move, not the boxes' values)</div>" if self.error else ""
-        note = _block(html.escape(text.FLUSH_ALL_NOTE), "0.85em") if text.flushes_all(self.result) else ""
-        self.summary_box.value = f"{head}<pre style='{style}'>{html.escape(self.summary)}</pre>{note}"
+        self.summary_box.value = f"{head}<pre style='{style}'>{html.escape(self.summary)}</pre>"
 
     def _render(self) -> None:
         """Draw the last good move at the current step into the one figure, and say what that step did."""

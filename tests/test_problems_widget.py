@@ -125,3 +125,10 @@ def test_the_dropdowns_are_wide_enough_for_their_longest_choice():
     for dropdown in (ex.difficulty, ex.kind):
         longest = max(len(label) for label, _ in dropdown.options)
         assert f"{longest}ch" in dropdown.layout.width
+
+
+def test_no_described_control_leaves_its_tooltip_null():
+    """ipywidgets 8 writes a missing tooltip as title="null" on the label (issue 19)."""
+    ex = ExerciseWidget(seed=0)
+    controls = [ex.seed, ex.difficulty, ex.kind, *ex.fields.values()]
+    assert all(w.description and w.tooltip is not None for w in controls)

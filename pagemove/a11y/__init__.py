@@ -48,7 +48,8 @@ class Accessibility(anywidget.AnyWidget):
     announcement = traitlets.Unicode("").tag(sync=True)  # what the live region says
 
     def __init__(self, label: str, **kwargs):
-        super().__init__(label=label, layout=W.Layout(height="0px", margin="0px", overflow="hidden"), **kwargs)
+        super().__init__(label=label, **kwargs)
+        self.add_class("pagemove-a11y-holder")  # out of the layout (a11y.css)
         self.named = {}  # widget -> the accessible name given to it
 
     def name(self, widget, name: str) -> None:

@@ -48,7 +48,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(if $(filter 1,$(PYTHON_OK)),,$(error $(PYTHON_MESSAGE)))
 	mkdir -p $(JUPYTER_CONFIG_DIR) $(JUPYTER_DATA_DIR) $(JUPYTER_RUNTIME_DIR) $(IPYTHONDIR) $(MPLCONFIGDIR)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[lab,test,browser,grade]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[lab,test,browser,grade,vm]'
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (pagemove)" >/dev/null
 	$(VENV)/bin/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader >/dev/null 2>&1
 	touch $(STAMP)

@@ -1,4 +1,4 @@
-"""The command line: python -m pagemove move | quiz | assignment | links | lab.
+"""The command line: python -m pagemove move | quiz | assignment | links | lab | vm.
 
 Every number is read by the one grammar (pagemove.numbers): hex 0x201000, decimal 2101248, a binary
 size 2M or 4K, or a sum such as 2M+4K. A bad argument, or a move the kernel would refuse, prints one
@@ -188,6 +188,9 @@ def build_parser() -> Parser:
     # `lab` belongs to pagemove.lab, which main() imports only when the command is lab
     sub.add_parser("lab", help="measure mremap on this Linux and compare with the engine (see lab --help)",
                    add_help=False)
+    # `vm` belongs to pagemove.lab.vm, likewise imported only when the command is vm
+    sub.add_parser("vm", help="boot Debian's kernels in QEMU and hold them to the engine (see vm --help)",
+                   add_help=False)
     return p
 
 
@@ -311,6 +314,15 @@ def run_lab(argv: list[str]) -> int:
     return lab.run_cli(parser.parse_args(argv)) or 0
 
 
+def run_vm(argv: list[str]) -> int:
+    """The `vm` command, handed to pagemove.lab.vm (imported only now)."""
+    from .lab.vm import cli
+    parser = Parser(prog="pagemove vm", description="Boot Debian's own kernels in QEMU and hold each to the "
+                                                    "engine at its version and geometry.")
+    cli.add_arguments(parser)
+    return cli.run_cli(parser.parse_args(argv))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 2 bad argument or refused move)."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -318,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if command == "lab":
             return run_lab(argv[1:])
+        if command == "vm":
+            return run_vm(argv[1:])
         args = build_parser().parse_args(argv)
         return args.run(args)
     except BrokenPipeError:  # `pagemove move ... | head`: the reader left; stop quietly, as cat does

@@ -7,8 +7,11 @@ import os
 
 
 def kernel_error(code: int, rule: str) -> OSError:
-    """An OSError like the kernel's, naming the rule that was broken."""
-    return OSError(code, f"{os.strerror(code)} ({errno.errorcode[code]}): {rule}")
+    """An OSError like the kernel's, naming the rule that was broken. .unmapped: the (start, end) ranges a
+    failing mremap() had already unmapped (mm.py's _mremap_to); empty for every other error."""
+    err = OSError(code, f"{os.strerror(code)} ({errno.errorcode[code]}): {rule}")
+    err.unmapped = ()
+    return err
 
 
 def check_ints(**values) -> None:

@@ -10,7 +10,7 @@ Levels are numbered from the bottom, as the sizes grow:
 With three levels the PUD is folded into the PGD, as in Linux: level 2 is then
 the root, and a "PUD move" moves a PGD entry.
 
-Presets: tiny() (teaching), x86_64(), x86_64_5level(), arm64_4k(), arm64_16k(), arm64_64k().
+Presets: tiny() (teaching), x86_64(), x86_64_5level(), i386_pae(), arm64_4k(), arm64_16k(), arm64_64k().
 Each preset's .name is its constructor's name; scenario.GEOMETRIES lists them for every UI.
 """
 
@@ -110,6 +110,18 @@ class Geometry:
         kernel still places mmap() and the stack below the 47-bit DEFAULT_MAP_WINDOW unless asked for a
         higher address; the page-table moves are the same as with 4 levels, one level deeper."""
         return cls(12, 9, 5, 57, name="x86_64_5level", user_top=(1 << 56) - (1 << 12))
+
+    @classmethod
+    def i386_pae(cls) -> Geometry:
+        """32-bit x86 with PAE (Debian's 686-pae kernels): 4 KiB pages, 3 levels, 8-byte entries, 32-bit addresses.
+
+        arch/x86/include/asm/pgtable-3level_types.h: PTRS_PER_PTE = PTRS_PER_PMD = 512, PMD_SHIFT 21 (PMD_SIZE
+        2 MiB), PGDIR_SHIFT 30 and PTRS_PER_PGD 4: the PGD has 4 entries of 1 GiB each, and the PUD is folded
+        into it (asm-generic/pgtable-nopud.h), as on arm64_64k. User space ends at TASK_SIZE = PAGE_OFFSET =
+        0xc0000000 (the default 3G/1G split), which is also STACK_TOP and STACK_TOP_MAX: execve() builds the new
+        stack right under it (arch/x86/include/asm/processor.h). This is the machine where the WARN was first
+        seen (LKFT, 2020): with STACK_RND_MASK 0x7ff pages a stack shift of exactly one PMD is one in 2048."""
+        return cls(12, 9, 3, 32, name="i386_pae", user_top=0xC0000000)
 
     @classmethod
     def arm64(cls, page_size: int = 4096) -> Geometry:

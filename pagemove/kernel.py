@@ -52,6 +52,42 @@ class Kernel:
         return (self.major, self.minor) >= (5, 11)
 
     @property
+    def extent_in_one_place(self) -> bool:
+        """move_page_tables() (v5.9+) cuts the extent at new_addr's PMD boundary before get_old_pmd(), as
+        get_extent() does from 5.11 (9ad9718bfa41 "mm/mremap: calculate extent in one place"; read in 5.9.1).
+        Up to 5.8 the extent was old_addr's alone until just before move_ptes(), so a none old PMD skipped
+        up to old's next PMD boundary in one iteration (read in 4.20 and 5.8.1)."""
+        return (self.major, self.minor) >= (5, 9)
+
+    @property
+    def pud_step(self) -> bool:
+        """move_page_tables() has a PUD step (5.11, c49dd3401802 "mm: speedup mremap on 1GB or larger
+        regions"; read in 5.11, 5.12.9). Before, every iteration is one PMD-bounded extent (read in 5.10)."""
+        return (self.major, self.minor) >= (5, 11)
+
+    @property
+    def pud_lookup_every_step(self) -> bool:
+        """move_page_tables() calls get_old_pud() and alloc_new_pud() on every iteration (5.14, Aneesh Kumar's
+        "mm/mremap: convert huge PUD move to separate helper"; read in 5.14.2 and 5.15.x). In 5.11-5.13 it does
+        so only when HAVE_MOVE_PUD && extent == PUD_SIZE (read in 5.11, 5.12.9)."""
+        return (self.major, self.minor) >= (5, 14)
+
+    @property
+    def mremap_looks_up_vma_first(self) -> bool:
+        """SYSCALL_DEFINE5(mremap) looks old_addr's VMA up before mremap_to() (5.16, 550a7d60bd5e "mm,
+        hugepages: add mremap() support for hugepage backed vma"; read in 5.17-rc5, 5.19). Up to 5.15 only
+        vma_to_resize() does, inside mremap_to(), after new_addr's checks and the destination's do_munmap()
+        (read in 4.20, 5.11, 5.12.9, 5.15.x; seen on Debian's 5.10.223 in QEMU)."""
+        return (self.major, self.minor) >= (5, 16)
+
+    @property
+    def mremap_efault_positive(self) -> bool:
+        """5.16 and 5.17 set `ret = EFAULT` (positive) when nothing is mapped at old_addr: mremap() returns
+        0xe, as if it had moved the mapping there, and errno is untouched (550a7d60bd5e; fixed in 5.18 by
+        bd5dfea41b11 "mm: mremap: fix sign for EFAULT error return value", Cc: stable)."""
+        return (5, 16) <= (self.major, self.minor) < (5, 18)
+
+    @property
     def warn_once(self) -> bool:
         """The refusal warns with WARN_ON_ONCE from 5.8 (f81fdd0c4ab7, July 2020: in the v5.8-rc7 and v5.8.1
         trees); before, WARN_ON at every refusal."""
@@ -74,6 +110,14 @@ class Kernel:
         """6.17's check_mremap_params() makes every argument check before any VMA is looked at: new_len and
         new_addr against TASK_SIZE, new_addr's alignment and the overlap ("mm/mremap: refactor initial
         parameter sanity checks", in the multi-VMA series)."""
+        return (self.major, self.minor) >= (6, 17)
+
+    @property
+    def mremap_checks_vma_before_unmap(self) -> bool:
+        """check_prep_vma() (6.17, "mm/mremap: check remap conditions earlier") checks the VMA (old_len 0 on
+        a private mapping: EINVAL; a range running past the VMA's end: EFAULT) before mremap_to() unmaps the
+        destination. Up to 6.16 vma_to_resize() (resize_is_valid(), remap_is_valid()) ran after that
+        do_munmap() and after the shrunk tail's (read in 4.20, 5.17, 6.14 and a 2025 mainline snapshot)."""
         return (self.major, self.minor) >= (6, 17)
 
     @property

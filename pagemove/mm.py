@@ -1,10 +1,15 @@
 """An address space: VMAs plus page tables, with the system calls that change them.
 
-Every call checks all of its rules before it changes anything, so a failed call leaves the address
-space as it was. (The kernel's mremap() unmaps the destination before its last EFAULT check; a
-failing call there can lose the destination mapping. pagemove checks first and says so here.) The one
-exception is the kernel's own: a 6.17+ multi-VMA mremap() that fails at a later VMA keeps the VMAs it
-has already moved, and so does pagemove (the OSError carries that partial MoveResult as .result).
+A failed call changes nothing, except where the kernel itself has already changed something when a
+later check fails, and there pagemove does the same (nothing else is modelled as failing halfway):
+- mremap() unmaps the destination (MREMAP_FIXED), and for a shrinking move the tail, before some
+  checks. What is gone then stays gone, and the OSError says so (.unmapped lists it):
+  up to 5.15 EFAULT for nothing mapped at old_addr; up to 6.16 EFAULT for a range that runs past its
+  VMA's end, and EINVAL for old_size 0; in every release EPERM for a new_addr below vm.mmap_min_addr.
+  Everything else (alignment, TASK_SIZE, overlap, and from 5.16 the VMA lookup) fails first.
+- 5.16 and 5.17 do not fail at all for an unmapped old_addr: mremap() returns 0xe and changes nothing.
+- A 6.17+ multi-VMA mremap() that fails at a later VMA keeps the VMAs it has already moved (the
+  OSError carries that partial MoveResult as .result).
 
 Transparent huge pages: mmap(..., thp=True) marks a VMA THP-eligible, as MADV_HUGEPAGE does on a kernel
 with THP "madvise" or "always". Populating it maps each PMD-aligned PMD_SIZE range that lies wholly
@@ -59,9 +64,20 @@ class VMA:
 class AddressSpace:
     """VMAs and page tables; mmap, munmap, populate, mremap and relocate_vma_down."""
 
-    def __init__(self, geometry: Geometry | None = None, *, mmap_min_addr: int | None = None):
+    def __init__(self, geometry: Geometry | None = None, *, mmap_min_addr: int | None = None,
+                 cap_sys_rawio: bool = False, kernel_levels: int | None = None):
         self.geometry = geometry or Geometry.x86_64()
+        # kernel_levels: CONFIG_PGTABLE_LEVELS of the kernel, if more than the MMU uses (5 for an x86-64
+        # kernel on a CPU without LA57: 6.17+ always, earlier with X86_5LEVEL=y). It changes only munmap()'s
+        # TLB flush: see PageTables._free_range() and pt.p4d_free_tlb_calls.
+        levels = self.geometry.levels if kernel_levels is None else kernel_levels
+        if not self.geometry.levels <= levels <= 5:
+            raise ValueError(f"kernel_levels must be between the geometry's {self.geometry.levels} and 5, got {levels}")
+        # CAP_SYS_RAWIO (root has it) lets mmap()/mremap() map below vm.mmap_min_addr (cap_mmap_addr()).
+        # The default is an ordinary user's process, as a student's program runs.
+        self.cap_sys_rawio = cap_sys_rawio
         self.pt = PageTables(self.geometry)
+        self.pt.kernel_levels = levels
         self._vmas: list[VMA] = []  # sorted, disjoint
         self.next_frame = 1  # frame numbers are handed out in order and never reused
         # vm.mmap_min_addr: 64 KiB is the usual default; small teaching machines keep only page 0 free.
@@ -87,7 +103,8 @@ class AddressSpace:
         return self.pt.pages()
 
     def clone(self) -> AddressSpace:
-        other = AddressSpace(self.geometry, mmap_min_addr=self.mmap_min_addr)
+        other = AddressSpace(self.geometry, mmap_min_addr=self.mmap_min_addr, cap_sys_rawio=self.cap_sys_rawio,
+                             kernel_levels=self.pt.kernel_levels)
         other.pt, other._vmas, other.next_frame = self.pt.clone(), list(self._vmas), self.next_frame
         return other
 
@@ -111,8 +128,7 @@ class AddressSpace:
             raise ValueError(f"prot must be one of {PROTS}, got {prot!r}")
         length = self._page_align(length)
         self._check_range(addr, length, "mmap", errno.ENOMEM)
-        if addr < self.mmap_min_addr:
-            raise kernel_error(errno.EPERM, f"mmap: addr {addr:#x} is below vm.mmap_min_addr {self.mmap_min_addr:#x}")
+        self._check_mmap_addr("mmap: addr", addr)  # get_unmapped_area(MAP_FIXED) -> security_mmap_addr()
         clash = self.find_vma_intersection(addr, addr + length)
         if clash is not None:
             raise kernel_error(errno.EEXIST, f"mmap: MAP_FIXED_NOREPLACE range [{addr:#x}, {addr + length:#x}) "
@@ -178,7 +194,10 @@ class AddressSpace:
         """munmap(): split VMAs, clear their PTEs and free the page tables no VMA uses any more.
 
         Returns how many page-table pages were freed: by free_pgtables(), and the PTE pages deposited with
-        the huge leaves it zapped (zap_deposited_table())."""
+        the huge leaves it zapped (zap_deposited_table()). On a kernel built for more levels than it runs
+        (AddressSpace(kernel_levels=5) on x86_64()) the last VMA of an otherwise empty top-level slot (512
+        GiB) also makes p4d_free_tlb() widen the TLB flush by a page though no table is freed: the call is
+        logged in mm.pt.p4d_free_tlb_calls (pagemove.lab.x86_unmap_flushes() turns it into the flush)."""
         check_ints(addr=addr, length=length)
         length = self._page_align(length)
         self._check_range(addr, length, "munmap", errno.EINVAL)
@@ -227,29 +246,59 @@ class AddressSpace:
                kernel: str = NEWEST, have_move_pmd: bool | None = None, have_move_pud: bool | None = None,
                unchecked_expansion: bool = False) -> MoveResult:
         """mremap(old_addr, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, new_addr), in the kernel's order:
-        unmap the destination, shrink, copy_vma(), move_page_tables(), unmap the old range.
+        check, unmap the destination, shrink, check the VMA, copy_vma(), move_page_tables(), unmap the old range.
 
-        From 6.17 a move that keeps the size (old_size == new_size) goes through remap_move(): the range
-        may span several VMAs and the gaps between them, and each VMA is moved by its own move_vma(), in
-        address order (see _remap_move). Up to 6.16 such a range is EFAULT and nothing changes."""
+        A check the kernel makes after it has unmapped something fails here after the same unmap (see
+        _check_mremap and _mremap_to): the OSError's message says what is gone, .unmapped lists it.
+        5.16 and 5.17 return 0xe for an unmapped old_addr (mremap_efault_positive): the result then has
+        .returned == 0xe and nothing changed. From 6.17 a move that keeps the size (old_size == new_size)
+        goes through remap_move(): the range may span several VMAs and the gaps between them, and each VMA
+        is moved by its own move_vma(), in address order (see _remap_move)."""
         k = Kernel.parse(kernel)
         if new_addr is None:
             raise ValueError("new_addr is required: pagemove models MREMAP_MAYMOVE|MREMAP_FIXED moves")
         check_ints(old_addr=old_addr, old_size=old_size, new_size=new_size, new_addr=new_addr)
         opts = dict(have_move_pmd=have_move_pmd, have_move_pud=have_move_pud, unchecked_expansion=unchecked_expansion)
-        vma, old_len, new_len = self._check_mremap(old_addr, old_size, new_size, new_addr, k)
-        if vma is None:  # 6.17+: the move-only path
+        old_len, new_len = self._check_mremap(old_addr, old_size, new_size, new_addr, k)
+        if k.multi_vma_move and old_len == new_len:  # vrm_move_only(): remap_move()
             return self._remap_move(old_addr, old_len, new_addr, k, opts)
-        return self._finish(self._move_vma(vma, old_addr, old_len, new_addr, new_len, k, opts))
+        vma = self.find_vma(old_addr)
+        if k.mremap_looks_up_vma_first and vma is None:
+            if k.mremap_efault_positive:
+                return self._returned_efault(old_addr, old_len, new_addr, k, unchecked_expansion)
+            raise kernel_error(errno.EFAULT, f"mremap: nothing is mapped at old_address {old_addr:#x}")
+        if k.mremap_checks_vma_before_unmap:  # check_prep_vma()
+            self._check_prep_vma(vma, old_addr, old_len, new_len)
+        else:  # mremap_to()'s own checks, then do_munmap()s, then vma_to_resize()
+            self._check_new_addr_aligned(new_addr)
+            self._check_destination(old_addr, old_len, new_addr, new_len)
+        result = self._mremap_to(old_addr, old_len, new_addr, new_len, k, opts)
+        result.returned = new_addr
+        return self._finish(result)
+
+    def _mremap_to(self, old_addr: int, old_len: int, new_addr: int, new_len: int, k: Kernel, opts: dict,
+                   first_step: int = 0) -> MoveResult:
+        """mremap_to() (mm/mremap.c, every release): do_munmap() the destination, unmap the shrunk tail, then
+        (up to 6.16) vma_to_resize()'s checks, get_unmapped_area(MAP_FIXED)'s mmap_min_addr check, move_vma().
+        A check that fails after an unmap leaves that unmap done, as the kernel does."""
+        unmapped = self._do_munmap(new_addr, new_addr + new_len)  # MREMAP_FIXED: the destination goes first
+        if old_len > new_len:  # shrinking: the tail goes next, then the rest moves
+            unmapped += self._do_munmap(old_addr + new_len, old_addr + old_len)
+            old_len = new_len
+        try:
+            vma = self.find_vma(old_addr)
+            if not k.mremap_checks_vma_before_unmap:  # vma_to_resize(): its lookup, then the VMA checks
+                if vma is None:
+                    raise kernel_error(errno.EFAULT, f"mremap: nothing is mapped at old_address {old_addr:#x}")
+                self._check_prep_vma(vma, old_addr, old_len, new_len)
+            self._check_mmap_addr("mremap: new_address", new_addr)  # get_unmapped_area() -> security_mmap_addr()
+        except OSError as err:
+            raise _after_unmap(err, unmapped) from None
+        return self._move_vma(vma, old_addr, old_len, new_addr, new_len, k, opts, first_step)
 
     def _move_vma(self, vma: VMA, old_addr: int, old_len: int, new_addr: int, new_len: int, k: Kernel, opts: dict,
                   first_step: int = 0) -> MoveResult:
-        """mremap_to() + move_vma() for one VMA, its arguments already checked."""
-        self._unmap(new_addr, new_addr + new_len)  # MREMAP_FIXED: do_munmap() the destination
-        if old_len > new_len:  # shrinking: the tail goes first, then the rest moves
-            self._unmap(old_addr + new_len, old_addr + old_len)
-            old_len = new_len
-            vma = self.find_vma(old_addr)
+        """move_vma(): copy_vma(), move_page_tables(), then do_munmap() of the old range."""
         new_vma = replace(vma, start=new_addr, end=new_addr + new_len)
         self._insert(new_vma)  # copy_vma(): the new VMA exists before the page tables move
         result = move_page_tables(self, old_addr, new_addr, old_len, k, False, old_vma=vma, new_vma=new_vma,
@@ -266,25 +315,24 @@ class AddressSpace:
         between the destination VMAs; each mremap_to() unmaps only its own VMA's destination, so a
         mapping that sits where a gap lands is left alone. Refusals, as vma_multi_allowed() makes them:
         a userfaultfd-armed VMA (or, not modelled, a file whose f_op->get_unmapped_area might not obey
-        MAP_FIXED) may only move alone: as the first VMA of a longer range it is EFAULT before anything
-        moves; met later, it is EFAULT after the VMAs before it have moved (the kernel keeps that partial
-        move; the OSError's .result holds it). That is the rule after d50dabff4d1f ("mm/mremap: catch
-        invalid multi VMA moves earlier", Aug 2025); 6.17-rc1 as first merged moved the VMAs before the
-        first ineligible one and then failed. Not modelled: mseal (EPERM), the map-count limit (ENOMEM),
-        allocation failures and the reverse move after one."""
+        MAP_FIXED) may only move alone: if the range goes on past its end (vma->vm_end < end) and it is
+        the first VMA, that is EFAULT before anything moves; met later, it is EFAULT after the VMAs before
+        it have moved (the kernel keeps that partial move; the OSError's .result holds it). That is the
+        rule from 6.17-rc3 on: d5f416c7c364 ("mm/mremap: catch invalid multi VMA moves earlier", in
+        mainline on 22 Aug 2025; d50dabff4d1f was its linux-next id). In 6.17-rc1 and rc2 (d23cb648e365,
+        "mm/mremap: permit mremap() move of multiple VMAs") an ineligible VMA was refused only once a VMA
+        had been moved, so an ineligible *first* VMA moved too and the call failed at the next one;
+        pagemove models the final rule for every 6.17. A new_addr below vm.mmap_min_addr fails in the first
+        VMA's mremap_to(), after its destination was unmapped (EPERM). Not modelled: mseal (EPERM), the
+        map-count limit (ENOMEM), allocation failures and the reverse move after one."""
         end = start + length
         vmas = [v for v in self._vmas if v.start < end and v.end > start]  # for_each_vma_range()
         if not vmas or vmas[0].start > start:  # "No gap permitted at the start of the range."
             raise kernel_error(errno.EFAULT, f"mremap: nothing is mapped at old_address {start:#x}")
         first = vmas[0]
-        # remap_move() asks vma_multi_allowed() before the first mremap_to() reaches get_unmapped_area(),
-        # so a refused multi-VMA move is EFAULT even when new_addr is also below mmap_min_addr (EPERM).
-        if first.uffd and first.end < end:  # !vma_multi_allowed(): the first, but there are more
-            raise kernel_error(errno.EFAULT, f"mremap: {first} is userfaultfd-armed and may not move with "
-                                              f"other VMAs (vma_multi_allowed())")
-        if new_addr < self.mmap_min_addr:  # the first VMA's get_unmapped_area(MAP_FIXED)
-            raise kernel_error(errno.EPERM, f"mremap: new_address {new_addr:#x} is below vm.mmap_min_addr "
-                                             f"{self.mmap_min_addr:#x}")
+        if first.uffd and first.end < end:  # !vma_multi_allowed(), the first VMA, and the range goes on
+            raise kernel_error(errno.EFAULT, f"mremap: {first} is userfaultfd-armed and the range runs on past its "
+                                              f"end {first.end:#x}: vma_multi_allowed() lets it move only alone")
         parts: list[MoveResult] = []
         target, last_end = new_addr, None
         for v in vmas:
@@ -296,53 +344,64 @@ class AddressSpace:
                                                  f"VMAs; the {len(parts)} VMA(s) before it have moved")
                 err.result = self._finish(self._one_result(parts, start, new_addr, length))
                 raise err
-            live = self.find_vma(addr)  # the VMA as it is now (earlier moves may have split neighbours)
-            part = self._move_vma(live, addr, part_len, target + offset, part_len, k, opts,
-                                  first_step=sum(len(p.events) for p in parts))
+            part = self._mremap_to(addr, part_len, target + offset, part_len, k, opts,
+                                   first_step=sum(len(p.events) for p in parts))
             parts.append(part)
             target = target + offset + part_len
-        return self._finish(self._one_result(parts, start, new_addr, length))
+        result = self._one_result(parts, start, new_addr, length)
+        result.returned = new_addr
+        return self._finish(result)
 
     def _one_result(self, parts: list[MoveResult], start: int, new_addr: int, length: int) -> MoveResult:
         """A single VMA's result as it is (so a one-VMA move reads the same on every kernel); several combined."""
         return parts[0] if len(parts) == 1 else combine(parts, start, new_addr, length, self.vmas)
 
-    def _check_mremap(self, old_addr, old_size, new_size, new_addr, kernel: Kernel):
-        """The checks of the mremap() syscall, in the order the kernel makes them, so the errno is the one
-        it returns first (mm/mremap.c at 6.6, at 6.15/6.16 and 6.17+ (check_mremap_params()).
-        - Up to 6.14 vma_lookup() (EFAULT) comes first, then mremap_to() checks new_addr's alignment,
-          TASK_SIZE and the overlap (EINVAL).
-        - 6.15 and 6.16: check_mremap_params() checks new_addr's alignment before vma_lookup(), but TASK_SIZE
-          and the overlap stay in mremap_to(), after it.
-        - 6.17+: check_mremap_params() makes every argument check before any VMA is looked at; a move that
-          keeps the size then goes to remap_move() (returned here as vma None).
-        Returns (vma, old_len, new_len)."""
+    def _returned_efault(self, old_addr: int, old_len: int, new_addr: int, k: Kernel, unchecked: bool) -> MoveResult:
+        """5.16/5.17 with nothing mapped at old_addr: `ret = EFAULT` (positive), so mremap() returns 0xe as if
+        the mapping now started there; nothing was changed and errno is not set."""
+        why = (f"kernel {k} returns 0xe: nothing is mapped at old_address {old_addr:#x}, and 5.16/5.17 set "
+               f"ret = EFAULT, not -EFAULT (550a7d60bd5e; fixed in 5.18 by bd5dfea41b11), so the caller sees "
+               f"0xe as the new address and no error")
+        pt = self.pt.clone()
+        result = MoveResult(self.geometry, str(k), "mremap", old_addr, new_addr, old_len, old_addr, new_addr, False,
+                            why, False, unchecked, 0, [], pt, pt, vmas=self.vmas, realign_reason="efault-positive")
+        result.returned = errno.EFAULT
+        return self._finish(result)
+
+    def _check_mremap(self, old_addr, old_size, new_size, new_addr, kernel: Kernel) -> tuple[int, int]:
+        """The checks made before any VMA is looked at, in the kernel's order; returns (old_len, new_len).
+
+        Where each check sits, by release (the rest is in mremap() and _mremap_to()):
+        - up to 5.15 there is no lookup before mremap_to(): new_addr's alignment, TASK_SIZE and the overlap
+          (EINVAL) come first; then the destination and the shrunk tail are unmapped; only then does
+          vma_to_resize() find nothing at old_addr (EFAULT), old_len 0 (EINVAL) or a range past the VMA's
+          end (EFAULT); get_unmapped_area() below vm.mmap_min_addr (EPERM) comes last;
+        - 5.16 and 5.17 look the VMA up first and return 0xe (see mremap_efault_positive); 5.18-6.14 make that
+          lookup EFAULT; the rest as before;
+        - 6.15 and 6.16: check_mremap_params() checks new_addr's alignment before the lookup;
+        - 6.17+: check_mremap_params() makes every argument check here; check_prep_vma() then checks the VMA
+          before anything is unmapped; only get_unmapped_area()'s EPERM still comes after the destination's
+          do_munmap()."""
         ps = self.geometry.page_size
         if old_addr % ps:
             raise kernel_error(errno.EINVAL, f"mremap: old_address {old_addr:#x} is not page aligned")
         old_len, new_len = self._page_align(old_size), self._page_align(new_size)
         if new_len == 0:
             raise kernel_error(errno.EINVAL, "mremap: new_size is zero")
-        early = kernel.mremap_checks_params_first
-        if early:
+        if kernel.mremap_checks_params_first:
             self._check_destination(old_addr, old_len, new_addr, new_len)
         elif kernel.mremap_checks_new_addr_first:
             self._check_new_addr_aligned(new_addr)
-        if early and old_len == new_len and kernel.multi_vma_move:
-            return None, old_len, new_len
-        vma = self._lookup_for_mremap(old_addr)
-        if not early:
-            self._check_new_addr_aligned(new_addr)
-            self._check_destination(old_addr, old_len, new_addr, new_len)
-        if old_len == 0:  # vma_to_resize(), after the destination and the shrunk tail are unmapped
+        return old_len, new_len
+
+    def _check_prep_vma(self, vma: VMA, old_addr: int, old_len: int, new_len: int) -> None:
+        """vma_to_resize() (up to 6.14; resize_is_valid() / remap_is_valid() in 6.15-6.16; check_prep_vma() from
+        6.17): the checks on the VMA found at old_addr. A shrink's tail may cross VMAs; what moves may not."""
+        if old_len == 0:
             raise kernel_error(errno.EINVAL, "mremap: old_size 0 only duplicates shared mappings; this one is private")
         if min(old_len, new_len) > vma.end - old_addr:
             raise kernel_error(errno.EFAULT, f"mremap: [{old_addr:#x}, {old_addr + min(old_len, new_len):#x}) is not "
                                               f"inside one mapping ({vma} ends first)")
-        if new_addr < self.mmap_min_addr:  # get_unmapped_area(MAP_FIXED) -> security_mmap_addr()
-            raise kernel_error(errno.EPERM, f"mremap: new_address {new_addr:#x} is below vm.mmap_min_addr "
-                                             f"{self.mmap_min_addr:#x}")
-        return vma, old_len, new_len
 
     def _check_new_addr_aligned(self, new_addr: int) -> None:
         if new_addr % self.geometry.page_size:
@@ -359,11 +418,19 @@ class AddressSpace:
             raise kernel_error(errno.EINVAL, f"mremap: the ranges [{old_addr:#x}, {old_addr + old_len:#x}) and "
                                               f"[{new_addr:#x}, {new_addr + new_len:#x}) overlap")
 
-    def _lookup_for_mremap(self, old_addr: int) -> VMA:
-        vma = self.find_vma(old_addr)
-        if vma is None:
-            raise kernel_error(errno.EFAULT, f"mremap: nothing is mapped at old_address {old_addr:#x}")
-        return vma
+    def _check_mmap_addr(self, what: str, addr: int) -> None:
+        """security_mmap_addr() -> cap_mmap_addr() (security/commoncap.c): below vm.mmap_min_addr only a
+        process with CAP_SYS_RAWIO may map (AddressSpace(cap_sys_rawio=True), as root has it)."""
+        if addr < self.mmap_min_addr and not self.cap_sys_rawio:
+            raise kernel_error(errno.EPERM, f"{what} {addr:#x} is below vm.mmap_min_addr {self.mmap_min_addr:#x} "
+                                             f"(only CAP_SYS_RAWIO may map there)")
+
+    def _do_munmap(self, start: int, end: int) -> list[tuple[int, int, tuple[VMA, ...]]]:
+        """do_munmap() inside mremap_to(): [(start, end, the VMA pieces it removed)], or [] if nothing was there."""
+        gone = tuple(replace(v, start=max(v.start, start), end=min(v.end, end))
+                     for v in self._vmas if v.start < end and v.end > start)
+        self._unmap(start, end)
+        return [(start, end, gone)] if gone else []
 
     # ---- execve's stack move ---------------------------------------------------------------------
 
@@ -450,3 +517,14 @@ class AddressSpace:
         if addr + length > self.geometry.task_size:
             raise kernel_error(too_high, f"{call}: [{addr:#x}, {addr + length:#x}) reaches past TASK_SIZE "
                                           f"{self.geometry.task_size:#x}")
+
+
+def _after_unmap(err: OSError, unmapped: list) -> OSError:
+    """A check that failed after mremap_to()'s do_munmap()s: say what they removed. err.unmapped is
+    ((start, end), ...): the ranges unmapped that held a mapping; they stay unmapped, as in the kernel."""
+    if unmapped:
+        gone = ", ".join(str(v) for _, _, vmas in unmapped for v in vmas)
+        err = OSError(err.errno, f"{err.strerror}; before this check the kernel had already unmapped {gone}, "
+                                 f"and it stays unmapped")
+    err.unmapped = tuple((start, end) for start, end, _ in unmapped)
+    return err

@@ -46,16 +46,18 @@ class PagetableMoveControl:
     def __post_init__(self):
         self.geo, self.pt = self.mm.geometry, self.mm.pt
         self.pmd_size, self.pud_size = self.geo.pmd_size, self.geo.pud_size
+        # The loop's shape in this release (kernel.py names each change), read once, not per step.
+        self.pud_step = self.kernel.pud_step
+        self.pud_lookup_every_step = self.kernel.pud_lookup_every_step
+        self.extent_in_one_place = self.kernel.extent_in_one_place
 
 
 # ---- walking and allocating ------------------------------------------------------------------------
 # Like the kernel's pud_t * and pmd_t *, an entry is named by (the table holding it, its index).
 
 def get_extent(entry: str, pmc: PagetableMoveControl) -> int:
-    """get_extent() (v5.11-v6.18): bytes to the next `entry` boundary of old or new, or to old_end.
-
-    Before 5.11 the loop stepped one PMD at a time (no PUD step); pagemove uses the 5.11 loop for every
-    kernel: the counts are the same, but a missing old PUD is skipped as one event, not one per PMD."""
+    """get_extent() (v5.11-v6.18; the same sum written out in the loop in 5.9 and 5.10): bytes to the next
+    `entry` boundary of old or new, or to old_end. Up to 5.8 see _step(): a skipped PMD ignores new."""
     return extent(pmc.pmd_size if entry == NORMAL_PMD else pmc.pud_size, pmc.old_addr, pmc.old_end, pmc.new_addr)
 
 
@@ -192,6 +194,7 @@ REALIGN_REASONS = {
     "unchecked": "expanded WITHOUT can_align_down() (Linus' unchecked proposal, not the kernel)",
     "kernel": "this kernel has no realignment (it came in 6.7)",
     "empty": "nothing to move",
+    "efault-positive": "5.16/5.17: nothing is mapped at old_addr, and mremap() returned 0xe without moving",
     "guard": "the move does not reach the next PMD boundary (the length guard)",
     "aligned": "old is already PMD-aligned",
     "mutual": "old and new are not mutually aligned",
@@ -248,7 +251,7 @@ def move_page_tables(mm, old_addr: int, new_addr: int, length: int, kernel: str 
                      have_move_pud: bool | None = None,
                      unchecked_expansion: bool = False, old_vma=None, new_vma=None,
                      operation: str = "move_page_tables", first_step: int = 0) -> MoveResult:
-    """move_page_tables() (v6.6 and v6.7+, by `kernel`): move the page tables of [old, old+len) to new.
+    """move_page_tables() (v4.20-v6.18, by `kernel`): move the page tables of [old, old+len) to new.
 
     `old_vma`/`new_vma` default to the VMAs that contain the two ranges. have_move_pmd/have_move_pud
     (CONFIG_HAVE_MOVE_PMD/PUD) default to what `kernel` has. `unchecked_expansion` realigns without
@@ -296,23 +299,31 @@ def _loop(pmc: PagetableMoveControl, first_step: int = 0) -> list[Event]:
 def _step(pmc: PagetableMoveControl, step: int, vacated: dict) -> Event:
     """One iteration of the loop: try a PUD move, else a huge or normal PMD move, else move_ptes().
 
-    With a folded PUD (3 levels, arm64 64K) the "PUD" is the PGD entry and PUD_SIZE is PGDIR_SIZE, as in
-    the kernel: get_old_pud() returns the PGD entry and move_normal_pud() moves it."""
+    The PUD step, by release (kernel.py): none before 5.11; in 5.11-5.13 get_old_pud() and alloc_new_pud()
+    only when HAVE_MOVE_PUD && extent == PUD_SIZE; from 5.14 on every iteration, so a step that moves
+    nothing may still allocate the destination's PUD table. With a folded PUD (3 levels, arm64 64K) the
+    "PUD" is the PGD entry and PUD_SIZE is PGDIR_SIZE, as in the kernel: get_old_pud() returns the PGD
+    entry and move_normal_pud() moves it."""
     pt, old, new = pmc.pt, pmc.old_addr, pmc.new_addr
     refused, causes = [], []
-    extent = get_extent(NORMAL_PUD, pmc)
-    old_pud = get_old_pud(pt, old)
-    if old_pud is None:
-        return Event(step, old, new, extent, PUD, "skipped")
-    new_pud = alloc_new_pud(pt, new)
-    if pmc.have_move_pud and extent == pmc.pud_size:
-        if move_normal_pud(pmc, old_pud, new_pud):
-            return Event(step, old, new, extent, PUD, "moved", flush=(old, old + pmc.pud_size))
-        refused.append(PUD)
-        causes.append(_refusal_cause(PUD, new, pmc.pud_size, 2, vacated))
+    if pmc.pud_step:
+        extent = get_extent(NORMAL_PUD, pmc)
+        try_pud = pmc.have_move_pud and extent == pmc.pud_size
+        if try_pud or pmc.pud_lookup_every_step:
+            old_pud = get_old_pud(pt, old)
+            if old_pud is None:
+                return Event(step, old, new, extent, PUD, "skipped")
+            new_pud = alloc_new_pud(pt, new)
+            if try_pud:
+                if move_normal_pud(pmc, old_pud, new_pud):
+                    return Event(step, old, new, extent, PUD, "moved", flush=(old, old + pmc.pud_size))
+                refused.append(PUD)
+                causes.append(_refusal_cause(PUD, new, pmc.pud_size, 2, vacated))
     extent = get_extent(NORMAL_PMD, pmc)
     old_pmd = get_old_pmd(pt, old)
     if old_pmd is None:
+        if not pmc.extent_in_one_place:  # up to 5.8: `continue` with the extent still old's alone
+            extent = _extent_of_old(pmc)
         return Event(step, old, new, extent, PMD, "skipped", refused=tuple(refused), cause="; ".join(causes))
     new_pmd = alloc_new_pmd(pt, new)
     split = huge_refused = False
@@ -342,6 +353,12 @@ def _step(pmc: PagetableMoveControl, step: int, vacated: dict) -> Event:
                                             f"split_huge_pmd() first" if split else _pte_reason(pmc, extent))
     return Event(step, old, new, extent, PTE, "moved", n, tuple(refused), why,
                  flush=(old, old + extent) if n else None, huge=split, split=split, huge_refused=huge_refused)
+
+
+def _extent_of_old(pmc: PagetableMoveControl) -> int:
+    """move_page_tables() up to 5.8: the extent before new_addr's PMD boundary cuts it (just before
+    move_ptes()): to old_addr's next PMD boundary, or to old_end."""
+    return extent(pmc.pmd_size, pmc.old_addr, pmc.old_end, pmc.old_addr)
 
 
 def _refusal_cause(level: str, new: int, size: int, lvl: int, vacated: dict) -> str:

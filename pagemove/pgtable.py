@@ -46,6 +46,10 @@ class PageTables:
         self.root: dict = {}  # the PGD
         self.allocated = 0  # page-table pages allocated so far (pte_alloc, pmd_alloc, ...)
         self.freed = 0  # page-table pages freed (free_pgd_range)
+        # CONFIG_PGTABLE_LEVELS of the kernel: more than geometry.levels means a level folded at run time
+        # (x86-64 built for 5 levels on a CPU without LA57): see _free_range() and p4d_free_tlb_calls.
+        self.kernel_levels = geometry.levels
+        self.p4d_free_tlb_calls: list[int] = []  # p4d_free_tlb() addresses that freed no table (run-time fold)
         self._own = {id(self.root)}  # ids of the tables only this tree holds: the ones it may write in place
         g = geometry  # per target level, the walk from the PGD down: (shift, mask, level of the child table)
         self._paths = [tuple((g._shifts[lvl], g._masks[lvl], lvl - 1) for lvl in range(g.levels - 1, level, -1))
@@ -251,11 +255,25 @@ class PageTables:
         return self.freed - before
 
     def _free_range(self, table: dict, level: int, addr: int, end: int, floor: int, ceiling: int):
-        """free_p4d_range / free_pud_range / free_pmd_range / free_pte_range, for any level count."""
+        """free_p4d_range / free_pud_range / free_pmd_range / free_pte_range, for any level count.
+
+        A kernel built for one level more than the MMU runs (x86-64 with CONFIG_PGTABLE_LEVELS=5: every
+        6.17+ build, and earlier ones with X86_5LEVEL=y such as Debian's 6.1; on a CPU without LA57)
+        folds the P4D at run time: pgd_none() is always false (pgtable_l5_enabled() is not), so
+        free_pgd_range() calls free_p4d_range() for every top-level slot, present or not, and when the
+        slot's whole range may go it runs p4d_free_tlb(). __p4d_free_tlb() frees nothing then, but the macro has already widened the
+        mmu_gather by a page at the slot's start and set freed_tables (include/asm-generic/tlb.h, 6.18):
+        the unmap flushes that page even if no table was freed. Each such call is logged in
+        p4d_free_tlb_calls."""
         size = self.geo.level_size(level)
+        folded_p4d = level == self.geo.levels - 1 and self.kernel_levels > self.geo.levels
         a = addr
         while a != end:
             nxt = min((a & ~(size - 1)) + size, end)  # pXd_addr_end()
+            if folded_p4d:  # free_p4d_range(): its tail check, as for any table, then p4d_free_tlb()
+                start, top = a & ~(size - 1), ceiling & ~(size - 1)
+                if start >= floor and top and not nxt - 1 > top - 1:
+                    self.p4d_free_tlb_calls.append(start)
             i = self.geo.index(a, level)
             child = table.get(i)
             if child is not None and not isinstance(child, HugePMD):  # a leaf belongs to a live VMA
@@ -317,6 +335,7 @@ class PageTables:
         other = PageTables(self.geo)
         other.root = self.root
         other.allocated, other.freed = self.allocated, self.freed
+        other.kernel_levels, other.p4d_free_tlb_calls = self.kernel_levels, list(self.p4d_free_tlb_calls)
         other._own = set()
         self._own = set()
         return other

@@ -13,7 +13,7 @@ from .trace import MoveResult
 
 # Every geometry a UI offers (explorer, CLI, exercises), by its name: the list is kept here only.
 GEOMETRIES = {"tiny": Geometry.tiny, "x86_64": Geometry.x86_64, "x86_64_5level": Geometry.x86_64_5level,
-              "arm64_4k": Geometry.arm64_4k, "arm64_16k": Geometry.arm64_16k, "arm64_64k": Geometry.arm64_64k}
+              "i386_pae": Geometry.i386_pae, "arm64_4k": Geometry.arm64_4k, "arm64_16k": Geometry.arm64_16k, "arm64_64k": Geometry.arm64_64k}
 
 
 def geometry_of(geometry: Geometry | str | None) -> Geometry:

@@ -437,6 +437,8 @@ def _realigned(r: MoveResult) -> str:
     """Realigned or not; a 6.17 multi-VMA move decides per VMA, so it says how many of them were."""
     if r.parts:
         return f"{sum(p.realigned for p in r.parts)} of {len(r.parts)} VMAs realigned"
+    if r.realign_reason == "efault-positive":  # 5.16/5.17: nothing at old_addr, and no error either
+        return "nothing moved: mremap() returned 0xe (5.16/5.17's positive EFAULT)"
     return "realigned" if r.realigned else "not realigned"
 
 

@@ -124,6 +124,7 @@ class MoveResult:
     final: PageTables | None = field(default=None, repr=False)  # the tables when the whole call returned
     realign_reason: str = ""  # realign_check as a code: see pagemove.mremap.REALIGN_REASONS
     parts: tuple = ()  # 6.17 multi-VMA mremap: one MoveResult per VMA moved, in order (else empty)
+    returned: int | None = None  # mremap()'s return value: new_addr, or 0xe on 5.16/5.17 (mremap_efault_positive)
     _replayed: tuple | None = field(default=None, repr=False, compare=False)  # (step, tables): the last replay
 
     # ---- counts ----------------------------------------------------------------------------------
@@ -214,8 +215,9 @@ class MoveResult:
         if self._replayed is not None and self._replayed[0] <= n:  # stepping forward: go on from there
             done, pt = self._replayed
         pt = pt.clone()
+        every = _pud_lookup_every_step(self.kernel)
         for e in self.events[done:n]:
-            apply_event(pt, e)
+            apply_event(pt, e, every)
         self._replayed = (n, pt.clone())
         return pt
 
@@ -228,11 +230,20 @@ class MoveResult:
                 f"{c['refusals']} refusals{huge}, realigned={self.realigned}>")
 
 
-def apply_event(pt: PageTables, e: Event) -> None:
-    """Re-do one loop step on `pt`, with the same side effects the engine has."""
+def _pud_lookup_every_step(kernel: str) -> bool:
+    """Does this release call alloc_new_pud() on every loop step (5.14+)? See Kernel.pud_lookup_every_step."""
+    from .kernel import Kernel  # kernel.py needs nothing from here; imported late to keep trace.py light
+
+    return Kernel.parse(kernel).pud_lookup_every_step
+
+
+def apply_event(pt: PageTables, e: Event, pud_lookup_every_step: bool = True) -> None:
+    """Re-do one loop step on `pt`, with the same side effects the engine has. Before 5.14 alloc_new_pud()
+    ran only in a step that tried a PUD move (5.11-5.13: it moved or was refused; before 5.11: never)."""
     if e.level == PUD and e.outcome == "skipped":  # get_old_pud() found nothing
         return
-    pt.table(e.new, 2, alloc=True)  # alloc_new_pud()
+    if pud_lookup_every_step or e.level == PUD or PUD in e.refused:
+        pt.table(e.new, 2, alloc=True)  # alloc_new_pud()
     if e.level == PUD:
         pt.move_entry(2, e.old, e.new)
         return

@@ -51,9 +51,9 @@ SPOKEN = {"geometry": "geometry", "mode": "mode", "kernel": "Linux version", "st
 
 def geometry_choices() -> list[tuple[str, str]]:
     """(button label, name) of every geometry the engine offers (pagemove.scenario.GEOMETRIES, read when an
-    explorer is built): "arm64_64k" -> "arm64 64K"."""
-    return [(n.replace("x86_64", "x86-64").replace("_5level", " 5-level").replace("_", " ").replace("k", "K"), n)
-            for n in ENGINE_GEOMETRIES]
+    explorer is built): "arm64_64k" -> "arm64 64K", "i386_pae" -> "i386 PAE"."""
+    return [(n.replace("x86_64", "x86-64").replace("_5level", " 5-level").replace("_", " ").replace("k", "K")
+             .replace("pae", "PAE"), n) for n in ENGINE_GEOMETRIES]
 
 
 def fit_width(labels, label_px: int = 80) -> str:

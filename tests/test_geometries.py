@@ -11,6 +11,7 @@ K, M, G, T = 1 << 10, 1 << 20, 1 << 30, 1 << 40
 SIZES = {
     "x86_64": (4 * K, 512, 2 * M, G, 4, (1 << 47) - 4 * K),
     "x86_64_5level": (4 * K, 512, 2 * M, G, 5, (1 << 56) - 4 * K),  # LA57: __VIRTUAL_MASK_SHIFT 56
+    "i386_pae": (4 * K, 512, 2 * M, G, 3, 0xC0000000),  # PUD folded: PUD_SIZE = PGDIR_SIZE, a 4-entry PGD
     "arm64_4k": (4 * K, 512, 2 * M, G, 4, 1 << 48),
     "arm64_16k": (16 * K, 2048, 32 * M, 64 * G, 4, 1 << 48),
     "arm64_64k": (64 * K, 8192, 512 * M, 4 * T, 3, 1 << 48),  # PUD folded: PUD_SIZE = PGDIR_SIZE
@@ -37,6 +38,9 @@ def test_level_names_and_address_split():
     assert g16.split(top) == {"PGD": 1, "PUD": 2047, "PMD": 2047, "PTE": 2047, "offset": 0}  # a 2-entry PGD
     g5 = pm.Geometry.x86_64_5level()
     assert g5.split((1 << 56) - 4 * K)["PGD"] == 255 and g5.hexwidth() == 15
+    pae = pm.Geometry.i386_pae()
+    assert pae.split(0xBFFFF000) == {"PGD": 2, "PMD": 511, "PTE": 511, "offset": 0}  # the last user page
+    assert pae.split(0xFFFFF000)["PGD"] == 3 and pae.hexwidth() == 8  # 4 PGD entries, the 4th the kernel's
 
 
 def test_arch_decides_have_move_pmd():
@@ -47,7 +51,7 @@ def test_arch_decides_have_move_pmd():
         r59 = simulate(4 * geo.pmd_size, 8 * geo.pmd_size, geo.pmd_size, kernel="5.9", geometry=name)
         r510 = simulate(4 * geo.pmd_size, 8 * geo.pmd_size, geo.pmd_size, kernel="5.10", geometry=name)
         assert (r59.pmd_moves, r59.pte_moves) == (0, geo.entries) and (r510.pmd_moves, r510.pte_moves) == (1, 0)
-    assert geometry_of("x86_64_5level").arch == "x86"
+    assert geometry_of("x86_64_5level").arch == geometry_of("i386_pae").arch == "x86"
 
 
 def linus(name, kernel, thp=False):
@@ -102,3 +106,19 @@ def test_5level_moves_above_47_bits():
     r = simulate(old, new, 4 * M, geometry=geo)
     assert (r.pmd_moves, r.pte_moves) == (2, 0)
     assert simulate(old, new + 0x1000, 4 * M, geometry=geo).pte_moves == 1024
+
+
+def test_the_real_i386_exec_that_warned():
+    """Debian's 686-pae 6.1 kernel in QEMU warned at an exec whose 0x601000-byte stack, built under
+    STACK_TOP = 0xc0000000, moved down by exactly one PMD (docs: real-kernels-vm.md). The engine, on the
+    same stack and shift: three refusals (the cascade), the WARN; 6.7 realigns it into 4 PMD moves."""
+    top, length, shift = 0xC0000000, 0x601000, 0x200000
+    mm = pm.AddressSpace(pm.Geometry.i386_pae())
+    stack = mm.mmap(top - length, length, populate=True, stack=True)
+    r61 = mm.relocate_vma_down(stack, shift, "6.1")
+    assert (r61.refusals, r61.warned, r61.pmd_moves, r61.pte_moves) == (3, True, 0, 1537)
+    assert [(v.start, v.end) for v in mm.vmas] == [(0xBF7FF000, 0xBFE00000)]  # the child's [stack] line
+    r67 = simulate(top - length, top - length - shift, length, kernel="6.7", stack=True, geometry="i386_pae")
+    assert (r67.realigned, r67.pmd_moves, r67.refusals, r67.pte_moves) == (True, 4, 0, 0)
+    with pytest.raises(OSError, match="TASK_SIZE"):  # nothing is mapped above 3 GiB
+        pm.AddressSpace(pm.Geometry.i386_pae()).mmap(top, 0x1000)

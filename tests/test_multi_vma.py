@@ -138,3 +138,30 @@ def test_uffd_later_vma_fails_after_a_partial_move():
     partial = e.value.result
     assert partial.pte_moves == 1 and partial.length == PAGE  # v0 moved, as the kernel leaves it
     assert [v.name for v in mm.vmas] == ["v1", "v2", "v0"] and mm.find_vma(0x50000000).name == "v0"
+
+
+def test_uffd_vma_followed_only_by_a_gap_is_refused_for_running_past_its_end():
+    """reviews.md §2.5: no other VMA follows, yet the kernel refuses: vma->vm_end < end (remap_move()).
+    The message says so instead of speaking of other VMAs."""
+    mm = pm.AddressSpace()
+    mm.mmap(0x40000000, PAGE, populate=True, uffd=True, name="u")
+    pt, vmas, pages = snapshot(mm)
+    with pytest.raises(OSError) as e:
+        mm.mremap(0x40000000, 3 * PAGE, 3 * PAGE, new_addr=0x50000000, kernel="6.17")
+    assert e.value.errno == errno.EFAULT and "runs on past its end 0x40001000" in str(e.value)
+    assert "other VMAs" not in str(e.value)
+    assert (mm.pt, mm.vmas, mm.pages()) == (pt, vmas, pages)
+    assert mm.mremap(0x40000000, PAGE, PAGE, new_addr=0x50000000, kernel="6.17").pte_moves == 1  # within it: fine
+
+
+def test_617_eperm_comes_after_the_first_vmas_destination_is_unmapped():
+    """remap_move() -> mremap_to() of the first VMA: do_munmap() of its destination, then
+    get_unmapped_area() below vm.mmap_min_addr (EPERM). Nothing has moved, but the destination is gone."""
+    mm = pm.AddressSpace()
+    mm.mmap(0x40000000, 2 * PAGE, populate=True, name="v0")
+    mm.mmap(0x40003000, PAGE, populate=True, name="v1")
+    mm.mmap(0x10000, PAGE, populate=True, name="low")
+    with pytest.raises(OSError) as e:  # v0's destination is [0xf000, 0x11000): "low" lies in it
+        mm.mremap(0x40000000, 4 * PAGE, 4 * PAGE, new_addr=0xf000, kernel="6.17")
+    assert e.value.errno == errno.EPERM and e.value.unmapped == ((0xf000, 0x11000),)
+    assert mm.find_vma(0x10000) is None and [v.name for v in mm.vmas] == ["v0", "v1"]

@@ -7,7 +7,7 @@ from pagemove.scenario import geometry_of
 
 K, M = 1 << 10, 1 << 20
 PMD, PAGE = 2 * M, 4 * K
-GEOS = ["x86_64", "x86_64_5level", "arm64_4k", "arm64_16k", "arm64_64k", "tiny"]
+GEOS = ["x86_64", "x86_64_5level", "i386_pae", "arm64_4k", "arm64_16k", "arm64_64k", "tiny"]
 
 
 def thp_mm(geometry="x86_64"):

@@ -495,6 +495,7 @@ def test_every_geometry_is_offered_by_name(ex):
     from pagemove.scenario import GEOMETRIES
 
     assert [v for _, v in ex.geometry.options] == list(GEOMETRIES)
+    assert ("i386 PAE", "i386_pae") in ex.geometry.options and ("arm64 64K", "arm64_64k") in ex.geometry.options
     ex.set(geometry="arm64_64k")  # c-overlap has an arm64 64K twin: the same case, scaled to 512 MiB PMDs
     assert ex.error == "" and ex.preset.value == "arm64_64k-c-overlap"
     assert (ex.result.geometry.name, ex.result.pte_moves, ex.result.refusals) == ("arm64_64k", 8193, 1)

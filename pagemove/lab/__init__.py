@@ -60,6 +60,7 @@ from .report import (
     format_compare,
     format_model,
     format_model_per_2mib,
+    format_one_gib,
     format_predictions,
     format_predictions_of,
     format_ratios,
@@ -121,7 +122,7 @@ from .syscalls import (
 )
 
 __all__ = [
-    "format_compare", "format_model_per_2mib", "format_speedups", "save_reference",
+    "format_compare", "format_model_per_2mib", "format_one_gib", "format_speedups", "save_reference",
     "C_OFFSETS", "DEFAULT_REPS", "ENGINE_BASE", "GUARD_OFFSETS", "GiB", "KiB", "LOCAL_MM_SHOOTDOWN",
     "LabReport", "Layout", "Libc", "MADV_HUGEPAGE", "MADV_NOHUGEPAGE", "MADV_POPULATE_WRITE", "MODEL_TERMS",
     "MiB", "PAGE", "PMD", "PMD_AT", "PROT_NONE", "PROT_READ", "PROT_WRITE", "PUD", "PageTablePages",

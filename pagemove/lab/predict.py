@@ -36,7 +36,7 @@ class Prediction:
     pte_extents: int  # move_ptes() calls
     refusals: int
     flush_pages: list[int]  # tlb_flush_pages(): the tracepoint's `pages`, in order
-    tail_expected: bool  # unmapping the old range frees a page table, so one more flush follows
+    tail_expected: bool  # unmapping the old range frees a page table (or runs p4d_free_tlb()): one more flush
     tables: dict[str, int] = field(default_factory=dict)  # change of page-table pages per level, over the call
     tables_freed_by_blocker: int = 0  # tables freed when the blockers are unmapped after the move
     tables_made: int = 0  # page-table pages the call allocated (alloc_new_pud/pmd, pte_alloc) ...
@@ -74,9 +74,13 @@ def table_set(pt) -> set[tuple[str, int]]:
 # x86's mmu_gather batch of tables to free is one page of pointers after a 24-byte header
 # (struct mmu_table_batch, MAX_TABLE_BATCH in include/asm-generic/tlb.h): a full batch forces a flush.
 TABLE_BATCH = (4096 - 24) // 8
+# The lab's x86-64 kernels are built for 5 levels and run 4 without LA57: PGTABLE_LEVELS is 5 for every
+# x86_64 build from 6.17 (arch/x86/Kconfig); before, CONFIG_X86_5LEVEL=y (Kconfig's default; Debian's 6.1 and
+# 6.12 set it, its 5.10 does not).
+X86_KERNEL_LEVELS = 5
 
 
-def x86_unmap_flushes(freed, geometry, ceiling: int = 33, batch: int = TABLE_BATCH) -> list[int]:
+def x86_unmap_flushes(freed, geometry, ceiling: int = 33, batch: int = TABLE_BATCH, p4d_frees=()) -> list[int]:
     """The tlb:tlb_flush values of the mmu_gather that unmaps the old range (tlb_flush() in
     arch/x86/include/asm/tlb.h and flush_tlb_mm_range() in arch/x86/mm/tlb.c, v6.18).
 
@@ -84,30 +88,40 @@ def x86_unmap_flushes(freed, geometry, ceiling: int = 33, batch: int = TABLE_BAT
     4 KiB at the start of the range it mapped (pte_free_tlb() and pmd_free_tlb() pass that address). The
     stride is 2 MiB if a PTE table was freed, else 1 GiB (tlb_get_unmap_shift()); the tracepoint reports
     (end - start) >> stride, or -1 past the ceiling. Tables are freed lowest first, each parent after its
-    children (free_pgd_range()); the `batch`-th one flushes what is gathered so far."""
+    children (free_pgd_range()); the `batch`-th one flushes what is gathered so far.
+
+    p4d_frees: the p4d_free_tlb() calls of a kernel built for 5 levels running 4 (mm.pt.p4d_free_tlb_calls):
+    each widens the range by the page at its address, after the slot's PUD table, but frees no table (so
+    it neither fills the batch nor sets a cleared_* level: alone, the stride is a page and the flush 1)."""
     span = {name: geometry.level_size(i + 1) for i, name in enumerate(LEVEL_NAMES)}  # = its stride
-    order = sorted(freed, key=lambda t: (t[1] + span[t[0]], LEVEL_NAMES.index(t[0])))
+    top = geometry.level_size(geometry.levels - 1)  # a P4D folded at run time spans a top-level slot
+    tables = [(t[1] + span[t[0]], LEVEL_NAMES.index(t[0]), t) for t in freed]
+    folds = [(a + top, len(LEVEL_NAMES), ("p4d-fold", a)) for a in p4d_frees]
     out, gathered = [], []
 
     def flush():
         lo, hi = min(b for _, b in gathered), max(b for _, b in gathered) + geometry.page_size
-        stride = min(span[level] for level, _ in gathered)
-        n = (hi - lo) // stride
+        strides = [span[level] for level, _ in gathered if level in span]
+        n = (hi - lo) // (min(strides) if strides else geometry.page_size)
         out.append(n if n <= ceiling else -1)
         gathered.clear()
 
-    for i, table in enumerate(order, 1):
-        gathered.append(table)
-        if i % batch == 0:
-            flush()
+    counted = 0
+    for *_, item in sorted(tables + folds, key=lambda x: x[:2]):
+        gathered.append(item)
+        if item[0] in span:
+            counted += 1
+            if counted % batch == 0:
+                flush()
     if gathered:
         flush()
     return out
 
 
-def engine_space(layout: Layout, sc: Scenario) -> AddressSpace:
-    """The scenario's address space in the engine, reservation remnants included."""
-    mm = AddressSpace(Geometry.x86_64())
+def engine_space(layout: Layout, sc: Scenario, kernel_levels: int = X86_KERNEL_LEVELS) -> AddressSpace:
+    """The scenario's address space in the engine, reservation remnants included. kernel_levels: the
+    kernel's CONFIG_PGTABLE_LEVELS (4 for a kernel without X86_5LEVEL, such as Debian's 5.10)."""
+    mm = AddressSpace(Geometry.x86_64(), kernel_levels=kernel_levels)
     for lo, hi in layout.remnants():
         mm.mmap(lo, hi - lo, prot="none", name="reservation")
     start, length = layout.source_vma(sc)
@@ -120,23 +134,26 @@ def engine_space(layout: Layout, sc: Scenario) -> AddressSpace:
     return mm
 
 
-def predict(sc: Scenario, layout: Layout | None = None, kernel: str = NEWEST, ceiling: int = 33) -> Prediction:
+def predict(sc: Scenario, layout: Layout | None = None, kernel: str = NEWEST, ceiling: int = 33,
+            kernel_levels: int = X86_KERNEL_LEVELS) -> Prediction:
     """The engine's counts, realignment, TLB flushes and page-table pages for one scenario."""
     layout = layout or Layout.for_scenarios([sc])
     old, new = layout.old(sc), layout.new(sc)
-    mm = engine_space(layout, sc)
+    mm = engine_space(layout, sc, kernel_levels)
     before, made0, freed0 = table_pages(mm), mm.pt.allocated, mm.pt.freed
-    before_set = table_set(mm.pt)
+    before_set, folds0 = table_set(mm.pt), len(mm.pt.p4d_free_tlb_calls)
     r = mm.mremap(old, sc.length, sc.length, new_addr=new, kernel=kernel)
     after, made, freed = table_pages(mm), mm.pt.allocated - made0, mm.pt.freed - freed0
     at = {"before": before_set, "loop": table_set(r.replay()), "after": table_set(mm.pt)}
-    tail = x86_unmap_flushes(at["loop"] - at["after"], mm.geometry, ceiling)
+    # the destination is free (Layout reserves it), so every p4d_free_tlb() call is the old range's unmap
+    tail = x86_unmap_flushes(at["loop"] - at["after"], mm.geometry, ceiling,
+                             p4d_frees=mm.pt.p4d_free_tlb_calls[folds0:])
     freed_by_blocker = sum(mm.munmap(b_start, b_len) for b_start, b_len, _ in layout.blockers(sc))
     # Realignment is possible when only can_align_down() (something mapped below) stood in its way.
     possible = Kernel.parse(kernel).realigns and (r.realigned or r.realign_reason in BLOCKED_ONLY)
     return Prediction(r.realigned, r.realign_check, possible, r.pud_moves, r.pmd_moves, r.pte_moves,
                       sum(e.level == PTE for e in r.events), r.refusals, r.tlb_flush_pages(ceiling),
-                      r.tables_freed > 0, {k: after[k] - before[k] for k in before}, freed_by_blocker, made, freed,
+                      bool(tail), {k: after[k] - before[k] for k in before}, freed_by_blocker, made, freed,
                       r.huge_pmd_moves, r.huge_pmd_splits, tail, at)
 
 

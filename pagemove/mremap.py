@@ -68,12 +68,10 @@ def extent(size: int, old_addr: int, old_end: int, new_addr: int) -> int:
     """The rule inside get_extent(): the smallest of the distances from old_addr to its next `size`
     boundary, to old_end, and from new_addr to its next `size` boundary."""
     mask = size - 1  # the kernel's ((addr + size) & ~mask) - addr, without a negative mask (slow on Python ints)
-    extent = size - (old_addr & mask)
-    if extent > old_end - old_addr:
-        extent = old_end - old_addr
-    if extent > size - (new_addr & mask):
-        extent = size - (new_addr & mask)
-    return extent
+    extent, left, to_new = size - (old_addr & mask), old_end - old_addr, size - (new_addr & mask)
+    if extent > left:
+        extent = left
+    return to_new if extent > to_new else extent
 
 
 def get_old_pud(pt: PageTables, addr: int):

@@ -286,7 +286,9 @@ class PageTables:
             end -= pmd_size
         if addr > end - 1:
             return 0
-        self._free_range(self.root, self.geo.levels - 1, addr, end, floor, ceiling)
+        self._free_range(self.root, self.geo.levels - 1, addr, end, floor, ceiling)  # walks without offset()
+        if self.freed != before:
+            self._forget()
         return self.freed - before
 
     def _free_range(self, table: dict, level: int, addr: int, end: int, floor: int, ceiling: int):
@@ -316,7 +318,6 @@ class PageTables:
             if child is not None and not isinstance(child, HugePMD):  # a leaf belongs to a live VMA
                 if level == 1:  # free_pte_range(): the PTE table goes, whatever is left in it
                     del table[i]
-                    self._forget()
                     self.freed += 1
                 else:
                     self._free_range(self.child_offset((table, i), a, level - 1)[0], level - 1, a, nxt, floor, ceiling)
@@ -324,7 +325,6 @@ class PageTables:
                     start, top = a & ~(size - 1), ceiling & ~(size - 1)
                     if start >= floor and top and not nxt - 1 > top - 1:
                         del table[i]
-                        self._forget()
                         self.freed += 1
             a = nxt
 

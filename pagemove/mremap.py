@@ -295,7 +295,7 @@ def move_page_tables(mm, old_addr: int, new_addr: int, length: int, kernel: str 
 def _loop(pmc: PagetableMoveControl, first_step: int = 0) -> list[Event]:
     """The for loop of move_page_tables(), recording one Event per iteration (numbered from first_step)."""
     events: list[Event] = []
-    vacated: dict[tuple[int, int], int] = {}  # (level, slot) -> step that left that entry present but emptied
+    vacated: dict[int, dict[int, int]] = {1: {}, 2: {}}  # level -> {slot: step that left that entry present but emptied}
     while pmc.old_addr < pmc.old_end:  # !pmc_done(pmc)
         events.append(_step(pmc, first_step + len(events), vacated))
         pmc.old_addr += events[-1].extent  # pmc_next()
@@ -337,7 +337,7 @@ def _step(pmc: PagetableMoveControl, step: int, vacated: dict) -> Event:
     if isinstance(old_pmd[0][old_pmd[1]], HugePMD):  # is_swap_pmd() || pmd_trans_huge(): a huge leaf
         if extent == pmc.pmd_size:  # HPAGE_PMD_SIZE
             if move_huge_pmd(pmc, old_pmd, new_pmd):
-                vacated.pop((1, old & pmc.pmd_mask), None)
+                vacated[1].pop(old & pmc.pmd_mask, None)
                 return Event(step, old, new, extent, PMD, "moved", refused=tuple(refused), cause="; ".join(causes),
                              flush=(old, old + pmc.pmd_size), huge=True)
             huge_refused = True
@@ -346,7 +346,7 @@ def _step(pmc: PagetableMoveControl, step: int, vacated: dict) -> Event:
         split = True
     elif pmc.have_move_pmd and extent == pmc.pmd_size:
         if move_normal_pmd(pmc, old_pmd, new_pmd):
-            vacated[(2, old & pmc.pud_mask)] = step
+            vacated[2][old & pmc.pud_mask] = step
             return Event(step, old, new, extent, PMD, "moved", refused=tuple(refused), cause="; ".join(causes),
                          flush=(old, old + pmc.pmd_size))
         refused.append(PMD)
@@ -354,8 +354,8 @@ def _step(pmc: PagetableMoveControl, step: int, vacated: dict) -> Event:
     # The fallback. The old PMD entry cannot be none here: a refused move leaves it alone.
     pte_alloc(pt, new_pmd)
     n, _ = move_ptes(pmc, extent, old_pmd, new_pmd, old, new)
-    vacated[(1, old & pmc.pmd_mask)] = step
-    vacated[(2, old & pmc.pud_mask)] = step
+    vacated[1][old & pmc.pmd_mask] = step
+    vacated[2][old & pmc.pud_mask] = step
     why = "; ".join(causes) if causes else (f"the extent ({extent:#x}) is not the whole huge page ({pmc.pmd_size:#x}): "
                                             f"split_huge_pmd() first" if split else _pte_reason(pmc, extent))
     # Positional, in Event's field order (step ... cause, flush, huge, split, huge_refused): keywords cost a
@@ -372,7 +372,7 @@ def _extent_of_old(pmc: PagetableMoveControl) -> int:
 
 def _refusal_cause(level: str, new: int, size: int, lvl: int, vacated: dict) -> str:
     """Why the destination entry was present: which earlier step emptied it, if one did."""
-    step = vacated.get((lvl, new & ~(size - 1)))
+    step = vacated[lvl].get(new & ~(size - 1))
     if step is not None:
         return f"the destination {level} entry still holds the table emptied at step {step + 1}"  # from 1
     return f"the destination {level} entry is already present (it maps other pages)"

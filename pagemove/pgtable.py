@@ -60,11 +60,11 @@ class PageTables:
         self._paths = [tuple((g._shifts[lvl], g._masks[lvl], lvl - 1) for lvl in range(g.levels - 1, level, -1))
                        for level in range(g.levels)]
         self._shifts, self._masks = g._shifts, g._masks  # pXd_index() of each level, without a call
-        # The walk cache: per level, {address >> the shift of the entries above: a table offset() handed out}.
-        # A move walks the same few tables 4 times a step (get_old_pud, get_old_pmd, alloc_new_pud,
+        # The walk cache: per level, {address >> that level's shift: the (table, index) offset() gave for it}.
+        # A move walks to the same few PUD entries 4 times a step (get_old_pud, get_old_pmd, alloc_new_pud,
         # alloc_new_pmd, as the kernel does); a cached table is this tree's own and still linked where it was
         # found, so _forget() empties the cache whenever a table is unlinked, replaced or may be shared.
-        self._above = tuple(g._shifts[lvl + 1] if lvl + 1 < g.levels else 64 for lvl in range(g.levels))
+        # PTE entries (level 0) are not kept: a walk there rarely comes back to the same entry.
         self._walked: tuple[dict, ...] = tuple({} for _ in range(g.levels))
         self._none_ptes = np.zeros(g.entries, dtype=FRAME)  # new PTE tables copy it: twice as fast as np.zeros()
 
@@ -89,9 +89,10 @@ class PageTables:
     def offset(self, addr: int, level: int, alloc: bool = False):
         """The walk of pgd_offset(), p4d_offset(), ... down to level `level`: the level-`level` entry for addr as
         (table, index), the table as table() gives it; None if a table on the way is missing and alloc is False."""
-        t = self._walked[level].get(addr >> self._above[level])
-        if t is not None:  # walked before, and nothing unlinked since
-            return t, (addr >> self._shifts[level]) & self._masks[level]
+        key = addr >> self._shifts[level]
+        entry = self._walked[level].get(key)
+        if entry is not None:  # walked before, and nothing unlinked since
+            return entry
         own = self._own
         t = self.root  # never shared: clone() gives the snapshot a copy of it
         for shift, mask, below in self._paths[level]:
@@ -105,9 +106,10 @@ class PageTables:
                 child = t[i] = child.copy()
                 own.add(id(child))
             t = child
-        if not isinstance(t, HugePMD):
-            self._walked[level][addr >> self._above[level]] = t
-        return t, (addr >> self._shifts[level]) & self._masks[level]
+        entry = t, key & self._masks[level]
+        if level:  # (a walk to level 0 may end at a huge leaf: never kept)
+            self._walked[level][key] = entry
+        return entry
 
     def _forget(self) -> None:
         """Empty the walk cache: a table was unlinked or replaced, or the tree was cloned."""

@@ -134,9 +134,9 @@ def check_walk_cache(pt):
     """Every table PageTables' walk cache would hand out is the one an uncached walk finds now, and this
     tree's own (so a write through it cannot reach a snapshot)."""
     for level, cache in enumerate(pt._walked):
-        for key, table in cache.items():
-            addr = key << pt._above[level]
-            assert pt._find(addr, level) is table, (level, hex(addr))
+        for key, (table, index) in cache.items():
+            addr = key << pt.geo._shifts[level]
+            assert pt._find(addr, level) is table and index == pt.geo.index(addr, level), (level, hex(addr))
             assert table is pt.root or id(table) in pt._own, (level, hex(addr))
 
 
@@ -320,22 +320,24 @@ def test_snapshots_stay_exact_whatever_happens_later(case, kernel, data):
 def test_walk_cache_forgets_a_moved_or_freed_table():
     """The walk cache never hands out a table that was moved away, freed, split or shared since it was walked."""
     mm = pm.AddressSpace()
-    pmd = mm.geometry.pmd_size
-    old, new = 0x7f0000000000, 0x7f0000000000 + 4 * pmd
+    pmd, pud = mm.geometry.pmd_size, mm.geometry.pud_size
+    old, new = 0x7f0000000000, 0x7f0000000000 + 4 * pud
     mm.mmap(old, pmd, populate=True)
-    mm.mmap(new, pmd)
     pt = mm.pt
-    table = pt.table(old, 0)  # walked: cached
-    pt.table(new, 1, alloc=True)
-    pt.move_entry(1, old, new)  # the PTE table now hangs under new's PMD entry
+    pmd_table, _ = pt.offset(old, 1)  # walked: kept
+    pt.table(new, 2, alloc=True)
+    pt.move_entry(2, old, new)  # the PMD table now hangs under new's PUD entry
     check_walk_cache(pt)
-    assert pt.offset(old, 0) is None and pt.table(new, 0) is table
-    mm.munmap(new, pmd)  # frees it
+    assert pt.offset(old, 1) is None and pt.offset(new, 1)[0] is pmd_table
+    mm.munmap(old, pmd)
+    mm.mmap(old, pmd, populate=True)
+    assert pt.offset(old, 1) is not None  # kept again
+    mm.munmap(old, pmd)  # frees the PTE table and the tables above it
     check_walk_cache(pt)
-    assert pt.offset(new, 0) is None
+    assert pt.offset(old, 1) is None
     thp = old + 16 * pmd
     mm.mmap(thp, 2 * pmd, populate=True, thp=True)
-    assert pt.huge(thp) is not None and pt.table(thp, 0) is not None  # the walk ends at the leaf: not cached
+    assert pt.huge(thp) is not None and pt.table(thp, 0) is not None  # the walk ends at the leaf: not kept
     pt.split_huge_pmd(thp)
     check_walk_cache(pt)
     shared = pt.table(thp, 0)

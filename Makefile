@@ -30,7 +30,15 @@ export PYTHONHASHSEED      := 0
 
 .PHONY: install test lint lab figures bench present notebooks slides clean test-pythons
 
-install: $(STAMP)
+# axe-core (pinned in package.json + package-lock.json) for the browser accessibility tests; without npm
+# those tests skip, saying why.
+AXE := node_modules/axe-core/axe.min.js
+
+install: $(STAMP) $(AXE)
+
+$(AXE): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error && touch $(AXE); \
+	else echo "npm not found: the axe-core tests (tests/test_a11y_browser.py) will skip"; fi
 
 # The last step disables nbgrader's JupyterLab extensions: they fail to load in Voila ("Shared module
 # @jupyterlab/filebrowser doesn't exist"), and the course commands need only its CLI. Re-enable them with
@@ -45,7 +53,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(VENV)/bin/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader >/dev/null 2>&1
 	touch $(STAMP)
 
-test: $(STAMP) lint
+test: install lint
 	MPLBACKEND=Agg $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
 
 lab: $(STAMP)
@@ -86,4 +94,4 @@ test-pythons:
 	tools/test-pythons
 
 clean:
-	rm -rf $(VENV) $(STATE) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(STATE) .pytest_cache .hypothesis node_modules

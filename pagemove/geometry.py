@@ -120,7 +120,13 @@ class Geometry:
         into it (asm-generic/pgtable-nopud.h), as on arm64_64k. User space ends at TASK_SIZE = PAGE_OFFSET =
         0xc0000000 (the default 3G/1G split), which is also STACK_TOP and STACK_TOP_MAX: execve() builds the new
         stack right under it (arch/x86/include/asm/processor.h). This is the machine where the WARN was first
-        seen (LKFT, 2020): with STACK_RND_MASK 0x7ff pages a stack shift of exactly one PMD is one in 2048."""
+        seen (LKFT, 2020): with STACK_RND_MASK 0x7ff pages a stack shift of exactly one PMD is one in 2048.
+
+        Not modelled: PAE preallocates the PMD tables of the user PGD entries (pgd_alloc() and
+        preallocate_pmds() in arch/x86/mm/pgtable.c), so in a fresh mm no such PGD entry is none, while the
+        engine starts with none entries. Only a move of a whole, 1 GiB-aligned PGD entry could show it
+        (x86 selects HAVE_MOVE_PUD, so the kernel would try move_normal_pud() and refuse it with the WARN);
+        no exec stack and none of the lab's moves is that large."""
         return cls(12, 9, 3, 32, name="i386_pae", user_top=0xC0000000)
 
     @classmethod

@@ -5,8 +5,9 @@
     parse_number("2M")         # binary sizes: 4K 2M 1G 1T, also 4KiB 2MiB (any case)
     parse_number("2M+4K")      # sums of the above: 0x201000
 
-Anything else ("abc", "1fff000" without its 0x, "-1", "1.5") is a ValueError that names the box (or
-argument) and shows the accepted forms. `_` may group digits (0x7f00_0000_0000), as in Python.
+Anything else ("abc", "1fff000" without its 0x, "1.5") is a ValueError that names the box (or
+argument) and shows the accepted forms; "-1" or -4096 is called negative. `_` may group digits
+(0x7f00_0000_0000), as in Python.
 pagemove.problems.parse_number is the public entry; this module is where the grammar lives.
 """
 
@@ -22,22 +23,33 @@ _UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 _HEXISH = re.compile(r"[0-9a-f_]+", re.IGNORECASE)
 
 
+class NumberError(ValueError):
+    """A text that is not a number of the grammar; .reason is the message without the accepted forms, for a
+    caller that names several broken boxes and lists the forms once."""
+
+    def __init__(self, name: str | None, what: str, problem: str, hint: str = ""):
+        self.reason = f"{f'{name}: ' if name else ''}{what} {problem}{hint}"
+        super().__init__(f"{self.reason}; write {ACCEPTED}")
+
+
 def parse_number(text, name: str | None = None) -> int:
     """An int from an int, or from text in the one grammar; else ValueError naming `name` (a box, an option)."""
     if isinstance(text, int) and not isinstance(text, bool):
         if text < 0:
-            raise ValueError(_message(name, repr(text), "is negative"))
+            raise NumberError(name, repr(text), "is negative")
         return text
     if not isinstance(text, str):
-        raise ValueError(_message(name, repr(text), "is not a number"))
+        raise NumberError(name, repr(text), "is not a number")
     shown = text.strip()
     if not shown:
-        raise ValueError(_message(name, "the box" if name else "''", "is empty"))
+        raise NumberError(name, "the box" if name else "''", "is empty")
+    if shown.startswith("-") and all(_TERM.fullmatch(t.strip()) for t in shown[1:].split("+")):
+        raise NumberError(name, repr(shown), "is negative")
     total = 0
     for term in shown.split("+"):
         m = _TERM.fullmatch(term.strip())
         if m is None:
-            raise ValueError(_message(name, repr(shown), "is not a number", _hint(term.strip())))
+            raise NumberError(name, repr(shown), "is not a number", _hint(term.strip()))
         if m["hex"] is not None:
             total += int(m["hex"], 16)
         else:
@@ -50,8 +62,3 @@ def _hint(term: str) -> str:
     if term and _HEXISH.fullmatch(term) and not term.replace("_", "").isdigit():
         return f" (hex needs its prefix: 0x{term})"
     return ""
-
-
-def _message(name: str | None, what: str, problem: str, hint: str = "") -> str:
-    where = f"{name}: " if name else ""
-    return f"{where}{what} {problem}{hint}; write {ACCEPTED}"

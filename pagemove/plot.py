@@ -16,11 +16,19 @@ from collections import OrderedDict
 import numpy as np
 
 from .pgtable import HugePMD
-from .text import counts_phrase, hexa, realign_phrase, tables_of, warn_line, windows
+from .text import counts_sentence, hexa, picture_alt, step_title, tables_of, warn_line, windows
 from .trace import PMD, PUD, MoveResult
 
 # Okabe-Ito colours (colour-blind safe) for categories; offsets use viridis.
 BLUE, GREEN, VERMILLION, PURPLE, ORANGE = "#0072B2", "#009E73", "#D55E00", "#CC79A7", "#E69F00"
+# Text is darker than the marks it names, for 4.5:1 on white (vermillion itself is 3.9:1); no state is told by
+# colour alone: each kind of outline has its own line style, and the key shows it.
+VERMILLION_TEXT = "#B84F00"  # "present, EMPTY", "WARN", a refused step's caption: 5.0:1 on white
+GAP_TEXT = "0.3"  # "... n PMD slots ...": 8.4:1 on white
+LEAF_LABEL = dict(color="black", bbox=dict(boxstyle="square,pad=0.2", facecolor="white", edgecolor="none"))
+OLD_STYLE, NEW_STYLE = "-", (0, (4, 2))  # old range solid, new range dashed (it may lie on grey "none" rows)
+EMPTY_STYLE = (0, (3, 2))  # a present but EMPTY PTE table: vermillion dashes, and labelled
+DEST_STYLE = (0, (1, 1))  # this step's destination: dotted (a refused one is solid, with its WARN label)
 NONE_RGBA = (0.86, 0.86, 0.86, 1.0)  # a none PMD entry: no PTE table at all
 HOLE_RGBA = (1.0, 1.0, 1.0, 1.0)  # a none PTE inside a present PTE table
 OTHER_RGBA = (0.45, 0.45, 0.45, 1.0)  # a page of some other mapping
@@ -234,21 +242,21 @@ def _panel(ax, pt, rows, img, *, ranges=(), vmas=(), title="", labels=True, bar=
     for r, row in enumerate(rows):
         if row[0] == "gap":
             _say(ax, ax_x0 + ax_w / 2, at_row(r), f"... {row[2]} PMD slot{'s' if row[2] != 1 else ''} ...",
-                 fontsize=8, color="0.3")
+                 fontsize=8, color=GAP_TEXT)
         elif (state := _state(pt, row[1])) == "empty":
-            box(-0.5, r - 0.42, cols, 0.84, VERMILLION, (0, (3, 2)), 1.5)
-            _say(ax, ax_x0 + ax_w / 2, at_row(r), "present, EMPTY", fontsize=8, color=VERMILLION,
+            box(-0.5, r - 0.42, cols, 0.84, VERMILLION, EMPTY_STYLE, 1.5)
+            _say(ax, ax_x0 + ax_w / 2, at_row(r), "present, EMPTY", fontsize=8, color=VERMILLION_TEXT,
                  fontweight="bold")
         elif state == "huge":  # one PMD entry maps the whole row: no PTE table below it
             box(-0.5, r - 0.46, cols, 0.92, "black", "-", 2.2)
             _say(ax, ax_x0 + ax_w / 2, at_row(r), "huge PMD leaf (THP): one entry, no PTE table", fontsize=8,
-                 color="white", fontweight="bold")
-    for lo, hi, colour in ranges:  # outline the cells of [lo, hi) in each displayed row
+                 fontweight="bold", **LEAF_LABEL)  # black on its own white box: the leaf's colours run dark to light
+    for lo, hi, colour, style in ranges:  # outline the cells of [lo, hi) in each displayed row
         for r, row in enumerate(rows):
             a, b = (max(lo, row[1]), min(hi, row[1] + pmd)) if row[0] == "slot" else (0, 0)
             if a < b:
                 c0, c1 = (a - row[1]) // ps // group, -(-((b - row[1]) // ps) // group)
-                box(c0 - 0.36, r - 0.36, c1 - c0 - 0.28, 0.72, colour)
+                box(c0 - 0.36, r - 0.36, c1 - c0 - 0.28, 0.72, colour, style)
     ax.add_collection(PatchCollection(boxes, facecolors="none", edgecolors=edges, linestyles=styles,
                                       linewidths=widths))
     for v in vmas:  # VMAs: a bar just beside the rows they touch
@@ -369,14 +377,14 @@ def _say(where, x_px: float, y_px: float, text: str, *, ha: str = "center", va: 
         w, h = fig.get_figwidth() * DPI, fig.get_figheight() * DPI
         where.text(x_px / w, y_px / h, text, ha=ha, va=va, transform=fig.transFigure, **font)
         return
-    image = _text_image(text, tuple(sorted(font.items())))
+    image = _text_image(text, font)
     th, tw = image.shape[:2]
     fig._pagemove_stamps.append((image, round(x_px - _SHIFT[ha] * tw), round(y_px - _SHIFT[va] * th)))
 
 
-def _text_image(text: str, font: tuple) -> np.ndarray:
-    """One line of text as a tight RGBA image (transparent around the glyphs)."""
-    key = ("text", text, font)
+def _text_image(text: str, font: dict) -> np.ndarray:
+    """One line of text as a tight RGBA image (transparent around the glyphs, or its bbox's box)."""
+    key = ("text", text, repr(sorted(font.items())))
     image = _STAMPS.get(key)
     if image is not None:
         _STAMPS.move_to_end(key)
@@ -389,9 +397,14 @@ def _text_image(text: str, font: tuple) -> np.ndarray:
     fig = Figure(figsize=(max(1.0, len(text) * size / 100), size * 2.2 / DPI + 0.1), dpi=DPI)
     fig.patch.set_alpha(0)
     FigureCanvasAgg(fig)
-    t = fig.text(0, 0.5, text, ha="left", va="center", **props)
+    room = 6 / (fig.get_figwidth() * DPI) if "bbox" in props else 0  # the box's left edge stays inside
+    t = fig.text(room, 0.5, text, ha="left", va="center", **props)
     fig.canvas.draw()
     box = t.get_window_extent(fig.canvas.get_renderer())
+    if t.get_bbox_patch() is not None:  # a label on its own background box: keep the box
+        from matplotlib.transforms import Bbox
+
+        box = Bbox.union([box, t.get_bbox_patch().get_window_extent(fig.canvas.get_renderer())])
     rgba = np.asarray(fig.canvas.buffer_rgba())
     height = rgba.shape[0]
     x0, x1 = max(0, int(box.x0)), min(rgba.shape[1], int(np.ceil(box.x1)))
@@ -489,9 +502,42 @@ def _show_in_jupyter() -> None:
         return
     from matplotlib.figure import Figure
 
-    png = ip.display_formatter.formatters["image/png"]
-    if Figure not in png.type_printers:
-        png.for_type(Figure, _png)
+    formatters = ip.display_formatter.formatters
+    png, html = formatters["image/png"], formatters["text/html"]
+    if getattr(png.type_printers.get(Figure), "_pagemove", False):
+        return
+    # A drawing of this module shows as an <img> with its alt text (JupyterLab ignores an image/png's "alt"
+    # metadata; nbconvert's HTML and Voila read the <img> as it is); any other Figure as before.
+    other = png.type_printers.get(Figure)
+
+    def png_or_none(fig):
+        if getattr(fig, "_pagemove_alt", None):
+            return None  # shown by figure_html
+        return other(fig) if other else _png(fig)
+
+    png_or_none._pagemove = True
+    png.for_type(Figure, png_or_none)
+    html.for_type(Figure, figure_html)
+
+
+def with_alt(fig, alt: str):
+    """Give a Figure (any, pyplot's too) alt text: in a notebook it then shows as an <img> with that alt text,
+    as this module's drawings do. Returns fig, so a cell can end with `plot.with_alt(fig, "...")`."""
+    fig._pagemove_alt = alt
+    _show_in_jupyter()
+    return fig
+
+
+def figure_html(fig) -> str | None:
+    """A drawing of this module as an HTML <img> with its alt text (None for any other Figure)."""
+    import base64
+    import html
+
+    alt = getattr(fig, "_pagemove_alt", None)
+    if not alt:
+        return None
+    data = base64.b64encode(_png(fig)).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}">'
 
 
 def _png(fig) -> bytes:
@@ -512,15 +558,15 @@ KEY_ENTRIES = {
     "empty": "PMD present, table EMPTY",
     "huge": "huge PMD leaf (THP): no PTE table",
     "other": "page of another mapping",
-    "old": "old range",
-    "new": "new range",
+    "old": "old range (solid)",
+    "new": "new range (dashed)",
     "vma": "VMA (bar left of the rows)",
     "vma-sides": "VMA (bar beside its rows: left before, right after)",
     "vma-ro": "read-only VMA",
     "pmd-arrow": "PMD entry moved",
     "pud-arrow": "PUD entry moved",
-    "refused": "refused: WARN",
-    "dest": "this step's destination",
+    "refused": "refused: WARN (solid, labelled)",
+    "dest": "this step's destination (dotted)",
 }
 
 
@@ -532,18 +578,18 @@ def _handle(name: str):
     return {"page": lambda: Patch(facecolor=PAGE_RGBA, label=label),
             "none": lambda: Patch(facecolor=NONE_RGBA, label=label),
             "hole": lambda: Patch(facecolor="white", edgecolor="0.6", label=label),
-            "empty": lambda: Patch(facecolor="white", edgecolor=VERMILLION, linestyle="--", label=label),
+            "empty": lambda: Patch(facecolor="white", edgecolor=VERMILLION, linestyle=EMPTY_STYLE, label=label),
             "huge": lambda: Patch(facecolor=PAGE_RGBA, edgecolor="black", linewidth=2, label=label),
             "other": lambda: Patch(facecolor=OTHER_RGBA, label=label),
-            "old": lambda: Line2D([], [], color=BLUE, linewidth=2, label=label),
-            "new": lambda: Line2D([], [], color=GREEN, linewidth=2, label=label),
+            "old": lambda: Line2D([], [], color=BLUE, linewidth=2, linestyle=OLD_STYLE, label=label),
+            "new": lambda: Line2D([], [], color=GREEN, linewidth=2, linestyle=NEW_STYLE, label=label),
             "vma": lambda: Line2D([], [], color="black", linewidth=3, label=label),
             "vma-sides": lambda: Line2D([], [], color="black", linewidth=3, label=label),
             "vma-ro": lambda: Line2D([], [], color=PURPLE, linewidth=3, label=label),
             "pmd-arrow": lambda: Line2D([], [], color="black", marker=">", label=label),
             "pud-arrow": lambda: Line2D([], [], color=ORANGE, marker=">", label=label),
             "refused": lambda: Line2D([], [], color=VERMILLION, linewidth=2.5, label=label),
-            "dest": lambda: Line2D([], [], color=ORANGE, linewidth=2.5, label=label)}[name]()
+            "dest": lambda: Line2D([], [], color=ORANGE, linewidth=2.5, linestyle=DEST_STYLE, label=label)}[name]()
 
 
 def _key_layout(entries, strip: str, width: float) -> tuple[int, float, float]:
@@ -641,7 +687,7 @@ def draw_tables(src, start: int | None = None, end: int | None = None, *, ax=Non
     key = _colour_key(pt, *old) if old else None
     cmap = matplotlib.colormaps["viridis"]
     img = _cells(pt, rows, key, cmap)
-    ranges = [(o[0], o[1], c) for o, c in ((old, BLUE), (new, GREEN)) if o]
+    ranges = [(o[0], o[1], c, style) for o, c, style in ((old, BLUE, OLD_STYLE), (new, GREEN, NEW_STYLE)) if o]
     shown = _shows(img, pt, rows, vmas, pmd) | {name for name, o in (("old", old), ("new", new)) if o}
     strip = "the old range" if old else ""
     fresh = ax is None
@@ -654,14 +700,28 @@ def draw_tables(src, start: int | None = None, end: int | None = None, *, ax=Non
            title=title or f"page tables [{hexa(lo, geo)}, {hexa(hi, geo)}) ({geo.name})")
     if fresh:
         _key(ax, cmap, shown, strip)
+        fig._pagemove_alt = tables_alt(pt, rows, ax._pagemove_title, old, new)
     return fig
 
 
-def step_title(done: int, n: int) -> str:
-    """The after-panel's title for the state after `done` of `n` steps (steps count from 1)."""
-    if done == 0:
-        return f"before the loop (0 of {n} steps done)"
-    return f"after step {done} of {n}"
+def tables_alt(pt, rows, title: str, old=None, new=None) -> str:
+    """The alt text of a draw_tables() grid: its title and, row by row, what each shown PMD slot holds."""
+    geo = pt.geo
+    said = {"none": "PMD entry none", "empty": "PTE table present but EMPTY", "huge": "huge PMD leaf (THP)"}
+    parts = []
+    for row in rows:
+        if row[0] == "gap":
+            parts.append(f"{row[2]} more PMD slot{'s' if row[2] != 1 else ''} like it")
+            continue
+        state = _state(pt, row[1])
+        if state in said:
+            parts.append(f"{hexa(row[1], geo)} {said[state]}")
+        else:
+            pages = int(np.count_nonzero(pt.entry(row[1], 1)))
+            parts.append(f"{hexa(row[1], geo)} {pages} of {geo.entries} pages present")
+    ranges = "".join(f"; {what} range [{hexa(o[0], geo)}, {hexa(o[1], geo)}) outlined"
+                     for what, o in (("old", old), ("new", new)) if o)
+    return f"Page tables, {title}: a row per PMD slot: {'; '.join(parts)}{ranges}."
 
 
 def draw_move(result: MoveResult, step: int | None = None, *, fig=None, caption: bool = True,
@@ -695,11 +755,11 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None, caption:
     refusals = [e for e in events if e.refused]
     if step is None:
         right = "after the loop"
-        sentence = _counts(r)
+        sentence = counts_sentence(r)
     else:
         right = step_title(done, n)
         sentence = latest.describe() if latest else f"Before the loop: {n} step{'s' if n != 1 else ''} to go. " \
-                                                     f"{_counts(r)}"
+                                                     f"{counts_sentence(r)}"
     lines = textwrap.wrap(sentence, round(120 * width / WIDTH)) if caption else []
     if refusals and caption:
         lines += [f"the kernel prints: {warn_line(refusals[0].refused[-1])}  (once per boot; then move_ptes())"]
@@ -743,9 +803,9 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None, caption:
     for i, line in enumerate(lines):  # the WARN line, and a refused step, in vermillion
         red = line.startswith("the kernel prints") or (latest is not None and latest.refused and step is not None)
         _say(fig, mid_px, top_px - (below_title + 0.17 * i) * DPI, line, va="top", fontsize=8.5,
-             color=VERMILLION if red else "black")
+             color=VERMILLION_TEXT if red else "black")
 
-    old_range, new_range = (r.old_addr, hi_old, BLUE), (r.new_addr, hi_new, GREEN)
+    old_range, new_range = (r.old_addr, hi_old, BLUE, OLD_STYLE), (r.new_addr, hi_new, GREEN, NEW_STYLE)
     _panel(ax0, r.before, rows, img_before, ranges=[old_range], vmas=r.vmas, title="before (loop start)")
     _panel(ax1, now, rows, img_now, ranges=[new_range], vmas=r.vmas, title=right, labels=False, bar=1.018)
 
@@ -757,7 +817,8 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None, caption:
                                        mutation_scale=10, shrinkA=2, shrinkB=2))
     # The step just taken, outlined on the right; a refusal in vermillion.
     if latest is not None and step is not None:
-        _mark_extent(ax1, rows, latest.new, latest.extent, geo, VERMILLION if latest.refused else ORANGE)
+        _mark_extent(ax1, rows, latest.new, latest.extent, geo, *((VERMILLION, "-") if latest.refused
+                                                                   else (ORANGE, DEST_STYLE)))
     for e in refusals:
         rr = _row_of(rows, e.new, pmd)
         if rr is not None:
@@ -765,12 +826,13 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None, caption:
             ax1.add_patch(Rectangle((-0.5, rr - 0.5), cols, 1, fill=False, edgecolor=VERMILLION, linewidth=2.5))
             x0, y0, w, h = _pixels(ax1)
             _say(ax1, x0 + w + 10, y0 + h - (rr + 0.5) / len(rows) * h, "WARN", ha="left", fontsize=8,
-                 color=VERMILLION, fontweight="bold")
+                 color=VERMILLION_TEXT, fontweight="bold")
     _key(ax0, cmap, shown, strip)
+    fig._pagemove_alt = picture_alt(r, step)
     return fig
 
 
-def _mark_extent(ax, rows, start, extent, geo, colour):
+def _mark_extent(ax, rows, start, extent, geo, colour, style):
     """Outline the destination cells of one step."""
     from matplotlib.patches import Rectangle
 
@@ -783,11 +845,5 @@ def _mark_extent(ax, rows, start, extent, geo, colour):
         a, b = max(start, row[1]), min(start + extent, row[1] + pmd)
         if a < b:
             c0, c1 = (a - row[1]) // ps // group, -(-((b - row[1]) // ps) // group)
-            ax.add_patch(Rectangle((c0 - 0.5, r - 0.5), c1 - c0, 1, fill=False, edgecolor=colour, linewidth=2.5))
-
-
-def _counts(r: MoveResult) -> str:
-    from .kernel import Kernel
-    # Say each thing once: a kernel without realignment gets no realignment phrase (as in text.summary).
-    realign = f"; {realign_phrase(r)}" if Kernel.parse(r.kernel).realigns or r.unchecked else ""
-    return f"{counts_phrase(r, always_pud=True)}{realign}."
+            ax.add_patch(Rectangle((c0 - 0.5, r - 0.5), c1 - c0, 1, fill=False, edgecolor=colour, linewidth=2.5,
+                                   linestyle=style))

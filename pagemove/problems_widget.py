@@ -19,6 +19,7 @@ import html
 
 import ipywidgets as W
 
+from .a11y import Accessibility, no_null_titles
 from .numbers import ACCEPTED
 from .problems import DIFFICULTIES, KINDS, REASONS, Problem
 from .widgets import fit_width
@@ -89,6 +90,7 @@ class ExerciseWidget:
             lines.append(f"<div style='color:{colour}'>{_pre(str(v))}</div>")
         right, total = self.feedback.score
         self.result.value = "".join(lines) + f"<b>{right}/{total} right.</b>"
+        self.a11y.announce(f"{right} of {total} right.")
 
     def show_solution(self) -> None:
         """The Show solution button."""
@@ -133,9 +135,13 @@ class ExerciseWidget:
         self.random_button.on_click(lambda _: self.random_problems())
         self.check_button.on_click(lambda _: self.check())
         self.solution_button.on_click(lambda _: self.show_solution())
+        no_null_titles([self.seed, self.difficulty, self.kind])
         self.random_box = W.VBox([W.HBox([self.seed, self.new_button]), self.difficulty, self.kind])
-        self.widget = W.VBox([self.random_box, self.random_button, self.message, self.title, self.text, self.form,
-                              W.HBox([self.check_button, self.solution_button]), self.result, self.solution])
+        # pagemove.a11y: a named region whose keys stay with its controls in JupyterLab, and a live region
+        self.a11y = Accessibility(label="pagemove exercise")
+        self.widget = self.a11y.around([self.random_box, self.random_button, self.message, self.title, self.text,
+                                        self.form, W.HBox([self.check_button, self.solution_button]), self.result,
+                                        self.solution])
 
     def _random_controls(self, random: bool) -> None:
         """Show the seed, difficulty, kind and New problem (random problems) or hide them (a fixed problem);
@@ -161,19 +167,20 @@ class ExerciseWidget:
     def _fail(self, reason: str) -> None:
         self.error = reason
         self.message.value = f"<span style='color:#b00'>{html.escape(reason)}</span>"
+        self.a11y.announce(reason)
 
 
 def _field(item):
     """The input widget for one answer item."""
     style = {"description_width": "24em"}
     layout = W.Layout(width="46em")
+    common = dict(value="", description=item.label, tooltip="", style=style, layout=layout)  # tooltip: no title="null"
     if item.type == "bool":
-        return W.Dropdown(options=YES_NO, value="", description=item.label, style=style, layout=layout)
+        return W.Dropdown(options=YES_NO, **common)
     if item.type == "choice":
-        return W.Dropdown(options=[("", "")] + [(words, key) for key, words in REASONS.items()], value="",
-                          description=item.label, style=style, layout=layout)
+        return W.Dropdown(options=[("", "")] + [(words, key) for key, words in REASONS.items()], **common)
     hint = {"addresses": "e.g. 0x1e00000, 0x2000000 (or none)"}.get(item.type, ACCEPTED)
-    return W.Text(value="", placeholder=hint, description=item.label, style=style, layout=layout)
+    return W.Text(placeholder=hint, **common)
 
 
 def _pre(text: str) -> str:

@@ -311,12 +311,14 @@ def warn_note(level: str, kernel: str = "6.6") -> str:
     return how
 
 
+FLUSH_ALL_NOTE = "(-1: more than 33 pages, so x86 flushes the whole TLB)"
+
+
 def summary(result: MoveResult) -> str:
     """What is particular to this move: counts, realignment (on kernels that have it), each refusal
     (the WARN line once), TLB flushes, damage. Every line fits COLUMNS."""
     r, geo = result, result.geometry
-    what = " (execve stack move)" if r.operation == "relocate_vma_down" else ""
-    lines = [f"{r.operation}{what}: {hexa(r.old_addr, geo)} -> {hexa(r.new_addr, geo)}, len {r.length:#x}",
+    lines = [move_heading(r),
              f"Linux {r.kernel}, {geo.name}; moves: {r.pud_moves} PUD, {r.pmd_moves} PMD, {r.pte_moves} PTE; "
              f"refusals: {r.refusals}; steps: {len(r.events)}"]
     if r.huge_pmd_moves or r.huge_pmd_splits:
@@ -352,12 +354,57 @@ def summary(result: MoveResult) -> str:
     if geo.arch != "x86":  # tlb_flush_pages() is x86's tlb:tlb_flush notation (pages, -1 past 33)
         lines.append(f"TLB flushes: {len(pages)} flush_tlb_range() calls")
     else:
-        lines.append(f"TLB flushes: {len(pages)}" + (f", in pages: {runs_of(pages)}" if pages else ""))
+        lines.append(f"TLB flushes: {len(pages)}" + (f", in pages: {runs_of(pages)}" if pages else "")
+                     + (f" {FLUSH_ALL_NOTE}" if -1 in pages else ""))  # said where the -1 is shown
     if r.unchecked:
         lines.append("NOT THE KERNEL: realigned without can_align_down() (Linus' unchecked proposal)")
     if r.damage:
         lines.append(f"damage: {r.damage.summary()}")
     return wrap("\n".join(lines)) + "\n"
+
+
+def move_heading(r: MoveResult) -> str:
+    """The move in one line, as summary() heads it: "mremap: 0x1fff000 -> 0x1dff000, len 0x201000"."""
+    what = " (execve stack move)" if r.operation == "relocate_vma_down" else ""
+    return f"{r.operation}{what}: {hexa(r.old_addr, r.geometry)} -> {hexa(r.new_addr, r.geometry)}, len {r.length:#x}"
+
+
+def step_title(done: int, n: int) -> str:
+    """The after-panel's title for the state after `done` of `n` steps (steps count from 1)."""
+    if done == 0:
+        return f"before the loop (0 of {n} steps done)"
+    return f"after step {done} of {n}"
+
+
+def step_sentence(result: MoveResult, k: int) -> str:
+    """What step k did (k events applied: "Step k: ..."), or what the loop is about to do (k = 0)."""
+    n = len(result.events)
+    if k == 0:
+        where = "" if not result.realigned else f" {result.realign_check[0].upper()}{result.realign_check[1:]}."
+        return f"Before the loop: nothing moved yet; {n} step{'s' if n != 1 else ''} to replay.{where}"
+    return result.events[k - 1].describe()
+
+
+def counts_sentence(r: MoveResult) -> str:
+    """The counts of a whole move as a sentence (what a drawing of the whole move says under its title)."""
+    # Say each thing once: a kernel without realignment gets no realignment phrase (as in summary()).
+    realign = f"; {realign_phrase(r)}" if Kernel.parse(r.kernel).realigns or r.unchecked else ""
+    return f"{counts_phrase(r, always_pud=True)}{realign}."
+
+
+def picture_alt(r: MoveResult, step: int | None = None) -> str:
+    """The alt text of a drawing of r (plot.draw_move, the explorer's picture): the move, the kernel, the step
+    and what happened at it, from the same functions as summary() and the explorer's step sentence.
+
+    step None: the whole move ("after the loop"), said with its counts; k: after step k, said with what it did."""
+    n = len(r.events)
+    if step is None:
+        where, what = "after the loop", counts_sentence(r)
+    else:
+        where, what = step_title(step, n), step_sentence(r, step)
+    warn = " Linux prints a WARNING." if step is None and r.warned else ""
+    return (f"Page tables before the move (left) and {where} (right). {move_heading(r)}; "
+            f"Linux {r.kernel}, {r.geometry.name}. {what}{warn}")
 
 
 def runs_of(values) -> str:

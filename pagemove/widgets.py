@@ -22,9 +22,10 @@ from contextlib import contextmanager
 import ipywidgets as W
 
 from . import text
+from .a11y import ERROR_TEXT, STALE_TEXT, Accessibility, no_null_titles
 from .ahead import Ahead, Kept
 from .fit import WidthProbe, drawing_px
-from .numbers import ACCEPTED, parse_number
+from .numbers import ACCEPTED, NumberError, parse_number
 from .plot import DPI as plot_dpi  # pagemove.plot loads matplotlib only inside its functions
 from .plot import WIDTH as plot_width
 from .presets import PRESETS, twin
@@ -35,6 +36,7 @@ KERNELS = ("6.6", "6.7")
 MODES = (("mremap", False), ("execve stack shift", True))
 CUSTOM = ""  # the preset dropdown's value once the learner has changed something a preset fixes
 THP_LABEL = "THP (huge pages)"
+CUSTOM_ABOUT = "<b>Custom move</b>: pick a case to start again from one of the seed's examples."
 ADDRESS_FIELDS = ("old", "new", "length")
 LABELS = {"old": "old", "new": "new", "length": "len"}  # what the text boxes say
 HINT = f"Type {ACCEPTED}. A box applies on Enter or Tab."
@@ -44,7 +46,10 @@ MOVES_KEPT = 8  # simulated moves kept: flipping back to a kernel neither simula
 PRESENTER_WIDTH = 5.9  # figure inches at most: the right column at 1024x768 (a notebook cell is plot.WIDTH)
 PRESENTER_HEIGHT = 4.2  # inches at most, so controls, picture and summary fit a 768-pixel-high projector
 SUMMARY_LINES, SUMMARY_CHARS = 7, 88  # presenter: lines the summary box shows; characters a line holds
-STALE = "2px dashed #b00020"  # the border of a picture that no longer matches the boxes
+STALE = f"2px dashed {ERROR_TEXT}"  # the border of a picture that no longer matches the boxes
+# What the explorer's controls are called for a screen reader (ipywidgets names text boxes and dropdowns itself).
+SPOKEN = {"geometry": "geometry", "mode": "mode", "kernel": "Linux version", "step": "after step",
+          "old": "old address, in pages", "new": "new address, in pages", "length": "length, in pages"}
 
 
 def geometry_choices() -> list[tuple[str, str]]:
@@ -206,6 +211,7 @@ class MoveExplorer:
         self.picture = W.VBox([self.probe, self.image], layout=W.Layout(flex="1 1 auto", min_width="0"))
         self.step_line = W.HTML()
         self.summary_box = W.HTML()
+        self._accessible()
 
         self.preset.observe(self._on("preset"), names="value")
         self.geometry.observe(self._on("geometry"), names="value")
@@ -230,15 +236,27 @@ class MoveExplorer:
                            self.error_line, stepper, self.step_line], layout=W.Layout(width="28em", flex="0 0 auto"))
             right = W.VBox([self.picture, self.summary_box], layout=W.Layout(flex="1 1 auto", min_width="0"))
             main = W.HBox([left, right], layout=W.Layout(align_items="flex-start"))
-            self.widget = W.VBox([self.preset, self.about, main])
+            self.widget = self.a11y.around([self.preset, self.about, main])
             self.widget.add_class("pagemove-presenter")
         else:
             toggles = W.HBox([self.geometry, self.mode, self.kernel, self.thp],
                              layout=W.Layout(flex_flow="row wrap"))
-            self.widget = W.VBox([self.preset, self.about, toggles, *rows, self.hint, self.error_line,
-                                  self.picture, stepper, self.step_line, self.summary_box])
+            self.widget = self.a11y.around([self.preset, self.about, toggles, *rows, self.hint, self.error_line,
+                                            self.picture, stepper, self.step_line, self.summary_box])
         self.widget.add_class("pagemove-explorer")
         self.summary_box.add_class("pagemove-summary")
+
+    def _accessible(self) -> None:
+        """Names for the controls ipywidgets leaves unnamed, the picture's alt text, the live region (pagemove.a11y)."""
+        self.a11y = Accessibility(label="pagemove explorer: " + ("presenter" if self.presenter else "move explorer"))
+        for name in ("geometry", "mode", "kernel"):
+            self.a11y.name(getattr(self, name), SPOKEN[name])
+        for name in ADDRESS_FIELDS:
+            self.a11y.name(self.sliders[name], SPOKEN[name])
+        self.a11y.name(self.step_slider, SPOKEN["step"])
+        self.a11y.picture(self.image)
+        no_null_titles([self.preset, self.geometry, self.mode, self.kernel, self.thp, self.step_slider,
+                        *self.texts.values(), *self.sliders.values()])
 
     def _drawing_px(self) -> int:
         """How wide to draw the picture, in pixels: the width the front end measured, within limits."""
@@ -297,6 +315,8 @@ class MoveExplorer:
         if name == "preset":
             if value != CUSTOM:
                 self._apply_preset(value)
+            else:  # the learner picked "custom": the move stays, the old case's description goes
+                self.about.value = _block(CUSTOM_ABOUT)
             return
         if name in ADDRESS_FIELDS:
             if source == "text":
@@ -367,8 +387,7 @@ class MoveExplorer:
             with self._quietly():
                 self.preset.value = CUSTOM
             self._blockers = ()
-            self.about.value = _block("<b>Custom move</b>: pick a case to start again from one of the seed's "
-                                      "examples.")
+            self.about.value = _block(CUSTOM_ABOUT)
 
     # ---- text boxes and sliders in sync -----------------------------------------------------------------
 
@@ -416,15 +435,16 @@ class MoveExplorer:
             for name, typed in self._bad.items():
                 try:
                     parse_number(typed, LABELS[name])
-                except ValueError as e:
-                    reasons.append(str(e))
-            self._show_error("; ".join(reasons))
+                except NumberError as e:
+                    reasons.append(e.reason)
+            self._show_error(f"{'; '.join(reasons)}; write {ACCEPTED}")  # the accepted forms once
             return
+        v = self._values
         self._ahead.cancel()  # a change arrived: nothing drawn ahead for the old values is wanted first
         try:
-            key, (result, summary) = self._simulated(self._values)
+            key, (result, summary) = self._simulated(v)
         except (OSError, ValueError) as e:
-            self._show_error(_reason(e))
+            self._show_error(_reason(e, thp_stack=v["stack"] and v.get("thp", False)))
             return
         self.result, self.error = result, ""
         # What this result was simulated from: the PNG cache's key. Not the controls' values, which may
@@ -446,7 +466,7 @@ class MoveExplorer:
         # too long for the width scrolls.
         style = ("margin:0;font-family:var(--jp-code-font-family,monospace);white-space:pre-wrap;"
                  "word-break:normal;overflow-wrap:normal;overflow-x:auto")
-        head = ["<span style='color:#b00020'>(the last good move, not the boxes' values)</span>"] if self.error else []
+        head = [f"<span style='color:{ERROR_TEXT}'>(the last good move, not the boxes' values)</span>"] if self.error else []
         if self.presenter:  # at most SUMMARY_LINES on a projector; a longer summary scrolls, and says so
             style += f";font-size:11px;line-height:1.25;max-height:{SUMMARY_LINES * 1.25}em;overflow-y:auto"
             lines = sum(1 + len(line) // SUMMARY_CHARS for line in self.summary.splitlines())
@@ -454,7 +474,7 @@ class MoveExplorer:
                 head.append(f"<span style='font-size:0.85em'>Summary: {lines} lines, the box shows "
                             f"{SUMMARY_LINES}; scroll inside it for the rest.</span>")
         if self.error:
-            style += ";color:#777"
+            style += f";color:{STALE_TEXT}"
         head = f"<div style='line-height:1.35'>{' '.join(head)}</div>" if head else ""
         self.summary_box.value = f"{head}<pre style='{style}'>{html.escape(self.summary)}</pre>"
 
@@ -464,9 +484,11 @@ class MoveExplorer:
         if r is None:
             return
         k = self.step_slider.value
-        self._sentence_text = _step_sentence(r, k)
+        self._sentence_text = text.step_sentence(r, k)
         self.step_line.value = _block(html.escape(self._sentence_text))
         self.image.value = self._png(r, None if k == len(r.events) else k)
+        self.a11y.alt = text.picture_alt(r, k)
+        self.a11y.announce(self._sentence_text)
         self._draw_ahead(k)
 
     def _simulated(self, values: dict, blockers=None):
@@ -518,8 +540,9 @@ class MoveExplorer:
         """Show why the values cannot be simulated; keep the last good picture, marked as not current."""
         self.error = reason
         kept = " The picture (dashed border) still shows the last good move, not these values." if self.result else ""
-        self.error_line.value = _block(f"<b>Cannot move:</b> {html.escape(reason)}.{kept}", color="#b00020")
+        self.error_line.value = _block(f"<b>Cannot move:</b> {html.escape(reason)}.{kept}", color=ERROR_TEXT)
         self._mark_current(False)
+        self.a11y.announce(f"Cannot move: {reason}.{kept}")
         if self.result is not None:
             self._show_summary()
 
@@ -527,7 +550,9 @@ class MoveExplorer:
         """A dashed red border and a greyed sentence while the picture is not what the boxes say."""
         self.image.layout.border = None if current else STALE
         if not current and self._sentence_text:
-            self.step_line.value = _block(html.escape(self._sentence_text), color="#777")
+            self.step_line.value = _block(html.escape(self._sentence_text), color=STALE_TEXT)
+        if not current and self.result is not None:
+            self.a11y.alt = f"The last good move, not the boxes' values. {text.picture_alt(self.result, self.step)}"
 
     # ---- batching -----------------------------------------------------------------------------------------
 
@@ -634,17 +659,12 @@ def _as_int(value, name: str) -> int:
         raise ValueError(f"{name.split()[0]} must be an int{name[len(name.split()[0]):]}, got {value!r}") from None
 
 
-def _reason(e: Exception) -> str:
-    """The message of an engine error, without the errno prefix Python adds."""
+def _reason(e: Exception, thp_stack: bool = False) -> str:
+    """The message of an engine error, without the errno prefix Python adds; for a huge page in the stack
+    (THP ticked in stack mode), what the learner can do in the widget instead of the API's huge_stack=True."""
     if isinstance(e, OSError) and e.strerror:
         return e.strerror
-    return str(e)
-
-
-def _step_sentence(result, k: int) -> str:
-    """What step k did (k events applied: "Step k: ..."), or what the loop is about to do (k = 0)."""
-    n = len(result.events)
-    if k == 0:
-        where = "" if not result.realigned else f" {result.realign_check[0].upper()}{result.realign_check[1:]}."
-        return f"Before the loop: nothing moved yet; {n} step{'s' if n != 1 else ''} to replay.{where}"
-    return result.events[k - 1].describe()
+    message = str(e)
+    if thp_stack and "huge_stack=True" in message:
+        message = message.split("; pass huge_stack=True")[0] + f": untick {THP_LABEL}, or choose mode mremap"
+    return message

@@ -64,3 +64,29 @@ def test_the_figures_quoted_are_found():
     md = "---\njupytext: x\n---\n8.7 against 9.8 µs; **16.4 times**; (1.6×); 13.17 ns; `2x2`; Linux 6.7"
     assert quoted_figures(md) == ["8.7", "9.8", "16.4", "1.6", "13.17"]
     assert "16.4" in reference_figures() and "99.9" not in reference_figures()
+
+
+# ---- the real WARNING (notebooks 03, 05, 09): its figures come from the recording -------------------------
+
+def warn_figures() -> dict[str, set[int]]:
+    """What the recording and the engine say: the exec that warned, and "one exec in N" for the recorded
+    stack and for a 6 MiB one (whose shift of 3 PMDs warns too)."""
+    from pagemove.lab.vm import report, warn
+
+    ref = warn.reference()
+    start, end = ref["stack_before"]
+
+    def odds(lo: int) -> int:
+        return round(report.RND_PAGES / sum(w for _, w in report.warning_shifts(lo, end)))
+    return {"exec": {ref["warn_exec"]}, "odds": {odds(start), odds(end - 0x601000)}}
+
+
+@pytest.mark.parametrize("prefix", ["03", "05", "09"])
+def test_the_warn_figures_in_the_prose_come_from_the_recording(prefix):
+    text = prose(next(NOTEBOOKS.glob(f"{prefix}-*.md")).read_text(), main_thread=False)
+    known = warn_figures()
+    execs = [int(n) for n in re.findall(r"\bexec (\d+)\b", text)]
+    odds = [int(n) for n in re.findall(r"\bon(?:e|ce) (?:exec )?in (\d+)\b", text)]
+    assert execs or odds, f"{prefix} quotes no figure of the recorded WARN"
+    assert set(execs) <= known["exec"] and set(odds) <= known["odds"], (prefix, execs, odds, known)
+    assert not re.search(r"once in (?:about )?700", text)  # the feasibility run's rough figure, replaced

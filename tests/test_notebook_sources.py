@@ -80,3 +80,24 @@ def test_stable_widget_ids_renames_consistently(tmp_path):
     assert copies[0].read_text() == copies[1].read_text()
     shutil.copy(copies[0], tmp_path / "check.ipynb")
     test_saved_widgets_refer_only_to_saved_models(tmp_path / "check.ipynb")
+
+
+def test_stable_widget_ids_joins_a_print_split_into_chunks(tmp_path):
+    """The kernel may send one print() as several stream outputs, differently per run; the tool joins each
+    cell's consecutive outputs to one stream (as Jupyter shows them), and keeps stdout apart from stderr."""
+    import json
+    import subprocess
+    import sys
+
+    def stream(name, text):
+        return {"name": name, "output_type": "stream", "text": text}
+
+    cell = {"cell_type": "code", "execution_count": 1, "id": "c1", "metadata": {}, "source": "print('a\\nb')",
+            "outputs": [stream("stdout", ["a\n", "b"]), stream("stdout", ["\n"]), stream("stderr", ["w\n"]),
+                        stream("stdout", ["c\n"])]}
+    nb = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "split.ipynb"
+    path.write_text(json.dumps(nb))
+    subprocess.run([sys.executable, str(NOTEBOOKS.parent / "tools" / "stable-widget-ids"), str(path)], check=True)
+    outputs = json.loads(path.read_text())["cells"][0]["outputs"]
+    assert outputs == [stream("stdout", ["a\n", "b\n"]), stream("stderr", ["w\n"]), stream("stdout", ["c\n"])]

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 import pagemove.__main__ as cli
 import pagemove.problems as problems
-from pagemove.numbers import ACCEPTED, parse_number
+from pagemove.numbers import ACCEPTED, NumberError, parse_number
 
 UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
@@ -23,11 +23,19 @@ def test_sizes_and_sums(terms, spaced):
     assert parse_number(text) == sum(n * UNITS.get(u, 1) for n, u in terms)
 
 
-@pytest.mark.parametrize("text", ["abc", "1fff000", "0x", "2M+", "1.5", "-1", "4KB", "0b1", "0x2M", "two"])
+@pytest.mark.parametrize("text", ["abc", "1fff000", "0x", "2M+", "1.5", "-x1", "4KB", "0b1", "0x2M", "two"])
 def test_anything_else_is_an_error_naming_the_box_and_the_accepted_forms(text):
     with pytest.raises(ValueError) as e:
         parse_number(text, "old")
     assert str(e.value).startswith(f"old: {text!r} is not a number") and str(e.value).endswith(ACCEPTED)
+
+
+@pytest.mark.parametrize("text", ["-1", "-4096", " -0x1000", "-2M+4K", -4096])
+def test_a_negative_number_is_called_negative_not_not_a_number(text):
+    with pytest.raises(NumberError) as e:
+        parse_number(text, "old")
+    assert e.value.reason == f"old: {text.strip() if isinstance(text, str) else text!r} is negative"
+    assert str(e.value) == f"{e.value.reason}; write {ACCEPTED}"
 
 
 def test_the_public_entry_and_the_cli_are_this_grammar():

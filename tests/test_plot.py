@@ -165,16 +165,17 @@ def test_a_plain_address_space_has_a_small_key_and_one_page_colour():
 
 
 def test_a_move_key_has_only_the_marks_of_that_step():
+    DEST, WARN = plot.KEY_ENTRIES["dest"], plot.KEY_ENTRIES["refused"]
     r = PRESETS["c-overlap"].run()  # 6.6: step 1 moves one PTE, step 2 is refused (the WARN)
     first, _ = key_of(plot.draw_move(r, 1))
-    assert "this step's destination" in first and "refused: WARN" not in first
+    assert DEST in first and WARN not in first
     assert "PMD entry moved" not in first and "PUD entry moved" not in first
     assert "VMA (bar beside its rows: left before, right after)" in first
     assert not any(label == "VMA (bar left of the rows)" for label in first)  # bars are right of 'after'
     warned, strip = key_of(plot.draw_move(r, 2))
-    assert "refused: WARN" in warned and strip == "the moved range"
+    assert WARN in warned and strip == "the moved range"
     moved, _ = key_of(plot.draw_move(PRESETS["linus"].run()))  # 6.7: two whole PMD moves, the whole loop
-    assert "PMD entry moved" in moved and "refused: WARN" not in moved and "this step's destination" not in moved
+    assert "PMD entry moved" in moved and WARN not in moved and DEST not in moved
     pud, _ = key_of(plot.draw_move(simulate(0x40000000, 0x80000000, 0x40000000, kernel="6.6")))
     assert "PUD entry moved" in pud and "PMD entry moved" not in pud
 

@@ -125,3 +125,23 @@ def test_the_dropdowns_are_wide_enough_for_their_longest_choice():
     for dropdown in (ex.difficulty, ex.kind):
         longest = max(len(label) for label, _ in dropdown.options)
         assert f"{longest}ch" in dropdown.layout.width
+
+
+def test_no_described_control_leaves_its_tooltip_null():
+    """ipywidgets 8 writes a missing tooltip as title="null" on the label (issue 19)."""
+    ex = ExerciseWidget(seed=0)
+    controls = [ex.seed, ex.difficulty, ex.kind, *ex.fields.values()]
+    assert all(w.description and w.tooltip is not None for w in controls)
+
+
+def test_the_exercise_is_a_named_region_that_announces_its_feedback():
+    from pagemove.a11y import ROOT_CLASS
+
+    ex = ExerciseWidget(seed=0)
+    assert ROOT_CLASS in ex.widget._dom_classes and ex.a11y in ex.widget.children
+    ex.answer(**{name.replace(".", "_"): "1" for name in ex.fields})
+    ex.check()
+    right, total = ex.feedback.score
+    assert ex.a11y.announcement == f"{right} of {total} right."
+    ex.answer(nonsense="1")
+    assert ex.a11y.announcement == ex.error and "no answer field" in ex.error

@@ -300,3 +300,11 @@ def test_wrap_keeps_a_range_on_one_line():
     # with no range at the break, wrap() breaks at the last space that fits, as textwrap does
     words = " ".join(f"{0x7f0000000000 + i:#x}" for i in range(20))
     assert text.wrap(words).splitlines()[0] == words[:words.rfind(" ", 0, text.COLUMNS + 1)]
+
+
+def test_the_minus_one_of_the_flush_line_is_explained_on_that_line_and_only_when_shown():
+    s = text.summary(PRESETS["c-overlap"].run(kernel="6.7"))  # two PMD moves: 512 pages each, shown as -1
+    line = next(x for x in s.splitlines() if x.startswith("TLB flushes"))
+    assert line.endswith(text.FLUSH_ALL_NOTE) and "-1 x 2" in line
+    assert text.FLUSH_ALL_NOTE not in text.summary(PRESETS["tiny-a"].run())  # no -1 there
+    assert text.FLUSH_ALL_NOTE not in text.summary(PRESETS["arm64_64k-c-overlap"].run(kernel="6.7"))

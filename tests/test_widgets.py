@@ -20,10 +20,11 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from pagemove import text  # noqa: E402
+from pagemove.numbers import ACCEPTED  # noqa: E402
 from pagemove.presets import PRESETS  # noqa: E402
 from pagemove.scenario import GEOMETRIES as ENGINE_GEOMETRIES  # noqa: E402
 from pagemove.scenario import geometry_of  # noqa: E402
-from pagemove.widgets import MoveExplorer  # noqa: E402
+from pagemove.widgets import THP_LABEL, MoveExplorer  # noqa: E402
 
 
 @pytest.fixture
@@ -327,7 +328,7 @@ def test_set_with_strings_is_typing_into_the_boxes():
     assert built.values["new"] == 0x30000000 and built.values["length"] == 0x400000 and built.error == ""
 
 
-@pytest.mark.parametrize("typed", ["abc", "1fff000", "4096x", "0x", "-4K", "1.5M"])
+@pytest.mark.parametrize("typed", ["abc", "1fff000", "4096x", "0x", "2M+-4K", "1.5M"])
 def test_anything_else_names_the_box_and_the_accepted_forms(ex, typed):
     ex.texts["new"].value = typed
     assert ex.error.startswith(f"new: {typed!r} is not a number")
@@ -553,3 +554,57 @@ def test_the_png_cache_never_shows_a_picture_of_other_controls():
     ex.set(step=1)
     assert ex.image.value != plain
     ex.close()
+
+
+# ---- messages (issue 19, item 5) ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("typed", ["-4096", "-4K", "-0x1000", "-2M+4K"])
+def test_a_negative_number_is_called_negative(ex, typed):
+    ex.texts["new"].value = typed
+    assert ex.error.startswith(f"new: {typed!r} is negative;"), ex.error
+    assert "not a number" not in ex.error
+
+
+def test_two_broken_boxes_name_both_and_print_the_accepted_forms_once(ex):
+    ex.set(old="-4096", new="abc")
+    assert "old: '-4096' is negative" in ex.error and "new: 'abc' is not a number" in ex.error
+    assert ex.error.count(ACCEPTED) == 1, ex.error
+    assert ex.error_line.value.count("decimal 4096") == 1
+
+
+def test_choosing_custom_drops_the_old_cases_description():
+    ex = MoveExplorer(preset="cascade")
+    title = PRESETS["cascade"].title
+    assert html.escape(title) in ex.about.value
+    before = ex.summary
+    ex.preset.value = ""  # the dropdown's "custom"
+    assert html.escape(title) not in ex.about.value and "Custom move" in ex.about.value
+    assert ex.summary == before and not ex.error  # the move itself stays
+
+
+def test_thp_in_stack_mode_says_what_to_do_in_the_widget(ex):
+    ex.set(thp=True)
+    assert ex.values["stack"] and "huge_stack" not in ex.error, ex.error
+    assert f"untick {THP_LABEL}, or choose mode mremap" in ex.error
+    ex.set(thp=False)  # what the message says works
+    assert not ex.error
+
+
+def test_the_minus_one_in_the_flush_line_is_explained_beside_it(ex):
+    ex.set(kernel="6.7")  # two whole PMD moves: two flushes of 512 pages, shown as -1
+    flushes = ex.summary.split("TLB flushes: ")[1]
+    assert "-1" in flushes.split("(")[0] and text.FLUSH_ALL_NOTE in " ".join(flushes.split())
+    assert html.escape(text.FLUSH_ALL_NOTE) in " ".join(ex.summary_box.value.split())
+    ex.set(kernel="6.6", step=0)  # one PTE flush and one refused PMD's 512 PTEs (-1): still explained
+    assert text.FLUSH_ALL_NOTE in " ".join(ex.summary.split())
+    ex.set(preset="tiny-a")  # a few pages per PMD: every flush under 33 pages, no -1 and no note
+    assert "-1" not in ex.summary.split("TLB flushes: ")[1] and text.FLUSH_ALL_NOTE not in ex.summary
+
+
+def test_no_described_control_leaves_its_tooltip_null():
+    """ipywidgets 8 writes a missing tooltip as title="null" on the label."""
+    for presenter in (False, True):
+        ex = MoveExplorer(presenter=presenter)
+        described = [w for w in ex._all_widgets() if getattr(w, "description", "")]
+        assert len(described) >= 10
+        assert all(w.tooltip is not None for w in described), [w.description for w in described if w.tooltip is None]

@@ -118,28 +118,29 @@ def x86_unmap_flushes(freed, geometry, ceiling: int = 33, batch: int = TABLE_BAT
     return out
 
 
-def engine_space(layout: Layout, sc: Scenario, kernel_levels: int = X86_KERNEL_LEVELS) -> AddressSpace:
-    """The scenario's address space in the engine, reservation remnants included. kernel_levels: the
-    kernel's CONFIG_PGTABLE_LEVELS (4 for a kernel without X86_5LEVEL, such as Debian's 5.10)."""
-    mm = AddressSpace(Geometry.x86_64(), kernel_levels=kernel_levels)
+def engine_space(layout: Layout, sc: Scenario, kernel_levels: int = X86_KERNEL_LEVELS,
+                 geometry: Geometry | None = None) -> AddressSpace:
+    """The scenario's address space in the engine (x86-64 unless told), reservation remnants included.
+    kernel_levels: the kernel's CONFIG_PGTABLE_LEVELS (4 for a kernel without X86_5LEVEL, such as Debian's 5.10)."""
+    mm = AddressSpace(geometry or Geometry.x86_64(), kernel_levels=kernel_levels)
     for lo, hi in layout.remnants():
         mm.mmap(lo, hi - lo, prot="none", name="reservation")
     start, length = layout.source_vma(sc)
-    if sc.huge:
-        mm.mmap(start, length, populate=True, name="source", thp=True)
-    else:
-        mm.mmap(start, length, populate=True, name="source")
+    populated = length if sc.populated is None else sc.populated
+    mm.mmap(start, length, populate=populated == length, name="source", thp=sc.huge)
+    if 0 < populated < length:
+        mm.populate(start, populated)
     for b_start, b_len, prot in layout.blockers(sc):
         mm.mmap(b_start, b_len, prot=prot, name="blocker")
     return mm
 
 
 def predict(sc: Scenario, layout: Layout | None = None, kernel: str = NEWEST, ceiling: int = 33,
-            kernel_levels: int = X86_KERNEL_LEVELS) -> Prediction:
+            kernel_levels: int = X86_KERNEL_LEVELS, geometry: Geometry | None = None) -> Prediction:
     """The engine's counts, realignment, TLB flushes and page-table pages for one scenario."""
     layout = layout or Layout.for_scenarios([sc])
     old, new = layout.old(sc), layout.new(sc)
-    mm = engine_space(layout, sc, kernel_levels)
+    mm = engine_space(layout, sc, kernel_levels, geometry)
     before, made0, freed0 = table_pages(mm), mm.pt.allocated, mm.pt.freed
     before_set, folds0 = table_set(mm.pt), len(mm.pt.p4d_free_tlb_calls)
     r = mm.mremap(old, sc.length, sc.length, new_addr=new, kernel=kernel)

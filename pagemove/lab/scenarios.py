@@ -38,6 +38,7 @@ class Scenario:
     #                    "sub": the source VMA starts a page below old; "resv": PROT_NONE [old & PMD_MASK, old)
     twin: str = ""  # the scenario that differs only by a blocker, for the timing inference
     huge: bool = False  # the source is MADV_HUGEPAGE (else MADV_NOHUGEPAGE): transparent huge pages
+    populated: int | None = None  # bytes written from the source VMA's start (None: all of it)
 
 
 def size_label(n: int) -> str:
@@ -114,11 +115,11 @@ def scenarios(sizes=("2M",), guard: bool = True, thp: bool = True) -> list[Scena
     return out + (guard_scenarios() if guard else []) + (thp_scenarios() if thp else [])
 
 
-def huge_pages_expected(start: int, length: int) -> int:
+def huge_pages_expected(start: int, length: int, pmd: int = PMD) -> int:
     """How many PMD-sized huge pages a populated MADV_HUGEPAGE VMA [start, start+length) gets: one per
     PMD-aligned 2 MiB block wholly inside it (thp_vma_suitable_order(), mm/huge_memory.c)."""
-    first = -(-start // PMD) * PMD
-    return max(0, (start + length - first) // PMD)
+    first = -(-start // pmd) * pmd
+    return max(0, (start + length - first) // pmd)
 
 
 @dataclass(frozen=True)
@@ -128,32 +129,40 @@ class Layout:
 
     base: int  # PUD-aligned
     window: int  # bytes above each anchor, a multiple of PUD_SIZE
+    # Another geometry's sizes (the VM lab): `pud` is the anchors' spacing, PUD_SIZE unless the address
+    # space is too small for that (i386); `slack` must cover the PMD below each anchor.
+    pud: int = PUD
+    pmd: int = PMD
+    page: int = PAGE
+    slack: int = SLACK
 
     @classmethod
-    def for_scenarios(cls, scs, base: int = ENGINE_BASE) -> Layout:
+    def for_scenarios(cls, scs, base: int = ENGINE_BASE, **sizes) -> Layout:
+        pud = sizes.get("pud", PUD)
         reach = max(max(s.old, s.new) + s.length for s in scs)
-        return cls(base, -(-reach // PUD) * PUD)
+        return cls(base, -(-reach // pud) * pud, **sizes)
 
     @property
     def size(self) -> int:
-        return 3 * PUD + 2 * self.window
+        return 3 * self.pud + 2 * self.window
 
     @property
     def src_anchor(self) -> int:
-        return self.base + PUD
+        return self.base + self.pud
 
     @property
     def dst_anchor(self) -> int:
-        return self.base + 2 * PUD + self.window
+        return self.base + 2 * self.pud + self.window
 
     @property
     def settle(self) -> int:
-        return self.base + PUD // 2
+        return self.base + self.pud // 2
 
     def holes(self) -> list[tuple[int, int]]:
         """[start, end) ranges the lab unmaps from its reservation and works in."""
-        return [(self.settle, self.settle + PAGE), (self.src_anchor - SLACK, self.src_anchor + self.window),
-                (self.dst_anchor - SLACK, self.dst_anchor + self.window)]
+        return [(self.settle, self.settle + self.page),
+                (self.src_anchor - self.slack, self.src_anchor + self.window),
+                (self.dst_anchor - self.slack, self.dst_anchor + self.window)]
 
     def remnants(self) -> list[tuple[int, int]]:
         """[start, end) pieces of the reservation that stay mapped PROT_NONE."""
@@ -171,16 +180,16 @@ class Layout:
 
     def source_vma(self, sc: Scenario) -> tuple[int, int]:
         """(start, length) of the VMA that holds old: a page longer, below old, for "sub"."""
-        extra = PAGE if sc.blocker == "sub" else 0
+        extra = self.page if sc.blocker == "sub" else 0
         return self.old(sc) - extra, sc.length + extra
 
     def blockers(self, sc: Scenario) -> list[tuple[int, int, str]]:
         """(start, length, prot) of the blocking VMAs the scenario maps (never populated)."""
-        old, new = self.old(sc), self.new(sc)
+        old, new, pmd_mask = self.old(sc), self.new(sc), ~(self.pmd - 1)
         if sc.blocker == "old":
-            return [(old & ~(PMD - 1), PAGE, "r")]
+            return [(old & pmd_mask, self.page, "r")]
         if sc.blocker == "new":
-            return [(new & ~(PMD - 1), PAGE, "r")]
+            return [(new & pmd_mask, self.page, "r")]
         if sc.blocker == "resv":
-            return [(old & ~(PMD - 1), old - (old & ~(PMD - 1)), "none")]
+            return [(old & pmd_mask, old - (old & pmd_mask), "none")]
         return []

@@ -11,6 +11,15 @@ writes itself (initramfs.py), and booted with the package's vmlinuz under TCG wi
 (boot.py). The program does the moves, observes them (data, VmPTE, tracepoints, kprobes) and prints framed
 lines on the serial console (console.py), which the host holds to the engine (lab.py).
 
+What the six kernels showed (reference.json, December 2026): every move kept its data, and every
+compared quantity – VmPTE over the move and after the blockers go, x86's tlb:tlb_flush sequence, the
+page-table pages allocated (kprobes), THP moves and splits, the errno probes, page and PMD size, TASK_SIZE –
+agreed with the engine, 5.10 to 6.12, on x86-64, i386 PAE and arm64 4K/16K. 6.12 realigns case (c); 5.10
+and 6.1 do not. Two findings: Debian's arm64 kernels are built with VA_BITS=52, so on a CPU with LPA2 their
+user space reaches 1 << 52 (the guests run without LPA2, as most hardware); and the 16K kernel then falls
+back to 47-bit addresses (3 levels), where Geometry.arm64_16k() models the 48-bit build – recorded as a
+deliberate difference (lab.EXPLAINED). The real 5.10 confirmed the engine's 4.20–5.15 errno order.
+
 One concept per module: catalogue (the kernels), fetch (apt, the cache), toolchain (zig cc), initramfs
 (newc), console (frames, WARNINGs), boot (QEMU), lab (scenarios in the guest, comparison with the
 engine), cli. Needs: qemu-system-x86 / qemu-system-arm (apt), the `vm` extra (pip: ziglang), apt-get

@@ -6,9 +6,10 @@ QEMU then exits by itself (-no-reboot). Whatever happens – success, a guest th
 Ctrl-C – the QEMU process group is killed before boot() returns.
 
 KVM is only a speed-up: on machines like CI's, /dev/kvm opens and KVM_CREATE_VM succeeds, yet a KVM guest
-hangs at "Booting from ROM". So with accel "auto" a KVM boot must print its first frame within
-KVM_PROBE_S, or it is killed and the boot runs again under TCG (and KVM is not tried again in this
-process). $PAGEMOVE_VM_ACCEL = tcg | kvm | auto chooses; the default is tcg.
+hangs at "Booting from ROM" (and on this project's build machine, nested, QEMU aborts at once: "failed to set
+MSR 0x10a"). So with accel "auto" a KVM boot must print its first frame within KVM_PROBE_S, else it is
+killed (or found dead) and the boot runs again under TCG, and KVM is not tried again in this process.
+$PAGEMOVE_VM_ACCEL = tcg | kvm | auto chooses; the default is tcg.
 """
 
 from __future__ import annotations
@@ -81,9 +82,11 @@ def kvm_usable(kernel: GuestKernel | None = None) -> bool:
         os.close(fd)
 
 
-def qemu_command(kernel: GuestKernel, image: Path, initrd: Path, words: list[str], accel: str) -> list[str]:
-    """The QEMU command line: one CPU, serial console on stdio, no display, no monitor, no reboot."""
-    cmd = [kernel.qemu, *kernel.machine_args, "-m", str(kernel.memory_mb), "-smp", "1",
+def qemu_command(kernel: GuestKernel, image: Path, initrd: Path, words: list[str], accel: str,
+                 smp: int = 1) -> list[str]:
+    """The QEMU command line: `smp` CPUs (one by default), serial console on stdio, no display, no monitor,
+    no reboot."""
+    cmd = [kernel.qemu, *kernel.machine_args, "-m", str(kernel.memory_mb), "-smp", str(smp),
            "-kernel", str(image), "-initrd", str(initrd),
            "-append", f"console={kernel.console} quiet panic=-1 -- {' '.join(words)}",
            "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot"]
@@ -154,8 +157,9 @@ def choose_accel(kernel: GuestKernel, accel: str | None = None) -> str:
 
 def boot(kernel: GuestKernel, init: bytes, *, args=(), timeout_s: float = 120.0,
          extra_files: dict[str, bytes] | None = None, on_line: Callable[[str], None] | None = None,
-         accel: str | None = None) -> BootResult:
-    """Boot `kernel` with `init` as /init (given `args`), until it powers off or `timeout_s` passes."""
+         accel: str | None = None, smp: int = 1) -> BootResult:
+    """Boot `kernel` with `init` as /init (given `args`), until it powers off or `timeout_s` passes.
+    smp > 1 gives the guest that many CPUs (TCG runs one host thread per CPU: `vm warn` runs two exec loops)."""
     global _kvm_failed
     missing = qemu_missing(kernel)
     if missing:
@@ -172,13 +176,15 @@ def boot(kernel: GuestKernel, init: bytes, *, args=(), timeout_s: float = 120.0,
         words = [nonce, *map(str, args)]
         start = time.monotonic()
         probe = KVM_PROBE_S if mode == "kvm" and (accel or os.environ.get("PAGEMOVE_VM_ACCEL")) == "auto" else None
-        text, timed_out, silent, rc = _run(qemu_command(kernel, image, initrd, words, mode), timeout_s, probe,
+        text, timed_out, silent, rc = _run(qemu_command(kernel, image, initrd, words, mode, smp), timeout_s, probe,
                                            on_line)
-        if silent:
+        if probe is not None and (silent or "@@pagemove:" not in text):
             _kvm_failed = True
-            notes.append(f"KVM guest printed nothing in {KVM_PROBE_S:.0f} s; ran again under TCG")
+            why = (f"printed nothing in {KVM_PROBE_S:.0f} s" if silent
+                   else f"ended (status {rc}) before printing: {(text.strip().splitlines() or [''])[-1]}")
+            notes.append(f"the KVM guest {why}; ran again under TCG")
             mode = "tcg"
-            text, timed_out, _, rc = _run(qemu_command(kernel, image, initrd, words, mode),
+            text, timed_out, _, rc = _run(qemu_command(kernel, image, initrd, words, mode, smp),
                                           timeout_s - (time.monotonic() - start), None, on_line)
         wall = time.monotonic() - start
     return BootResult(text, parse_frames(text, nonce), wall, timed_out, mode, rc, notes)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from .errors import check_ints
 from .kernel import NEWEST, Kernel
-from .pgtable import HugePMD, PageTables, move_pte_range, move_table_entry
+from .pgtable import HugePMD, PageTables, move_pte_range
 from .trace import PMD, PTE, PUD, Damage, Event, MoveResult
 
 NORMAL_PMD, NORMAL_PUD = PMD, PUD  # enum pgt_entry
@@ -68,12 +68,10 @@ def extent(size: int, old_addr: int, old_end: int, new_addr: int) -> int:
     """The rule inside get_extent(): the smallest of the distances from old_addr to its next `size`
     boundary, to old_end, and from new_addr to its next `size` boundary."""
     mask = size - 1  # the kernel's ((addr + size) & ~mask) - addr, without a negative mask (slow on Python ints)
-    extent = size - (old_addr & mask)
-    if extent > old_end - old_addr:
-        extent = old_end - old_addr
-    if extent > size - (new_addr & mask):
-        extent = size - (new_addr & mask)
-    return extent
+    extent, left, to_new = size - (old_addr & mask), old_end - old_addr, size - (new_addr & mask)
+    if extent > left:
+        extent = left
+    return to_new if extent > to_new else extent
 
 
 def get_old_pud(pt: PageTables, addr: int):
@@ -128,7 +126,7 @@ def _move_normal(pmc: PagetableMoveControl, old_entry, new_entry) -> bool:
         return False
     if new_entry[1] in new_entry[0]:  # WARN_ON_ONCE(!pXd_none(*new_pXd))
         return False
-    move_table_entry(old_entry, new_entry)  # pXd = *old; pXd_clear(old); pXd_populate(new, pXd)
+    pmc.pt.move_table_entry(old_entry, new_entry)  # pXd = *old; pXd_clear(old); pXd_populate(new, pXd)
     return True
 
 
@@ -156,7 +154,7 @@ def move_huge_pmd(pmc: PagetableMoveControl, old_pmd, new_pmd) -> bool:
     The kernel flushes [old, old + PMD_SIZE) with flush_pmd_tlb_range() (on x86 the generic flush_tlb_range())."""
     if new_pmd[1] in new_pmd[0]:  # !pmd_none(*new_pmd)
         return False
-    move_table_entry(old_pmd, new_pmd)  # pmdp_huge_get_and_clear(old) + set_pmd_at(new); the deposit follows
+    pmc.pt.move_table_entry(old_pmd, new_pmd)  # pmdp_huge_get_and_clear(old) + set_pmd_at(new); the deposit follows
     return True
 
 
@@ -297,7 +295,7 @@ def move_page_tables(mm, old_addr: int, new_addr: int, length: int, kernel: str 
 def _loop(pmc: PagetableMoveControl, first_step: int = 0) -> list[Event]:
     """The for loop of move_page_tables(), recording one Event per iteration (numbered from first_step)."""
     events: list[Event] = []
-    vacated: dict[tuple[int, int], int] = {}  # (level, slot) -> step that left that entry present but emptied
+    vacated: dict[int, dict[int, int]] = {1: {}, 2: {}}  # level -> {slot: step that left that entry present but emptied}
     while pmc.old_addr < pmc.old_end:  # !pmc_done(pmc)
         events.append(_step(pmc, first_step + len(events), vacated))
         pmc.old_addr += events[-1].extent  # pmc_next()
@@ -339,7 +337,7 @@ def _step(pmc: PagetableMoveControl, step: int, vacated: dict) -> Event:
     if isinstance(old_pmd[0][old_pmd[1]], HugePMD):  # is_swap_pmd() || pmd_trans_huge(): a huge leaf
         if extent == pmc.pmd_size:  # HPAGE_PMD_SIZE
             if move_huge_pmd(pmc, old_pmd, new_pmd):
-                vacated.pop((1, old & pmc.pmd_mask), None)
+                vacated[1].pop(old & pmc.pmd_mask, None)
                 return Event(step, old, new, extent, PMD, "moved", refused=tuple(refused), cause="; ".join(causes),
                              flush=(old, old + pmc.pmd_size), huge=True)
             huge_refused = True
@@ -348,7 +346,7 @@ def _step(pmc: PagetableMoveControl, step: int, vacated: dict) -> Event:
         split = True
     elif pmc.have_move_pmd and extent == pmc.pmd_size:
         if move_normal_pmd(pmc, old_pmd, new_pmd):
-            vacated[(2, old & pmc.pud_mask)] = step
+            vacated[2][old & pmc.pud_mask] = step
             return Event(step, old, new, extent, PMD, "moved", refused=tuple(refused), cause="; ".join(causes),
                          flush=(old, old + pmc.pmd_size))
         refused.append(PMD)
@@ -356,12 +354,14 @@ def _step(pmc: PagetableMoveControl, step: int, vacated: dict) -> Event:
     # The fallback. The old PMD entry cannot be none here: a refused move leaves it alone.
     pte_alloc(pt, new_pmd)
     n, _ = move_ptes(pmc, extent, old_pmd, new_pmd, old, new)
-    vacated[(1, old & pmc.pmd_mask)] = step
-    vacated[(2, old & pmc.pud_mask)] = step
+    vacated[1][old & pmc.pmd_mask] = step
+    vacated[2][old & pmc.pud_mask] = step
     why = "; ".join(causes) if causes else (f"the extent ({extent:#x}) is not the whole huge page ({pmc.pmd_size:#x}): "
                                             f"split_huge_pmd() first" if split else _pte_reason(pmc, extent))
+    # Positional, in Event's field order (step ... cause, flush, huge, split, huge_refused): keywords cost a
+    # third more, and this is the event of every step of a page-wise move.
     return Event(step, old, new, extent, PTE, "moved", n, tuple(refused), why,
-                 flush=(old, old + extent) if n else None, huge=split, split=split, huge_refused=huge_refused)
+                 (old, old + extent) if n else None, split, split, huge_refused)
 
 
 def _extent_of_old(pmc: PagetableMoveControl) -> int:
@@ -372,7 +372,7 @@ def _extent_of_old(pmc: PagetableMoveControl) -> int:
 
 def _refusal_cause(level: str, new: int, size: int, lvl: int, vacated: dict) -> str:
     """Why the destination entry was present: which earlier step emptied it, if one did."""
-    step = vacated.get((lvl, new & ~(size - 1)))
+    step = vacated[lvl].get(new & ~(size - 1))
     if step is not None:
         return f"the destination {level} entry still holds the table emptied at step {step + 1}"  # from 1
     return f"the destination {level} entry is already present (it maps other pages)"

@@ -60,6 +60,12 @@ class PageTables:
         self._paths = [tuple((g._shifts[lvl], g._masks[lvl], lvl - 1) for lvl in range(g.levels - 1, level, -1))
                        for level in range(g.levels)]
         self._shifts, self._masks = g._shifts, g._masks  # pXd_index() of each level, without a call
+        # The walk cache: per level, {address >> that level's shift: the (table, index) offset() gave for it}.
+        # A move walks to the same few PUD entries 4 times a step (get_old_pud, get_old_pmd, alloc_new_pud,
+        # alloc_new_pmd, as the kernel does); a cached table is this tree's own and still linked where it was
+        # found, so _forget() empties the cache whenever a table is unlinked, replaced or may be shared.
+        # PTE entries (level 0) are not kept: a walk there rarely comes back to the same entry.
+        self._walked: tuple[dict, ...] = tuple({} for _ in range(g.levels))
         self._none_ptes = np.zeros(g.entries, dtype=FRAME)  # new PTE tables copy it: twice as fast as np.zeros()
 
     # ---- walking ---------------------------------------------------------------------------------
@@ -83,6 +89,10 @@ class PageTables:
     def offset(self, addr: int, level: int, alloc: bool = False):
         """The walk of pgd_offset(), p4d_offset(), ... down to level `level`: the level-`level` entry for addr as
         (table, index), the table as table() gives it; None if a table on the way is missing and alloc is False."""
+        key = addr >> self._shifts[level]
+        entry = self._walked[level].get(key)
+        if entry is not None:  # walked before, and nothing unlinked since
+            return entry
         own = self._own
         t = self.root  # never shared: clone() gives the snapshot a copy of it
         for shift, mask, below in self._paths[level]:
@@ -96,7 +106,15 @@ class PageTables:
                 child = t[i] = child.copy()
                 own.add(id(child))
             t = child
-        return t, (addr >> self._shifts[level]) & self._masks[level]
+        entry = t, key & self._masks[level]
+        if level:  # (a walk to level 0 may end at a huge leaf: never kept)
+            self._walked[level][key] = entry
+        return entry
+
+    def _forget(self) -> None:
+        """Empty the walk cache: a table was unlinked or replaced, or the tree was cloned."""
+        for cache in self._walked:
+            cache.clear()
 
     def child_offset(self, entry, addr: int, level: int):
         """pmd_offset(pud, addr) or pte_offset_map(pmd, addr): the level-`level` entry for addr in the table behind
@@ -157,6 +175,7 @@ class PageTables:
         table, i = self.offset(addr, 1, alloc=True)
         assert addr % self.geo.pmd_size == 0 and i not in table, "set_huge on an unaligned or present PMD"
         table[i] = HugePMD(first_frame)
+        self._forget()
         self.allocated += 1  # pte_alloc_one() + pgtable_trans_huge_deposit()
 
     def split_huge_pmd(self, addr: int) -> None:
@@ -165,6 +184,7 @@ class PageTables:
         table, i = self.offset(addr, 1)
         leaf = table[i]
         table[i] = np.arange(leaf.first, leaf.first + self.geo.entries, dtype=FRAME)
+        self._forget()
         self._own.add(id(table[i]))
 
     # ---- PTE ranges (vectorised one PTE table at a time) -----------------------------------------
@@ -197,6 +217,7 @@ class PageTables:
             if isinstance(pte, HugePMD):
                 if (lo, hi) == (base, base + pmd):  # zap_huge_pmd(): the entry becomes none
                     del self.table(base, 1)[self.geo.index(base, 1)]
+                    self._forget()
                     self.freed += 1  # the deposited PTE page goes with it
                     n += self.geo.entries
                     continue
@@ -230,7 +251,13 @@ class PageTables:
         """
         dst, j = self.offset(new, level)
         assert j not in dst, "move_entry onto a present entry"
-        move_table_entry(self.offset(old, level), (dst, j))
+        self.move_table_entry(self.offset(old, level), (dst, j))
+
+    def move_table_entry(self, old_entry, new_entry) -> None:
+        """Move the table behind one entry to another and clear the source; entries are (table, index)."""
+        (old_table, i), (new_table, j) = old_entry, new_entry
+        new_table[j] = old_table.pop(i)
+        self._forget()  # the tables below old_entry are now found elsewhere
 
     def move_ptes(self, old: int, new: int, extent: int) -> tuple[int, list[tuple[int, int]]]:
         """Move the present PTEs of [old, old+extent) to new, clearing each source (ptep_get_and_clear).
@@ -261,7 +288,9 @@ class PageTables:
             end -= pmd_size
         if addr > end - 1:
             return 0
-        self._free_range(self.root, self.geo.levels - 1, addr, end, floor, ceiling)
+        self._free_range(self.root, self.geo.levels - 1, addr, end, floor, ceiling)  # walks without offset()
+        if self.freed != before:
+            self._forget()
         return self.freed - before
 
     def _free_range(self, table: dict, level: int, addr: int, end: int, floor: int, ceiling: int):
@@ -351,6 +380,7 @@ class PageTables:
         other.kernel_levels, other.p4d_free_tlb_calls = self.kernel_levels, list(self.p4d_free_tlb_calls)
         other._own = set()
         self._own = set()
+        self._forget()  # every table is shared now: the next write copies it
         return other
 
     def __eq__(self, other) -> bool:
@@ -362,12 +392,6 @@ class PageTables:
     def __repr__(self) -> str:
         tables = sum(1 for _ in self.walk())
         return f"<PageTables {self.geo.name}: {tables} tables below the PGD>"
-
-
-def move_table_entry(old_entry, new_entry) -> None:
-    """Move the table behind one entry to another and clear the source; entries are (table, index)."""
-    (old_table, i), (new_table, j) = old_entry, new_entry
-    new_table[j] = old_table.pop(i)
 
 
 def move_pte_range(src: np.ndarray, i: int, dst: np.ndarray, j: int, n: int, new: int, page_size: int):

@@ -130,12 +130,23 @@ def expected_pages(before, vmas, move, geo, kernel="6.6"):
     return out
 
 
+def check_walk_cache(pt):
+    """Every table PageTables' walk cache would hand out is the one an uncached walk finds now, and this
+    tree's own (so a write through it cannot reach a snapshot)."""
+    for level, cache in enumerate(pt._walked):
+        for key, (table, index) in cache.items():
+            addr = key << pt.geo._shifts[level]
+            assert pt._find(addr, level) is table and index == pt.geo.index(addr, level), (level, hex(addr))
+            assert table is pt.root or id(table) in pt._own, (level, hex(addr))
+
+
 def check_move(mm, move, kernel):
     geo = mm.geometry
     snapshot, before = mm.clone(), mm.pages()
     try:
         r = run(mm, move, kernel)
     except OSError as err:
+        check_walk_cache(mm.pt)
         # a refused call changes nothing, but what the kernel had already unmapped before the failing check
         for start, end in getattr(err, "unmapped", ()):
             snapshot.munmap(start, end - start)
@@ -146,6 +157,7 @@ def check_move(mm, move, kernel):
         assert mm.find_vma(move[1]) is None and not r.events
         assert mm.pt == snapshot.pt and mm.vmas == snapshot.vmas and mm.pages() == before
         return None
+    check_walk_cache(mm.pt)
     after = mm.pages()
     want = expected_pages(before, snapshot.vmas, move, geo, kernel)
     # no page lost or duplicated
@@ -299,5 +311,37 @@ def test_snapshots_stay_exact_whatever_happens_later(case, kernel, data):
     for v in clone.vmas[:2]:
         clone.populate(v.start, v.end - v.start) if v.prot == "rw" else None
     r.replay(steps).zap(0, geo.task_size)
+    for pt in (mm.pt, clone.pt, r.after, r.final):
+        check_walk_cache(pt)
     assert frozen(r.before) == before and frozen(r.after) == after and frozen(r.final) == final
     assert frozen(r.replay(steps)) == replayed and r.replay() == r.after
+
+
+def test_walk_cache_forgets_a_moved_or_freed_table():
+    """The walk cache never hands out a table that was moved away, freed, split or shared since it was walked."""
+    mm = pm.AddressSpace()
+    pmd, pud = mm.geometry.pmd_size, mm.geometry.pud_size
+    old, new = 0x7f0000000000, 0x7f0000000000 + 4 * pud
+    mm.mmap(old, pmd, populate=True)
+    pt = mm.pt
+    pmd_table, _ = pt.offset(old, 1)  # walked: kept
+    pt.table(new, 2, alloc=True)
+    pt.move_entry(2, old, new)  # the PMD table now hangs under new's PUD entry
+    check_walk_cache(pt)
+    assert pt.offset(old, 1) is None and pt.offset(new, 1)[0] is pmd_table
+    mm.munmap(old, pmd)
+    mm.mmap(old, pmd, populate=True)
+    assert pt.offset(old, 1) is not None  # kept again
+    mm.munmap(old, pmd)  # frees the PTE table and the tables above it
+    check_walk_cache(pt)
+    assert pt.offset(old, 1) is None
+    thp = old + 16 * pmd
+    mm.mmap(thp, 2 * pmd, populate=True, thp=True)
+    assert pt.huge(thp) is not None and pt.table(thp, 0) is not None  # the walk ends at the leaf: not kept
+    pt.split_huge_pmd(thp)
+    check_walk_cache(pt)
+    shared = pt.table(thp, 0)
+    snapshot = pt.clone()
+    assert pt.table(thp, 0) is not shared and snapshot.table(thp, 0) is not shared  # each copies before writing
+    check_walk_cache(pt)
+    check_walk_cache(snapshot)

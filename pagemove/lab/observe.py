@@ -135,18 +135,22 @@ def trace_unavailable_reason() -> str:
     return ""
 
 
-def flushes_between_marks(text: str, tag: int) -> list[int]:
-    """The `pages` of every local flush between the begin and end markers for `tag` in a trace text."""
-    pages, inside = [], False
+def lines_between_marks(text: str, tag: int) -> list[str]:
+    """The lines of a trace text between the begin and end markers for `tag` (the lab writes them)."""
+    lines, inside = [], False
     for line in text.splitlines():
         m = _MARK.search(line)
         if m and int(m.group(2)) == tag:
             inside = m.group(1) == "begin"
-            continue
-        f_ = _FLUSH.search(line)
-        if inside and f_ and int(f_.group(2)) == LOCAL_MM_SHOOTDOWN:
-            pages.append(int(f_.group(1)))
-    return pages
+        elif inside:
+            lines.append(line)
+    return lines
+
+
+def flushes_between_marks(text: str, tag: int) -> list[int]:
+    """The `pages` of every local flush between the begin and end markers for `tag` in a trace text."""
+    return [int(f.group(1)) for line in lines_between_marks(text, tag)
+            if (f := _FLUSH.search(line)) and int(f.group(2)) == LOCAL_MM_SHOOTDOWN]
 
 
 class Tracer:

@@ -36,7 +36,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ...geometry import Geometry
-from ..observe import LOCAL_MM_SHOOTDOWN
+from ..observe import flushes_between_marks, lines_between_marks
 from ..predict import predict
 from ..scenarios import (
     PAGE,
@@ -57,8 +57,6 @@ BASE_64 = 0x200000000000  # the host lab's ENGINE_BASE: far from the guest progr
 BASE_I386 = 0x40000000  # one 1 GiB PMD table (PAE) for the whole layout
 REPS = 3
 VA_BITS = (39, 47, 48, 52)  # the guest reports which of these is its user address width
-_FLUSH = re.compile(r"tlb_flush: pages:(-?\d+) reason:.*\((\d+)\)\s*$")
-_MARK = re.compile(r"tracing_mark_write: pagemove-lab (begin|end) (\d+)")
 ALLOCATORS = ("__pte_alloc", "__pmd_alloc", "__pud_alloc")  # what pte_alloc(), pmd_alloc(), pud_alloc() call
 _KPROBE = re.compile(r"\s(\w+): \(\1\+0x")
 # Known differences between a kernel and the engine, each explained: (kernel names, scenario regex,
@@ -180,27 +178,14 @@ def record(kernel: GuestKernel, timeout_s: float = 600.0, reps: int = REPS, on_l
 # ---- holding a recording to the engine ------------------------------------------------------------------------
 
 
-def _between_marks(text: str, tag: int) -> list[str]:
-    out, inside = [], False
-    for line in text.splitlines():
-        m = _MARK.search(line)
-        if m and int(m.group(2)) == tag:
-            inside = m.group(1) == "begin"
-        elif inside:
-            out.append(line)
-    return out
-
-
-def observed_flushes(text: str, tag: int) -> list[int]:
-    """The `pages` of this process's own ("local mm shootdown") flushes between the markers for `tag`."""
-    return [int(m.group(1)) for line in _between_marks(text, tag) if (m := _FLUSH.search(line))
-            and int(m.group(2)) == LOCAL_MM_SHOOTDOWN]
+# The guest writes the host lab's trace markers, so the host lab's parsers read its trace.
+observed_flushes = flushes_between_marks
 
 
 def kprobe_hits(text: str, tag: int) -> dict[str, int]:
     """How often each kprobe fired between the markers for `tag`."""
     hits: dict[str, int] = {}
-    for line in _between_marks(text, tag):
+    for line in lines_between_marks(text, tag):
         m = _KPROBE.search(line)
         if m:
             hits[m.group(1)] = hits.get(m.group(1), 0) + 1

@@ -17,9 +17,6 @@ import subprocess
 import sys
 import time
 
-from browser import browser_latency  # benchmarks/browser.py, beside this file
-from browser import table as browser_table
-
 import pagemove as pm
 from pagemove.scenario import simulate
 
@@ -198,7 +195,10 @@ def main(argv=None) -> int:
         page_wise = results.get("kernel mremap 1 GiB page-wise (us)")
         if isinstance(page_wise, float):
             results.update(side_by_side(max(args.reps, 11)))
-    browser = {} if args.no_browser else browser_latency(args.reps)
+    browser = {}
+    if not args.no_browser:  # imported only when asked: it needs the tests' browser helpers (and pytest)
+        from browser import browser_latency  # benchmarks/browser.py, beside this file
+        browser = browser_latency(args.reps)
     if args.json:
         print(json.dumps({**results, "browser": browser} if browser else results, indent=2))
     else:
@@ -207,6 +207,7 @@ def main(argv=None) -> int:
             print(f"{k:<{width}}  {v:.2f}" if isinstance(v, float) else f"{k:<{width}}  {v}")
         if browser:
             print("\nexplorer in Chromium, 1024x768: input event -> new picture painted (ms)")
+            from browser import table as browser_table
             print(browser_table(browser))
     return 0
 

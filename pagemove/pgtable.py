@@ -256,8 +256,9 @@ class PageTables:
     def move_table_entry(self, old_entry, new_entry) -> None:
         """Move the table behind one entry to another and clear the source; entries are (table, index)."""
         (old_table, i), (new_table, j) = old_entry, new_entry
-        new_table[j] = old_table.pop(i)
-        self._forget()  # the tables below old_entry are now found elsewhere
+        moved = new_table[j] = old_table.pop(i)
+        if isinstance(moved, dict):  # a PMD (or higher) table: the cached walks through it now lead elsewhere.
+            self._forget()  # (a PTE table or a huge leaf is never cached: every cached table stays where it was)
 
     def move_ptes(self, old: int, new: int, extent: int) -> tuple[int, list[tuple[int, int]]]:
         """Move the present PTEs of [old, old+extent) to new, clearing each source (ptep_get_and_clear).

@@ -828,7 +828,8 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None, caption:
             _say(ax1, x0 + w + 10, y0 + h - (rr + 0.5) / len(rows) * h, "WARN", ha="left", fontsize=8,
                  color=VERMILLION_TEXT, fontweight="bold")
     _key(ax0, cmap, shown, strip)
-    fig._pagemove_alt = picture_alt(r, step)
+    if not for_png:  # the explorer gives its picture alt text of its own (pagemove.a11y)
+        fig._pagemove_alt = picture_alt(r, step)
     return fig
 
 

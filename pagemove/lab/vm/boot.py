@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .catalogue import GuestKernel
-from .console import parse_frames
+from .console import PREFIX, parse_frames
 from .fetch import vmlinuz
 from .initramfs import newc_archive
 
@@ -113,7 +113,8 @@ def _run(cmd, timeout_s: float, first_frame_s: float | None, on_line) -> tuple[s
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
     chunks, pending, start = [], b"", time.monotonic()
-    timed_out = silent = False
+    timed_out = silent = framed = False
+    mark, tail = PREFIX.encode(), b""  # tail: the last bytes read, in case a frame's prefix spans two reads
     try:
         sel = selectors.DefaultSelector()
         sel.register(proc.stdout, selectors.EVENT_READ)
@@ -122,7 +123,7 @@ def _run(cmd, timeout_s: float, first_frame_s: float | None, on_line) -> tuple[s
             if elapsed > timeout_s:
                 timed_out = True
                 break
-            if first_frame_s is not None and elapsed > first_frame_s and b"@@pagemove:" not in b"".join(chunks):
+            if first_frame_s is not None and elapsed > first_frame_s and not framed:
                 silent = True
                 break
             if not sel.select(timeout=0.2):
@@ -133,6 +134,8 @@ def _run(cmd, timeout_s: float, first_frame_s: float | None, on_line) -> tuple[s
             if not data:
                 break
             chunks.append(data)
+            if not framed:
+                framed, tail = mark in tail + data, (tail + data)[-len(mark):]
             if on_line:
                 pending += data
                 *lines, pending = pending.split(b"\n")
@@ -178,7 +181,7 @@ def boot(kernel: GuestKernel, init: bytes, *, args=(), timeout_s: float = 120.0,
         probe = KVM_PROBE_S if mode == "kvm" and (accel or os.environ.get("PAGEMOVE_VM_ACCEL")) == "auto" else None
         text, timed_out, silent, rc = _run(qemu_command(kernel, image, initrd, words, mode, smp), timeout_s, probe,
                                            on_line)
-        if probe is not None and (silent or "@@pagemove:" not in text):
+        if probe is not None and (silent or PREFIX not in text):
             _kvm_failed = True
             why = (f"printed nothing in {KVM_PROBE_S:.0f} s" if silent
                    else f"ended (status {rc}) before printing: {(text.strip().splitlines() or [''])[-1]}")

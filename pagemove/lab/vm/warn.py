@@ -38,12 +38,12 @@ from pathlib import Path
 from ...geometry import Geometry
 from ...mm import AddressSpace
 from ...trace import PMD, PTE, MoveResult
+from ..observe import LOCAL_MM_SHOOTDOWN
 from ..predict import table_set, x86_unmap_flushes
 from . import boot, catalogue, console, toolchain
 from .console import KernelWarning
 
 KERNEL = "debian-6.1-i386"
-LOCAL_MM_SHOOTDOWN = 3  # enum tlb_flush_reason (include/linux/mm_types.h)
 CEILING = 33  # tlb_single_page_flush_ceiling, x86's default
 ARGS = 33  # arguments of ARG_BYTES - 1 characters: a stack of 0x421000 bytes, over 2 PMDs
 ARG_BYTES = 128 * 1024  # MAX_ARG_STRLEN, the longest one argument may be

@@ -261,14 +261,14 @@ class MoveExplorer:
     def _drawing_px(self) -> int:
         """How wide to draw the picture, in pixels: the width the front end measured, within limits."""
         largest = round((PRESENTER_WIDTH if self.presenter else plot_width) * plot_dpi)
-        return drawing_px(self.probe.width if hasattr(self, "probe") else 0, largest)
+        return drawing_px(self.probe.width, largest)
 
     def _on_width(self, change) -> None:
         """The front end measured the space for the picture: draw it that wide (when that changes the drawing)."""
         px = self._drawing_px()
         if self.image.layout.width != f"{px}px":
             self.image.layout.width = f"{px}px"
-            self._render()
+            self._draw_picture()  # only the picture: the step's sentence, alt text and any error stay
 
     def _on(self, name: str, source: str = "control"):
         """The observer for one control: ignore the explorer's own writes, pass the rest on."""
@@ -488,9 +488,16 @@ class MoveExplorer:
         k = self.step_slider.value
         self._sentence_text = text.step_sentence(r, k)
         self.step_line.value = _block(html.escape(self._sentence_text))
-        self.image.value = self._png(r, None if k == len(r.events) else k)
+        self._draw_picture()
         self.a11y.alt = text.picture_alt(r, k)
         self.a11y.announce(self._sentence_text)
+
+    def _draw_picture(self) -> None:
+        """The picture of the last good move at the current step, and the pictures worth drawing ahead."""
+        r, k = self.result, self.step_slider.value
+        if r is None:
+            return
+        self.image.value = self._png(r, None if k == len(r.events) else k)
         self._draw_ahead(k)
 
     def _simulated(self, values: dict, blockers=None):

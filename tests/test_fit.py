@@ -72,6 +72,18 @@ def test_the_explorer_redraws_at_the_width_the_front_end_measured(presenter):
     ex.close()
 
 
+def test_a_new_width_redraws_only_the_picture():
+    """Resizing while a box holds an error keeps the error, the stale step line and the alt text that says
+    the picture is the last good move: only the picture is drawn again, at the new width."""
+    ex = widgets.MoveExplorer(preset="c-overlap")
+    ex.texts["old"].value = "abc"  # + Enter
+    shown = (ex.error_line.value, ex.step_line.value, ex.a11y.alt)
+    assert ex.error and "last good move" in ex.a11y.alt
+    ex.probe.width = 563
+    assert size(ex.image.value)[0] == 560
+    assert (ex.error_line.value, ex.step_line.value, ex.a11y.alt) == shown
+    ex.close()
+
 @pytest.mark.parametrize("preset", ["c-overlap", "cascade", "thp-b", "tiny-c-overlap", "arm64_64k-c-overlap"])
 def test_every_label_in_a_narrow_drawing_is_at_least_9_pixels(preset):
     """Shown 1:1 (the browser test checks that), a label of p points at 100 dpi is p * 100 / 72 pixels."""

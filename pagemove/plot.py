@@ -39,6 +39,7 @@ FOLD = 5  # runs of more than FOLD similar rows are folded, keeping the first tw
 KEY_ROW = 0.19  # inches per row of the key along the bottom (it lists only what the drawing shows)
 TOP, XLABELS = 0.75, 0.45  # inches above the panels (title, panel titles) and below them for the x labels
 WIDTH = 9.0  # inches: 900 px at 100 dpi, the width of a notebook cell
+ROW_LINE, COLUMN_LINE = 2.0, 1.5  # points: the white lines between rows, and between cells of a 16-column table
 
 
 # ---- rows and cells ---------------------------------------------------------------------------------
@@ -96,19 +97,26 @@ def _colour_key(pt, lo: int, hi: int) -> np.ndarray:
 
     Colouring by frame means a page keeps its colour wherever it moves."""
     ps, pmd = pt.geo.page_size, pt.geo.pmd_size
-    frames, offsets = [np.zeros(0, np.int64)], [np.zeros(0)]
-    for base, pte in [*pt.pte_tables(), *((b, _frames(pt, leaf)) for b, leaf in pt.huge_leaves())]:
-        if base + pmd <= lo or base >= hi:
-            continue
-        idx = np.flatnonzero(pte)
-        addr = base + idx * ps
-        keep = (addr >= lo) & (addr < hi)
-        frames.append(pte[idx[keep]])
-        offsets.append((addr[keep] - lo) / max(hi - lo, 1))
-    frames, offsets = np.concatenate(frames), np.concatenate(offsets)
-    lut = np.full(int(frames.max(initial=0)) + 1, np.nan)
-    lut[frames] = offsets
+    bases, tables = _tables_in(pt, lo, hi, leaves=True)
+    if not bases.size:
+        return np.full(1, np.nan)
+    addr = bases[:, None] + np.arange(tables.shape[1]) * ps  # every slot's address, all tables at once
+    keep = (tables != 0) & (addr >= lo) & (addr < hi)
+    lut = np.full(int(tables.max(initial=0)) + 1, np.nan)
+    lut[tables[keep]] = (addr[keep] - lo) / max(hi - lo, 1)
     return lut
+
+
+def _tables_in(pt, lo: int, hi: int, leaves: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(bases, tables): the PTE tables whose PMD slot meets [lo, hi), stacked one per row (with leaves, a huge
+    leaf as the frames it maps), in one walk, so what follows is whole-array numpy, not a loop per table."""
+    pmd = pt.geo.pmd_size
+    found = [(b, t) for b, t in pt.pte_tables() if b + pmd > lo and b < hi]
+    if leaves:
+        found += [(b, _frames(pt, leaf)) for b, leaf in pt.huge_leaves() if b + pmd > lo and b < hi]
+    if not found:
+        return np.zeros(0, np.int64), np.zeros((0, pt.geo.entries), np.int64)
+    return np.array([b for b, _ in found], np.int64), np.stack([t for _, t in found])
 
 
 def _cells(pt, rows, lut, cmap) -> np.ndarray:
@@ -146,10 +154,10 @@ def _cells(pt, rows, lut, cmap) -> np.ndarray:
 
 def _states(pt, lo: int, hi: int) -> dict[int, str]:
     """_state() of every PMD slot in [lo, hi) that has a PTE table, in one walk."""
-    out = {}
-    for base, pte in pt.pte_tables():
-        if lo <= base < hi:
-            out[base] = _fill(pte)
+    bases, tables = _tables_in(pt, lo, hi)
+    inked = np.count_nonzero(tables, axis=1)
+    out = {int(b): "empty" if n == 0 else "full" if n == pt.geo.entries else "some"
+           for b, n in zip(bases, inked) if lo <= b < hi}
     for base, _ in pt.huge_leaves():
         if lo <= base < hi:
             out[base] = "huge"
@@ -214,18 +222,29 @@ def _panel(ax, pt, rows, img, *, ranges=(), vmas=(), title="", labels=True, bar=
     Tick labels are plain texts and outlines one collection: matplotlib's Tick objects and separate
     patches cost more than everything else in the figure.
     """
-    from matplotlib.collections import PatchCollection
+    from matplotlib.collections import LineCollection, PatchCollection
     from matplotlib.patches import Rectangle
 
     geo = pt.geo
     pmd, ps = geo.pmd_size, geo.page_size
     cols = img.shape[1]
     group = geo.entries // cols
-    ax.imshow(img, aspect="auto", interpolation="nearest", extent=(-0.5, cols - 0.5, len(rows) - 0.5, -0.5))
-    # White lines between rows (and between PTEs in the tiny geometry), drawn as two collections.
-    ax.hlines(np.arange(0.5, len(rows) - 1), -0.5, cols - 0.5, color="white", linewidth=2)
-    if cols <= 16:
-        ax.vlines(np.arange(0.5, cols - 1), -0.5, len(rows) - 0.5, color="white", linewidth=1.5)
+    if getattr(ax.figure, "_pagemove_for_png", False):  # the cells as pixels, under the outlines (zorder 1)
+        def cells():
+            x0, y0, w, h = _pixels(ax)
+            rgba = np.empty((h, w, 4), np.uint8)
+            rgba[..., :3], rgba[..., 3] = _cell_pixels(img, w, h, cols <= 16), 255
+            return [(rgba, x0, y0)]
+
+        ax.add_artist(_pixel_artist(cells, zorder=0.5))
+    else:
+        ax.imshow(img, aspect="auto", interpolation="nearest", extent=(-0.5, cols - 0.5, len(rows) - 0.5, -0.5))
+        # White lines between rows (and between PTEs in the tiny geometry), drawn as two collections under
+        # the outlines (zorder 1), which lie on the same boundaries.
+        ax.hlines(np.arange(0.5, len(rows) - 1), -0.5, cols - 0.5, color="white", linewidth=ROW_LINE, zorder=0.5)
+        if cols <= 16:
+            ax.vlines(np.arange(0.5, cols - 1), -0.5, len(rows) - 0.5, color="white", linewidth=COLUMN_LINE,
+                      zorder=0.5)
     boxes, edges, styles, widths = [], [], [], []
 
     def box(x, y, w, h, colour, style="-", width=1.6):
@@ -259,11 +278,15 @@ def _panel(ax, pt, rows, img, *, ranges=(), vmas=(), title="", labels=True, bar=
                 box(c0 - 0.36, r - 0.36, c1 - c0 - 0.28, 0.72, colour, style)
     ax.add_collection(PatchCollection(boxes, facecolors="none", edgecolors=edges, linestyles=styles,
                                       linewidths=widths))
+    bars, colours = [], []
     for v in vmas:  # VMAs: a bar just beside the rows they touch
         hit = [r for r, row in enumerate(rows) if row[0] == "slot" and v.start < row[1] + pmd and v.end > row[1]]
         for r0, r1 in _runs(hit):
-            ax.vlines(bar, r0 - 0.45, r1 + 0.45, transform=ax.get_yaxis_transform(), clip_on=False,
-                      color="black" if v.prot == "rw" else PURPLE, linewidth=3)
+            bars.append([(bar, r0 - 0.45), (bar, r1 + 0.45)])
+            colours.append("black" if v.prot == "rw" else PURPLE)
+    if bars:  # one collection, added without autoscaling: ax.vlines() per bar cost more than the rest of the panel
+        ax.add_collection(LineCollection(bars, colors=colours, linewidths=3, transform=ax.get_yaxis_transform(),
+                                         clip_on=False), autolim=False)
     ax.set_xlim(-0.5, cols - 0.5)
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xticks([])
@@ -356,6 +379,11 @@ def _row_labels(ax, labels: list[str]) -> None:
     """The hex address of each PMD slot row, right-aligned left of the rows, as one stamped strip."""
     x0, y0, w, h = _pixels(ax)
     right = x0 - round(0.04 * w)  # where the labels end, left of the VMA bar
+    if getattr(ax.figure, "_pagemove_for_png", False):  # label by label: each new address costs a few glyphs
+        for r, text in enumerate(labels):
+            if text:
+                _say(ax, right, y0 + h - (r + 0.5) / len(labels) * h, text, ha="right", fontsize=8, family="monospace")
+        return
 
     def draw(fig):
         for r, text in enumerate(labels):
@@ -383,66 +411,196 @@ def _say(where, x_px: float, y_px: float, text: str, *, ha: str = "center", va: 
 
 
 def _text_image(text: str, font: dict) -> np.ndarray:
-    """One line of text as a tight RGBA image (transparent around the glyphs, or its bbox's box)."""
+    """One line of text as a tight RGBA image (transparent around the glyphs, or on its bbox's white box).
+
+    Put together from glyphs FreeType renders once per font, size and character (_glyph), at whole-pixel
+    pen positions: a new address in a title costs a few array copies, not a figure drawn for it (the
+    text a new value brings is most of an explorer update's drawing time otherwise). As tall as the font's
+    line ("l" to "p"), like a matplotlib Text, so labels of one size line up."""
+    from matplotlib.colors import to_rgba
+
     key = ("text", text, repr(sorted(font.items())))
     image = _STAMPS.get(key)
     if image is not None:
         _STAMPS.move_to_end(key)
         return image
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    props = dict(font)
-    size = props.get("fontsize", 10)
-    fig = Figure(figsize=(max(1.0, len(text) * size / 100), size * 2.2 / DPI + 0.1), dpi=DPI)
-    fig.patch.set_alpha(0)
-    FigureCanvasAgg(fig)
-    room = 6 / (fig.get_figwidth() * DPI) if "bbox" in props else 0  # the box's left edge stays inside
-    t = fig.text(room, 0.5, text, ha="left", va="center", **props)
-    fig.canvas.draw()
-    box = t.get_window_extent(fig.canvas.get_renderer())
-    if t.get_bbox_patch() is not None:  # a label on its own background box: keep the box
-        from matplotlib.transforms import Bbox
-
-        box = Bbox.union([box, t.get_bbox_patch().get_window_extent(fig.canvas.get_renderer())])
-    rgba = np.asarray(fig.canvas.buffer_rgba())
-    height = rgba.shape[0]
-    x0, x1 = max(0, int(box.x0)), min(rgba.shape[1], int(np.ceil(box.x1)))
-    y0, y1 = max(0, height - int(np.ceil(box.y1))), min(height, height - int(box.y0))
-    _STAMPS[key] = image = rgba[y0:y1, x0:x1].copy()
+    face, size = _face(font)
+    placed, pen, previous = [], 0.0, None
+    for ch in text:
+        g = _glyph(face, size, ch)
+        if previous is not None:
+            pen += _kerning(face, size, previous, g.index)
+        placed.append((round(pen) + g.left, g))
+        pen += g.advance
+        previous = g.index
+    line = [_glyph(face, size, ch) for ch in "lp"]
+    inked = line + [g for _, g in placed if g.bitmap.size]
+    top = max(g.top for g in inked)  # pixels above the baseline
+    bottom = max(g.bitmap.shape[0] - g.top for g in inked)  # and below it
+    left = min((x for x, g in placed if g.bitmap.size), default=0)
+    right = max((x + g.bitmap.shape[1] for x, g in placed if g.bitmap.size), default=left + 1)
+    alpha = np.zeros((top + bottom, right - left), np.uint8)
+    for x, g in placed:
+        h, w = g.bitmap.shape
+        if h and w:
+            into = alpha[top - g.top:top - g.top + h, x - left:x - left + w]
+            np.maximum(into, g.bitmap, out=into)  # overlapping glyphs (kerned pairs) keep the darker pixel
+    rgb = (np.array(to_rgba(font.get("color", "black"))[:3]) * 255 + 0.5).astype(np.uint8)
+    image = np.empty(alpha.shape + (4,), np.uint8)
+    image[..., :3], image[..., 3] = rgb, alpha
+    if "bbox" in font:  # a label on its own white box, pad points around the text (LEAF_LABEL)
+        pad = round(size * DPI / 72 * float(font["bbox"].get("boxstyle", "square,pad=0.3").split("pad=")[1]))
+        box = np.full((alpha.shape[0] + 2 * pad, alpha.shape[1] + 2 * pad, 4), 255, np.uint8)
+        a = alpha[..., None].astype(np.uint16)
+        box[pad:-pad, pad:-pad, :3] = ((rgb * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
+        image = box
+    _STAMPS[key] = image
     while len(_STAMPS) > STAMPS_KEPT:
         _STAMPS.popitem(last=False)
     return image
 
 
-def render_png(fig, compress_level: int = 1) -> bytes:
-    """The PNG of a figure drawn with for_png=True: Agg draws it at 100 dpi, the stamps (text, key) are
-    blended in with numpy, and PIL encodes it (zlib level 1: quick, a little larger)."""
-    import io
+def _face(font: dict):
+    """(FreeType face, size in points) for the font a _say() call asks for, set to that size at DPI."""
+    from matplotlib.font_manager import FontProperties, findfont, get_font
 
+    size = float(font.get("fontsize", 10))
+    props = FontProperties(family=font.get("family", None), weight=font.get("fontweight", "normal"), size=size)
+    face = get_font(findfont(props))
+    return face, size
+
+
+class _Glyph:
+    """One character as FreeType draws it: its coverage bitmap, where that sits relative to the pen and the
+    baseline (left, top: pixels right of the pen, above the baseline), the pen's advance, the glyph index."""
+
+    __slots__ = ("bitmap", "left", "top", "advance", "index")
+
+
+_GLYPHS: dict = {}  # (font file, size, character) -> _Glyph
+
+
+def _glyph(face, size: float, ch: str) -> _Glyph:
+    key = (face.fname, size, ch)  # (the hinting setting is read once: a glyph drawn is kept)
+    g = _GLYPHS.get(key)
+    if g is None:
+        from matplotlib.backends.backend_agg import get_hinting_flag
+
+        hinting = get_hinting_flag()  # as matplotlib draws text (rcParams["text.hinting"])
+        face.set_size(size, DPI)
+        face.set_text(ch, 0, flags=hinting)
+        face.draw_glyphs_to_bitmap(antialiased=True)
+        bitmap = np.asarray(face.get_image())
+        metrics = face.load_char(ord(ch), flags=hinting)
+        rows, cols = np.flatnonzero(bitmap.any(axis=1)), np.flatnonzero(bitmap.any(axis=0))
+        g = _Glyph()
+        # Cropped to its inked pixels: the first inked row is the one holding the outline's top (bearing y
+        # above the baseline), the first inked column the one holding its left edge (bearing x).
+        g.bitmap = bitmap[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].copy() if rows.size else np.zeros((0, 0), np.uint8)
+        g.top = int(np.ceil(metrics.horiBearingY / 64))
+        g.left = int(np.floor(metrics.horiBearingX / 64))
+        g.index = face.get_char_index(ord(ch))
+        g.advance = metrics.horiAdvance / 64
+        _GLYPHS[key] = g
+    return g
+
+
+def _kerning(face, size: float, left: int, right: int) -> float:
+    """The pen's correction in pixels between two glyphs, as matplotlib's text layout applies it."""
+    from matplotlib.ft2font import Kerning
+
+    face.set_size(size, DPI)
+    return face.get_kerning(left, right, Kerning.DEFAULT) / 64
+
+
+def render_png(fig, compress_level: int = 1) -> bytes:
+    """The PNG of a figure drawn with for_png=True: Agg draws it at 100 dpi, with the cells and the stamps
+    (text, key) put pixel for pixel (_Pixels), and encode_png() encodes it (zlib level 1: quick, a little
+    larger). Any other figure comes out as Agg draws it."""
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from PIL import Image
 
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     with matplotlib.rc_context({"text.hinting": "no_hinting"}):  # no grid fitting: a quarter less time on text
         canvas.draw()
-    pixels = np.asarray(canvas.buffer_rgba())[..., :3].copy()
-    height, width = pixels.shape[:2]
-    for image, x0, y0 in getattr(fig, "_pagemove_stamps", ()):
-        h, w = image.shape[:2]
-        top, left = height - y0 - h, x0
-        r0, c0 = max(0, top), max(0, left)
-        r1, c1 = min(height, top + h), min(width, left + w)
-        if r0 >= r1 or c0 >= c1:
+    return encode_png(np.asarray(canvas.buffer_rgba())[..., :3], compress_level)
+
+
+def encode_png(pixels: np.ndarray, compress_level: int = 1) -> bytes:
+    """An RGB image (height x width x 3, uint8) as PNG bytes: every row unfiltered, zlib at compress_level.
+
+    A drawing of flat colours compresses as well without PNG's row filters as with them, and PIL tries
+    five filters on every row: this takes a quarter of PIL's time for a PNG of the same size."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    height, width, _ = pixels.shape
+    rows = np.zeros((height, 1 + 3 * width), np.uint8)  # each row: filter type 0 (none), then its bytes
+    into = rows[:, 1:].reshape(height, width, 3)
+    for c in range(3):  # channel by channel: from Agg's RGBA buffer, six times quicker than one strided copy
+        into[..., c] = pixels[..., c]
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits per channel, RGB, no interlace
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, compress_level))
+            + chunk(b"IEND", b""))
+
+
+def _cell_pixels(img: np.ndarray, w: int, h: int, columns: bool) -> np.ndarray:
+    """The cells image (rows x cells, RGBA floats) as w x h RGB pixels on white, with the white lines
+    between rows (ROW_LINE points) and, with `columns`, between cells (COLUMN_LINE), anti-aliased."""
+    nrows, ncols = img.shape[:2]
+    cells = ((img[..., :3] * img[..., 3:4] + (1 - img[..., 3:4])) * 255 + 0.5).astype(np.uint8)  # a gap: white
+    out = cells[_nearest(nrows, h)][:, _nearest(ncols, w)]
+    for axis, n, size, pt in ((0, nrows, h, ROW_LINE), (1, ncols, w, COLUMN_LINE if columns else 0)):
+        if n < 2 or not pt:
             continue
-        part = image[r0 - top:r1 - top, c0 - left:c1 - left]
-        alpha = part[..., 3:4].astype(np.float32) / 255
-        under = pixels[r0:r1, c0:c1].astype(np.float32)
-        pixels[r0:r1, c0:c1] = (part[..., :3] * alpha + under * (1 - alpha) + 0.5).astype(np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, format="png", compress_level=compress_level)
-    return buf.getvalue()
+        along = np.arange(size) + 0.5
+        step = size / n  # pixels per row (or cell); a line is centred on each boundary between two
+        cover = np.clip(pt * DPI / 72 / 2 + 0.5 - np.abs(along - np.clip(np.round(along / step), 1, n - 1) * step), 0, 1)
+        hit = np.flatnonzero(cover)  # the few pixel rows (or columns) a line touches
+        part = out[hit] if axis == 0 else out[:, hit]
+        c = cover[hit][:, None, None] if axis == 0 else cover[hit][None, :, None]
+        part = (part + (255 - part.astype(np.float32)) * c + 0.5).astype(np.uint8)
+        if axis == 0:
+            out[hit] = part
+        else:
+            out[:, hit] = part
+    return out
+
+
+def _nearest(n: int, size: int) -> np.ndarray:
+    """For each of `size` pixels, the index of the one of n equal bands its centre falls in (imshow's nearest)."""
+    return np.minimum(((np.arange(size) + 0.5) * n / size).astype(int), n - 1)
+
+
+def _pixel_artist(images, zorder: float):
+    """A matplotlib Artist that puts RGBA images (uint8, top row first) on the canvas pixel for pixel: Agg
+    blends them in C, with none of imshow's resampling (most of a figure's drawing time).
+
+    images() gives [(rgba, x0, y0)], x0 and y0 in pixels from the bottom left, when the figure is drawn.
+    The class is made on first use, so importing this module loads no matplotlib."""
+    global _Pixels
+    if _Pixels is None:
+        from matplotlib.artist import Artist
+
+        class _Pixels(Artist):
+            def __init__(self, images, zorder):
+                super().__init__()
+                self.images = images
+                self.set_zorder(zorder)
+
+            def draw(self, renderer):
+                gc = renderer.new_gc()
+                for rgba, x0, y0 in self.images():
+                    renderer.draw_image(gc, x0, y0, np.ascontiguousarray(rgba[::-1]))  # Agg's rows: bottom first
+                gc.restore()
+
+    return _Pixels(images, zorder)
+
+
+_Pixels = None
 
 
 def _runs(rows: list[int]) -> list[tuple[int, int]]:
@@ -779,7 +937,7 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None, caption:
         shown = (shown - {"vma"}) | {"vma-sides"}
     if refusals:
         shown.add("refused")
-    if latest is not None and step is not None:
+    if latest is not None and step is not None and not latest.refused:  # a refused step is outlined as "refused"
         shown.add("dest")
     strip = "the moved range"
     title = (f"{r.operation} {hexa(r.old_addr, geo)} -> {hexa(r.new_addr, geo)}, len {r.length:#x}, "
@@ -795,6 +953,8 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None, caption:
     fig, (ax0, ax1) = _canvas(fig, width, height, [(left, bottom, panel, top - bottom),
                                                    (left + panel + gap, bottom, panel, top - bottom)])
     fig._pagemove_for_png, fig._pagemove_stamps = for_png, []
+    if for_png:  # text and the key, put in pixel for pixel over everything else
+        fig.add_artist(_pixel_artist(lambda: fig._pagemove_stamps, zorder=100))
     top_px, mid_px = height * DPI, width * DPI / 2
 
     for i, line in enumerate(titles):

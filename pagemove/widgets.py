@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import html
 import operator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import ipywidgets as W
 
@@ -89,6 +89,7 @@ class MoveExplorer:
         self._values = {}
         self._bad = {}  # box name -> its text, for every box whose text does not parse: nothing simulates
         self._dirty = False  # a change arrived inside a batch: simulate when it ends
+        self._holding = False  # inside _picture_first(): the other widgets hold their updates
         self._sentence_text = ""
         self._build()
         given = {"old": old, "new": new, "length": length, "kernel": kernel, "stack": stack, "geometry": geometry}
@@ -114,12 +115,13 @@ class MoveExplorer:
         if unknown:
             self._show_error(f"unknown control(s): {', '.join(sorted(unknown))}")
             return
-        with self._batched():
-            for name in ("preset", "geometry", "stack", "kernel", "thp", *ADDRESS_FIELDS):
-                if name in values:
-                    self._set_control(name, values[name])
-        if "step" in values:
-            self._set_control("step", values["step"])
+        with self._picture_first():
+            with self._batched():
+                for name in ("preset", "geometry", "stack", "kernel", "thp", *ADDRESS_FIELDS):
+                    if name in values:
+                        self._set_control(name, values[name])
+            if "step" in values:
+                self._set_control("step", values["step"])
 
     @property
     def step(self) -> int:
@@ -274,8 +276,29 @@ class MoveExplorer:
         """The observer for one control: ignore the explorer's own writes, pass the rest on."""
         def observer(change):
             if not self._quiet:
-                self._changed(name, change["new"], source)
+                with self._picture_first():
+                    self._changed(name, change["new"], source)
         return observer
+
+    @contextmanager
+    def _picture_first(self):
+        """Every widget but the picture holds its updates until the change is handled: the new image is the
+        first message the front end gets, and the rest follow, one per widget.
+
+        A person waits for the picture. In JupyterLab each earlier message (the summary, the sliders, the
+        step's sentence) was handled before the image's arrived, adding tens of milliseconds."""
+        if self._holding:
+            yield
+            return
+        self._holding = True
+        try:
+            with ExitStack() as stack:
+                for w in self._all_widgets():
+                    if w is not self.image:
+                        stack.enter_context(w.hold_sync())
+                yield
+        finally:
+            self._holding = False
 
     # ---- one code path for controls and set() -----------------------------------------------------
 

@@ -147,9 +147,26 @@ def _cells(pt, rows, lut, cmap) -> np.ndarray:
         first = grid[np.arange(cols), present.argmax(axis=1)]
         offset = np.where(first < lut.size, lut[first.clip(0, lut.size - 1)], np.nan)
         known = ~np.isnan(offset)
-        colours = np.where(known[:, None], cmap(np.nan_to_num(offset)), OTHER_RGBA)
+        colours = np.where(known[:, None], _lut(cmap)[_lut_index(np.nan_to_num(offset))], OTHER_RGBA)
         img[r][anyp] = colours[anyp]
     return img
+
+
+_LUTS: dict = {}
+
+
+def _lut(cmap) -> np.ndarray:
+    """The colormap's N colours (RGBA floats), looked up by _lut_index() as the colormap itself does, without
+    its call's overhead (a cells image calls it once per row)."""
+    lut = _LUTS.get(cmap.name)
+    if lut is None:
+        lut = _LUTS[cmap.name] = cmap(np.arange(cmap.N))
+    return lut
+
+
+def _lut_index(x: np.ndarray, n: int = 256) -> np.ndarray:
+    """matplotlib's Colormap.__call__ for floats in [0, 1]: x * N, floored, 1.0 onto the last colour."""
+    return np.clip((x * n).astype(int), 0, n - 1)
 
 
 def _states(pt, lo: int, hi: int) -> dict[int, str]:
@@ -229,14 +246,14 @@ def _panel(ax, pt, rows, img, *, ranges=(), vmas=(), title="", labels=True, bar=
     pmd, ps = geo.pmd_size, geo.page_size
     cols = img.shape[1]
     group = geo.entries // cols
-    if getattr(ax.figure, "_pagemove_for_png", False):  # the cells as pixels, under the outlines (zorder 1)
-        def cells():
-            x0, y0, w, h = _pixels(ax)
-            rgba = np.empty((h, w, 4), np.uint8)
-            rgba[..., :3], rgba[..., 3] = _cell_pixels(img, w, h, cols <= 16), 255
-            return [(rgba, x0, y0)]
+    fig = ax.figure
+    if _for_png(fig):  # the cells as pixels, under the outlines (zorder 1); the axes' frame over them
+        def cells(canvas):
+            x0, y0, w, h = _pixels_once(ax, canvas)
+            canvas.image(_cell_pixels(img, w, h, cols <= 16), x0, canvas.size[1] - y0 - h)
 
-        ax.add_artist(_pixel_artist(cells, zorder=0.5))
+        _paint(fig, 0.5, cells)
+        _paint(fig, 2.5, lambda canvas: canvas.outline(*_box_px(ax, canvas), "black", SPINE * DPI / 72))
     else:
         ax.imshow(img, aspect="auto", interpolation="nearest", extent=(-0.5, cols - 0.5, len(rows) - 0.5, -0.5))
         # White lines between rows (and between PTEs in the tiny geometry), drawn as two collections under
@@ -245,13 +262,10 @@ def _panel(ax, pt, rows, img, *, ranges=(), vmas=(), title="", labels=True, bar=
         if cols <= 16:
             ax.vlines(np.arange(0.5, cols - 1), -0.5, len(rows) - 0.5, color="white", linewidth=COLUMN_LINE,
                       zorder=0.5)
-    boxes, edges, styles, widths = [], [], [], []
+    boxes = []  # (x, y, w, h, colour, style, width) of every outline, in data coordinates
 
     def box(x, y, w, h, colour, style="-", width=1.6):
-        boxes.append(Rectangle((x, y), w, h))
-        edges.append(colour)
-        styles.append(style)
-        widths.append(width)
+        boxes.append((x, y, w, h, colour, style, width))
 
     ax_x0, ax_y0, ax_w, ax_h = _pixels(ax)
 
@@ -276,16 +290,31 @@ def _panel(ax, pt, rows, img, *, ranges=(), vmas=(), title="", labels=True, bar=
             if a < b:
                 c0, c1 = (a - row[1]) // ps // group, -(-((b - row[1]) // ps) // group)
                 box(c0 - 0.36, r - 0.36, c1 - c0 - 0.28, 0.72, colour, style)
-    ax.add_collection(PatchCollection(boxes, facecolors="none", edgecolors=edges, linestyles=styles,
-                                      linewidths=widths))
+    if _for_png(fig):
+        for b in boxes:
+            _outline(ax, *b)
+    elif boxes:
+        _, _, _, _, edges, styles, widths = zip(*boxes)
+        ax.add_collection(PatchCollection([Rectangle(b[:2], *b[2:4]) for b in boxes], facecolors="none",
+                                          edgecolors=list(edges), linestyles=list(styles), linewidths=list(widths)))
     bars, colours = [], []
     for v in vmas:  # VMAs: a bar just beside the rows they touch
         hit = [r for r, row in enumerate(rows) if row[0] == "slot" and v.start < row[1] + pmd and v.end > row[1]]
         for r0, r1 in _runs(hit):
             bars.append([(bar, r0 - 0.45), (bar, r1 + 0.45)])
             colours.append("black" if v.prot == "rw" else PURPLE)
-    if bars:  # one collection, added without autoscaling: ax.vlines() per bar cost more than the rest of the panel
-        ax.add_collection(LineCollection(bars, colors=colours, linewidths=3, transform=ax.get_yaxis_transform(),
+    if bars and _for_png(fig):
+        def paint_bars(canvas):
+            x0, _, w, _ = _pixels_once(ax, canvas)
+            to_px, half = _data_px(ax, canvas), BAR * DPI / 72 / 2
+            for ((x, ya), (_, yb)), colour in zip(bars, colours):  # projecting ends, as a Line2D's
+                (_, top), (_, bottom) = to_px(0, ya), to_px(0, yb)
+                canvas.rect(x0 + x * w - half, min(top, bottom) - half, x0 + x * w + half, max(top, bottom) + half,
+                            colour)
+
+        _paint(fig, 2, paint_bars)
+    elif bars:  # one collection, added without autoscaling: ax.vlines() per bar cost more than the rest of the panel
+        ax.add_collection(LineCollection(bars, colors=colours, linewidths=BAR, transform=ax.get_yaxis_transform(),
                                          clip_on=False), autolim=False)
     ax.set_xlim(-0.5, cols - 0.5)
     ax.set_ylim(len(rows) - 0.5, -0.5)
@@ -296,7 +325,7 @@ def _panel(ax, pt, rows, img, *, ranges=(), vmas=(), title="", labels=True, bar=
     if labels:
         _row_labels(ax, ax._pagemove_labels)
     ax._pagemove_title = title
-    if title and getattr(ax.figure, "_pagemove_for_png", False):
+    if title and _for_png(ax.figure):
         _say(ax, ax_x0 + ax_w / 2, ax_y0 + ax_h + 6, title, va="bottom", fontsize=10)
     elif title:
         ax.set_title(title, fontsize=10)
@@ -340,8 +369,8 @@ def _place(ax, image: np.ndarray, x0_px: int, y0_px: int) -> None:
     from matplotlib.image import AxesImage
 
     fig = ax.figure
-    if getattr(fig, "_pagemove_for_png", False):
-        fig._pagemove_stamps.append((image, x0_px, y0_px))
+    if _for_png(fig):
+        _stamp_at(fig, image, x0_px, y0_px)
         return
     w, h = fig.get_figwidth() * DPI, fig.get_figheight() * DPI
     im = AxesImage(ax, interpolation="nearest", transform=fig.transFigure)
@@ -379,7 +408,7 @@ def _row_labels(ax, labels: list[str]) -> None:
     """The hex address of each PMD slot row, right-aligned left of the rows, as one stamped strip."""
     x0, y0, w, h = _pixels(ax)
     right = x0 - round(0.04 * w)  # where the labels end, left of the VMA bar
-    if getattr(ax.figure, "_pagemove_for_png", False):  # label by label: each new address costs a few glyphs
+    if _for_png(ax.figure):  # label by label: each new address costs a few glyphs
         for r, text in enumerate(labels):
             if text:
                 _say(ax, right, y0 + h - (r + 0.5) / len(labels) * h, text, ha="right", fontsize=8, family="monospace")
@@ -401,13 +430,13 @@ def _say(where, x_px: float, y_px: float, text: str, *, ha: str = "center", va: 
     """`text` at pixel (x_px, y_px) of the figure (from the bottom left), belonging to `where` (the figure or
     one of its axes): a matplotlib Text, or for a for_png figure a stamp of it, rendered once per wording."""
     fig = where.figure if hasattr(where, "figure") and where.figure is not None else where
-    if not getattr(fig, "_pagemove_for_png", False):
+    if not _for_png(fig):
         w, h = fig.get_figwidth() * DPI, fig.get_figheight() * DPI
         where.text(x_px / w, y_px / h, text, ha=ha, va=va, transform=fig.transFigure, **font)
         return
     image = _text_image(text, font)
     th, tw = image.shape[:2]
-    fig._pagemove_stamps.append((image, round(x_px - _SHIFT[ha] * tw), round(y_px - _SHIFT[va] * th)))
+    _stamp_at(fig, image, round(x_px - _SHIFT[ha] * tw), round(y_px - _SHIFT[va] * th))
 
 
 def _text_image(text: str, font: dict) -> np.ndarray:
@@ -505,18 +534,32 @@ def _glyph(face, size: float, ch: str) -> _Glyph:
     return g
 
 
+_KERNING: dict = {}  # (font file, size, left glyph, right glyph) -> pixels
+
+
 def _kerning(face, size: float, left: int, right: int) -> float:
     """The pen's correction in pixels between two glyphs, as matplotlib's text layout applies it."""
-    from matplotlib.ft2font import Kerning
+    key = (face.fname, size, left, right)
+    k = _KERNING.get(key)
+    if k is None:
+        from matplotlib.ft2font import Kerning
 
-    face.set_size(size, DPI)
-    return face.get_kerning(left, right, Kerning.DEFAULT) / 64
+        face.set_size(size, DPI)
+        k = _KERNING[key] = face.get_kerning(left, right, Kerning.DEFAULT) / 64
+    return k
 
 
 def render_png(fig, compress_level: int = 1) -> bytes:
-    """The PNG of a figure drawn with for_png=True: Agg draws it at 100 dpi, with the cells and the stamps
-    (text, key) put pixel for pixel (_Pixels), and encode_png() encodes it (zlib level 1: quick, a little
-    larger). Any other figure comes out as Agg draws it."""
+    """The PNG of a figure: one drawn with for_png=True is painted by pagemove.raster (no matplotlib
+    artists at all: its marks were recorded by _paint), any other as Agg draws it at its dpi. encode_png()
+    encodes it (zlib level 1: quick, a little larger)."""
+    if _for_png(fig):
+        from .raster import Canvas
+
+        canvas = Canvas(int(fig.bbox.width), int(fig.bbox.height))  # Agg's size for this figure
+        for _, _, paint in sorted(fig._pagemove_marks, key=lambda m: m[:2]):
+            paint(canvas)
+        return encode_png(canvas.pixels, compress_level)
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -524,6 +567,82 @@ def render_png(fig, compress_level: int = 1) -> bytes:
     with matplotlib.rc_context({"text.hinting": "no_hinting"}):  # no grid fitting: a quarter less time on text
         canvas.draw()
     return encode_png(np.asarray(canvas.buffer_rgba())[..., :3], compress_level)
+
+
+# ---- a for_png figure: marks painted by pagemove.raster in zorder, as matplotlib would stack the artists ----
+
+SPINE, BAR = 0.8, 3.0  # points: the axes' frame (rcParams["axes.linewidth"]) and a VMA bar
+ARROW_SCALE, ARROW_SHRINK = 10, 2  # an arrow's mutation_scale and shrinkA/B (points), as ConnectionPatch takes them
+
+
+def _for_png(fig) -> bool:
+    return getattr(fig, "_pagemove_for_png", False)
+
+
+def _paint(fig, zorder: float, paint) -> None:
+    """Have paint(canvas) run when render_png() paints this for_png figure, in zorder (then call) order."""
+    fig._pagemove_marks.append((zorder, len(fig._pagemove_marks), paint))
+
+
+def _stamp_at(fig, image: np.ndarray, x0_px: int, y0_px: int) -> None:
+    """A stamp (RGBA) over everything else, its lower left corner at (x0_px, y0_px) from the bottom left."""
+    fig._pagemove_stamps.append((image, x0_px, y0_px))
+    _paint(fig, 100, lambda canvas: canvas.image(image, x0_px, canvas.size[1] - y0_px - image.shape[0]))
+
+
+def _data_px(ax, canvas):
+    """(x, y) in ax's data coordinates -> (x, y) canvas pixels from the top left."""
+    x0, y0, w, h = _pixels_once(ax, canvas)
+    (xa, xb), (ya, yb) = canvas.memo.get(("lim", ax)) or canvas.memo.setdefault(("lim", ax), (ax.get_xlim(), ax.get_ylim()))
+    height = canvas.size[1]
+    return lambda x, y: (x0 + (x - xa) / (xb - xa) * w, height - y0 - (y - ya) / (yb - ya) * h)
+
+
+def _box_px(ax, canvas) -> tuple[int, int, int, int]:
+    """ax's box in canvas pixels: (left, top, right, bottom)."""
+    x0, y0, w, h = _pixels_once(ax, canvas)
+    top = canvas.size[1] - y0 - h
+    return x0, top, x0 + w, top + h
+
+
+def _pixels_once(ax, canvas) -> tuple[int, int, int, int]:
+    """_pixels(ax), worked out once per painting (matplotlib's transforms cost more than the marks)."""
+    box = canvas.memo.get(("box", ax))
+    if box is None:
+        box = canvas.memo[("box", ax)] = _pixels(ax)
+    return box
+
+
+def _outline(ax, x: float, y: float, w: float, h: float, colour, style, width: float) -> None:
+    """The outline of a box in ax's data coordinates (width in points; style "-" or matplotlib's (offset,
+    dashes) in units of the width), clipped to ax like a patch: a Rectangle, or for a PNG a painted mark."""
+    fig = ax.figure
+    if not _for_png(fig):
+        from matplotlib.patches import Rectangle
+
+        ax.add_patch(Rectangle((x, y), w, h, fill=False, edgecolor=colour, linewidth=width, linestyle=style))
+        return
+    px = width * DPI / 72
+    dashes = None if style in ("-", "solid") else [d * px for d in style[1]]  # matplotlib scales dashes by width
+
+    def paint(canvas):
+        to_px = _data_px(ax, canvas)
+        (xa, ya), (xb, yb) = to_px(x, y), to_px(x + w, y + h)
+        canvas.outline(min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb), colour, px, dashes,
+                       clip=_box_px(ax, canvas))
+
+    _paint(fig, 1, paint)
+
+
+def _arrow_px(canvas, start, end, colour, width: float) -> None:
+    """A ConnectionPatch arrow ("-|>") from start to end (canvas pixels): shortened by ARROW_SHRINK points at
+    both ends, its head 0.4 x 0.2 of ARROW_SCALE points long and wide, as matplotlib draws it."""
+    (x0, y0), (x1, y1) = start, end
+    n = max(np.hypot(x1 - x0, y1 - y0), 1e-9)
+    shrink = ARROW_SHRINK * DPI / 72 / n
+    x0, y0, x1, y1 = x0 + (x1 - x0) * shrink, y0 + (y1 - y0) * shrink, x1 - (x1 - x0) * shrink, y1 - (y1 - y0) * shrink
+    head = (0.4 * ARROW_SCALE * DPI / 72, 0.2 * ARROW_SCALE * DPI / 72)
+    canvas.arrow(x0, y0, x1, y1, colour, width * DPI / 72, head)
 
 
 def encode_png(pixels: np.ndarray, compress_level: int = 1) -> bytes:
@@ -552,7 +671,7 @@ def _cell_pixels(img: np.ndarray, w: int, h: int, columns: bool) -> np.ndarray:
     between rows (ROW_LINE points) and, with `columns`, between cells (COLUMN_LINE), anti-aliased."""
     nrows, ncols = img.shape[:2]
     cells = ((img[..., :3] * img[..., 3:4] + (1 - img[..., 3:4])) * 255 + 0.5).astype(np.uint8)  # a gap: white
-    out = cells[_nearest(nrows, h)][:, _nearest(ncols, w)]
+    out = np.take(np.take(cells, _nearest(ncols, w), axis=1), _nearest(nrows, h), axis=0)  # columns first: small
     for axis, n, size, pt in ((0, nrows, h, ROW_LINE), (1, ncols, w, COLUMN_LINE if columns else 0)):
         if n < 2 or not pt:
             continue
@@ -573,34 +692,6 @@ def _cell_pixels(img: np.ndarray, w: int, h: int, columns: bool) -> np.ndarray:
 def _nearest(n: int, size: int) -> np.ndarray:
     """For each of `size` pixels, the index of the one of n equal bands its centre falls in (imshow's nearest)."""
     return np.minimum(((np.arange(size) + 0.5) * n / size).astype(int), n - 1)
-
-
-def _pixel_artist(images, zorder: float):
-    """A matplotlib Artist that puts RGBA images (uint8, top row first) on the canvas pixel for pixel: Agg
-    blends them in C, with none of imshow's resampling (most of a figure's drawing time).
-
-    images() gives [(rgba, x0, y0)], x0 and y0 in pixels from the bottom left, when the figure is drawn.
-    The class is made on first use, so importing this module loads no matplotlib."""
-    global _Pixels
-    if _Pixels is None:
-        from matplotlib.artist import Artist
-
-        class _Pixels(Artist):
-            def __init__(self, images, zorder):
-                super().__init__()
-                self.images = images
-                self.set_zorder(zorder)
-
-            def draw(self, renderer):
-                gc = renderer.new_gc()
-                for rgba, x0, y0 in self.images():
-                    renderer.draw_image(gc, x0, y0, np.ascontiguousarray(rgba[::-1]))  # Agg's rows: bottom first
-                gc.restore()
-
-    return _Pixels(images, zorder)
-
-
-_Pixels = None
 
 
 def _runs(rows: list[int]) -> list[tuple[int, int]]:
@@ -895,7 +986,7 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None, caption:
     will be saved as it is at 100 dpi (no bbox_inches="tight"), which lets fixed text be blitted faster.
     """
     import matplotlib
-    from matplotlib.patches import ConnectionPatch, Rectangle
+    from matplotlib.patches import ConnectionPatch
 
     r, geo = result, result.geometry
     n = len(r.events)
@@ -952,9 +1043,7 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None, caption:
     panel = (1 - left - right_margin - gap) / 2
     fig, (ax0, ax1) = _canvas(fig, width, height, [(left, bottom, panel, top - bottom),
                                                    (left + panel + gap, bottom, panel, top - bottom)])
-    fig._pagemove_for_png, fig._pagemove_stamps = for_png, []
-    if for_png:  # text and the key, put in pixel for pixel over everything else
-        fig.add_artist(_pixel_artist(lambda: fig._pagemove_stamps, zorder=100))
+    fig._pagemove_for_png, fig._pagemove_stamps, fig._pagemove_marks = for_png, [], []
     top_px, mid_px = height * DPI, width * DPI / 2
 
     for i, line in enumerate(titles):
@@ -971,10 +1060,14 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None, caption:
 
     for e, a, b in arrows:
         cols = ax0.get_xlim()[1]
-        colour = ORANGE if e.level == PUD else "black"
-        fig.add_artist(ConnectionPatch((cols, a), (-0.5, b), "data", "data", axesA=ax0, axesB=ax1,
-                                       arrowstyle="-|>", color=colour, linewidth=1.6 if e is latest else 1.0,
-                                       mutation_scale=10, shrinkA=2, shrinkB=2))
+        colour, width = ORANGE if e.level == PUD else "black", 1.6 if e is latest else 1.0
+        if for_png:
+            _paint(fig, 10, lambda canvas, a=a, b=b, colour=colour, width=width: _arrow_px(
+                canvas, _data_px(ax0, canvas)(cols, a), _data_px(ax1, canvas)(-0.5, b), colour, width))
+        else:
+            fig.add_artist(ConnectionPatch((cols, a), (-0.5, b), "data", "data", axesA=ax0, axesB=ax1,
+                                           arrowstyle="-|>", color=colour, linewidth=width,
+                                           mutation_scale=ARROW_SCALE, shrinkA=ARROW_SHRINK, shrinkB=ARROW_SHRINK))
     # The step just taken, outlined on the right; a refusal in vermillion.
     if latest is not None and step is not None:
         _mark_extent(ax1, rows, latest.new, latest.extent, geo, *((VERMILLION, "-") if latest.refused
@@ -983,7 +1076,7 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None, caption:
         rr = _row_of(rows, e.new, pmd)
         if rr is not None:
             cols = ax1.get_xlim()[1] + 0.5
-            ax1.add_patch(Rectangle((-0.5, rr - 0.5), cols, 1, fill=False, edgecolor=VERMILLION, linewidth=2.5))
+            _outline(ax1, -0.5, rr - 0.5, cols, 1, VERMILLION, "-", 2.5)
             x0, y0, w, h = _pixels(ax1)
             _say(ax1, x0 + w + 10, y0 + h - (rr + 0.5) / len(rows) * h, "WARN", ha="left", fontsize=8,
                  color=VERMILLION_TEXT, fontweight="bold")
@@ -995,8 +1088,6 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None, caption:
 
 def _mark_extent(ax, rows, start, extent, geo, colour, style):
     """Outline the destination cells of one step."""
-    from matplotlib.patches import Rectangle
-
     pmd, ps = geo.pmd_size, geo.page_size
     cols = int(ax.get_xlim()[1] + 0.5)
     group = geo.entries // cols
@@ -1006,5 +1097,4 @@ def _mark_extent(ax, rows, start, extent, geo, colour, style):
         a, b = max(start, row[1]), min(start + extent, row[1] + pmd)
         if a < b:
             c0, c1 = (a - row[1]) // ps // group, -(-((b - row[1]) // ps) // group)
-            ax.add_patch(Rectangle((c0 - 0.5, r - 0.5), c1 - c0, 1, fill=False, edgecolor=colour, linewidth=2.5,
-                                   linestyle=style))
+            _outline(ax, c0 - 0.5, r - 0.5, c1 - c0, 1, colour, style, 2.5)

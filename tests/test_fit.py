@@ -23,23 +23,29 @@ def size(png: bytes) -> tuple[int, int]:
 
 
 def smallest_text_pt(draw) -> float:
-    """The smallest font size (points) of any text matplotlib draws while draw() runs, stamps included."""
+    """The smallest font size (points) of any text drawn while draw() runs: by matplotlib (a figure's Text,
+    the stamped strips and keys) or from pagemove's glyph cache (a for_png figure's titles and labels)."""
     from matplotlib.text import Text
 
-    seen, original = [], Text.draw
+    seen, original, glyphs = [], Text.draw, plot._text_image
 
     def spy(self, renderer):
         if self.get_visible() and self.get_text().strip():
             seen.append(self.get_fontsize())
         return original(self, renderer)
 
+    def glyph_spy(text, font):
+        if text.strip():
+            seen.append(float(font.get("fontsize", 10)))
+        return glyphs(text, font)
+
     plot._STAMPS.clear()
-    plot._KEY.clear()  # cached stamps and keys would hide their text from the spy
-    Text.draw = spy
+    plot._KEY.clear()  # cached stamps and keys would hide their text from the spies
+    Text.draw, plot._text_image = spy, glyph_spy
     try:
         draw()
     finally:
-        Text.draw = original
+        Text.draw, plot._text_image = original, glyphs
     assert seen, "nothing was drawn"
     return min(seen)
 

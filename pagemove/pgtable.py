@@ -351,6 +351,11 @@ class PageTables:
             if level == 1 and isinstance(child, np.ndarray):
                 yield base, child
 
+    def pmd_entries(self, start: int, end: int) -> list[tuple[int, object]]:
+        """(base address, PTE table or HugePMD) of every present PMD entry whose range meets [start, end), in
+        address order: what a drawing of that range reads, without walking the rest of the tree."""
+        return sorted(self._pmd_entries_in(self.root, self.geo.levels - 1, 0, start, end), key=lambda e: e[0])
+
     def huge_leaves(self) -> Iterator[tuple[int, HugePMD]]:
         """(base address, leaf) for every huge PMD leaf, in address order."""
         for level, _, base, child in self.walk():

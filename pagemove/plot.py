@@ -11,10 +11,9 @@ the eye can follow it from the old rows to the new ones. Figures are built with 
 from __future__ import annotations
 
 import textwrap
-from collections import OrderedDict
-
 import numpy as np
 
+from .ahead import Kept
 from .pgtable import HugePMD
 from .text import counts_sentence, hexa, picture_alt, step_title, tables_of, warn_line, windows
 from .trace import PMD, PUD, MoveResult
@@ -109,11 +108,9 @@ def _colour_key(pt, lo: int, hi: int) -> np.ndarray:
 
 def _tables_in(pt, lo: int, hi: int, leaves: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(bases, tables): the PTE tables whose PMD slot meets [lo, hi), stacked one per row (with leaves, a huge
-    leaf as the frames it maps), in one walk, so what follows is whole-array numpy, not a loop per table."""
-    pmd = pt.geo.pmd_size
-    found = [(b, t) for b, t in pt.pte_tables() if b + pmd > lo and b < hi]
-    if leaves:
-        found += [(b, _frames(pt, leaf)) for b, leaf in pt.huge_leaves() if b + pmd > lo and b < hi]
+    leaf as the frames it maps too), so what follows is whole-array numpy, not a loop per table."""
+    found = [(b, t if isinstance(t, np.ndarray) else _frames(pt, t)) for b, t in pt.pmd_entries(lo, hi)
+             if leaves or isinstance(t, np.ndarray)]
     if not found:
         return np.zeros(0, np.int64), np.zeros((0, pt.geo.entries), np.int64)
     return np.array([b for b, _ in found], np.int64), np.stack([t for _, t in found])
@@ -170,14 +167,13 @@ def _lut_index(x: np.ndarray, n: int = 256) -> np.ndarray:
 
 
 def _states(pt, lo: int, hi: int) -> dict[int, str]:
-    """_state() of every PMD slot in [lo, hi) that has a PTE table, in one walk."""
-    bases, tables = _tables_in(pt, lo, hi)
-    inked = np.count_nonzero(tables, axis=1)
-    out = {int(b): "empty" if n == 0 else "full" if n == pt.geo.entries else "some"
-           for b, n in zip(bases, inked) if lo <= b < hi}
-    for base, _ in pt.huge_leaves():
+    """_state() of every PMD slot in [lo, hi) that has a PTE table or a huge leaf, in one walk of that range."""
+    full = pt.geo.entries
+    out = {}
+    for base, entry in pt.pmd_entries(lo, hi):
         if lo <= base < hi:
-            out[base] = "huge"
+            n = int(np.count_nonzero(entry)) if isinstance(entry, np.ndarray) else -1
+            out[base] = "huge" if n < 0 else "empty" if n == 0 else "full" if n == full else "some"
     return out
 
 
@@ -336,29 +332,25 @@ def _panel(ax, pt, rows, img, *, ranges=(), vmas=(), title="", labels=True, bar=
 # drawing to the next (every step of a move, both kernels). Each is rendered once at 100 dpi, the dpi every
 # figure is shown and saved at, and placed in figure coordinates, so it lands pixel for pixel.
 
-_STAMPS: OrderedDict = OrderedDict()  # (what, size in pixels, ...) -> RGBA image, least recently used first
-STAMPS_KEPT = 64
+STAMPS_KEPT = 256  # a picture has about 25 (titles, a label per row, the key): several moves' worth
+_STAMPS = Kept(STAMPS_KEPT)  # (what, size in pixels, ...) -> RGBA image, least recently used first
 DPI = 100
 
 
 def _stamp(key, w_px: int, h_px: int, draw) -> np.ndarray:
     """The RGBA image of draw(figure) on a w_px x h_px transparent canvas, rendered once per key."""
-    image = _STAMPS.get(key)
-    if image is not None:
-        _STAMPS.move_to_end(key)
-        return image
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    def render():
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(w_px / DPI, h_px / DPI), dpi=DPI)
-    fig.patch.set_alpha(0)
-    FigureCanvasAgg(fig)
-    draw(fig)
-    fig.canvas.draw()
-    _STAMPS[key] = image = np.asarray(fig.canvas.buffer_rgba()).copy()
-    while len(_STAMPS) > STAMPS_KEPT:
-        _STAMPS.popitem(last=False)
-    return image
+        fig = Figure(figsize=(w_px / DPI, h_px / DPI), dpi=DPI)
+        fig.patch.set_alpha(0)
+        FigureCanvasAgg(fig)
+        draw(fig)
+        fig.canvas.draw()
+        return np.asarray(fig.canvas.buffer_rgba()).copy()
+
+    return _STAMPS.get(key, render)
 
 
 def _place(ax, image: np.ndarray, x0_px: int, y0_px: int) -> None:
@@ -446,13 +438,13 @@ def _text_image(text: str, font: dict) -> np.ndarray:
     pen positions: a new address in a title costs a few array copies, not a figure drawn for it (the
     text a new value brings is most of an explorer update's drawing time otherwise). As tall as the font's
     line ("l" to "p"), like a matplotlib Text, so labels of one size line up."""
+    return _STAMPS.get(("text", text, repr(sorted(font.items()))), lambda: _glyph_line(text, font))
+
+
+def _glyph_line(text: str, font: dict) -> np.ndarray:
+    """_text_image() when the line is not kept yet: the glyphs put side by side."""
     from matplotlib.colors import to_rgba
 
-    key = ("text", text, repr(sorted(font.items())))
-    image = _STAMPS.get(key)
-    if image is not None:
-        _STAMPS.move_to_end(key)
-        return image
     face, size = _face(font)
     placed, pen, previous = [], 0.0, None
     for ch in text:
@@ -483,9 +475,6 @@ def _text_image(text: str, font: dict) -> np.ndarray:
         a = alpha[..., None].astype(np.uint16)
         box[pad:-pad, pad:-pad, :3] = ((rgb * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
         image = box
-    _STAMPS[key] = image
-    while len(_STAMPS) > STAMPS_KEPT:
-        _STAMPS.popitem(last=False)
     return image
 
 
@@ -797,7 +786,7 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-_KEY: dict = {}  # rendered keys by (entries, colour strip, width): text is the slow part, so each is drawn once
+_KEY = Kept(32)  # rendered keys by (entries, colour strip, width): text is the slow part, so each is drawn once
 
 # Every entry a key can have, in the order keys list them; a drawing's key shows only those it uses.
 KEY_ENTRIES = {
@@ -878,7 +867,8 @@ def _key_image(cmap, entries: tuple, strip: str, width: float) -> np.ndarray:
     elif strip:
         _colour_strip(fig, cmap, (0.78, 0.5 - 0.11 / height, 0.19, 0.22 / height), strip)
     fig.canvas.draw()
-    _KEY[(entries, strip, width)] = image = np.asarray(fig.canvas.buffer_rgba()).copy()
+    image = np.asarray(fig.canvas.buffer_rgba()).copy()
+    _KEY.put((entries, strip, width), image)
     return image
 
 

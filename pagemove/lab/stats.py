@@ -73,4 +73,4 @@ def infer_realigned(r, twin, possible: bool) -> tuple[bool | None, str]:
             return False, f"{saving:.1f} us slower than without the blocker: the blocker prevented realignment"
         return True, f"{saving:.1f} us faster than with a blocker below old: realigned"
     # Not faster is no proof of "not realigned": at 2 MiB the two paths can cost the same within the noise.
-    return None, f"difference to the twin ({saving:+.1f} us) is within the noise"
+    return None, f"blocked minus free: {saving:+.1f} us, within the noise"

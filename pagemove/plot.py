@@ -6,6 +6,11 @@
 Every page is coloured by where it sat in the moved range (dark at the start, yellow at the end), so
 the eye can follow it from the old rows to the new ones. Figures are built with the object API
 (matplotlib.figure.Figure), never pyplot, so nothing leaks between calls and any backend works.
+
+The explorer's picture is the same drawing made for speed: draw_move(for_png=True) lays the figure out
+as always but records its marks (cells, outlines, bars, arrows, text stamps from a glyph cache) instead
+of building artists, and render_png() paints them with pagemove.raster and encodes the PNG. A test holds
+the two ways to the same pixels, within anti-aliasing.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ the two ways to the same pixels, within anti-aliasing.
 from __future__ import annotations
 
 import textwrap
+
 import numpy as np
 
 from .ahead import Kept
@@ -100,7 +101,7 @@ def _colour_key(pt, lo: int, hi: int) -> np.ndarray:
     """A lookup table, frame -> offset 0..1 of its page in [lo, hi) (NaN: not in the range).
 
     Colouring by frame means a page keeps its colour wherever it moves."""
-    ps, pmd = pt.geo.page_size, pt.geo.pmd_size
+    ps = pt.geo.page_size
     bases, tables = _tables_in(pt, lo, hi, leaves=True)
     if not bases.size:
         return np.full(1, np.nan)
@@ -1057,8 +1058,8 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None, caption:
         cols = ax0.get_xlim()[1]
         colour, width = ORANGE if e.level == PUD else "black", 1.6 if e is latest else 1.0
         if for_png:
-            _paint(fig, 10, lambda canvas, a=a, b=b, colour=colour, width=width: _arrow_px(
-                canvas, _data_px(ax0, canvas)(cols, a), _data_px(ax1, canvas)(-0.5, b), colour, width))
+            _paint(fig, 10, lambda canvas, x=cols, a=a, b=b, colour=colour, width=width: _arrow_px(
+                canvas, _data_px(ax0, canvas)(x, a), _data_px(ax1, canvas)(-0.5, b), colour, width))
         else:
             fig.add_artist(ConnectionPatch((cols, a), (-0.5, b), "data", "data", axesA=ax0, axesB=ax1,
                                            arrowstyle="-|>", color=colour, linewidth=width,

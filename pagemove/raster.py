@@ -22,7 +22,6 @@ from collections import OrderedDict
 
 import numpy as np
 
-
 _RGB: dict = {}
 
 

@@ -105,7 +105,7 @@ def test_a_triangle_is_filled_inside_its_edges():
     assert c.pixels[4, 4].tolist() == [213, 94, 0] and (c.pixels[16, 16] == 255).all()
 
 
-@pytest.mark.parametrize("preset", ["c-overlap", "cascade", "tiny-c-overlap", "thp-c"])
+@pytest.mark.parametrize("preset", ["a", "c-overlap", "cascade", "tiny-c-overlap", "thp-c"])
 @pytest.mark.parametrize("step", [None, 1])
 def test_the_explorer_s_picture_is_the_notebook_figure_painted_by_numpy(preset, step):
     """The for_png picture (pagemove.raster) and the same drawing by matplotlib's Agg agree: the same size,
@@ -121,6 +121,10 @@ def test_the_explorer_s_picture_is_the_notebook_figure_painted_by_numpy(preset, 
     theirs = np.asarray(agg.buffer_rgba())[..., :3].astype(int)
     assert ours.shape == theirs.shape
     assert (np.abs(ours - theirs).max(axis=2) > 64).mean() < 0.08
+    width = ours.shape[1]
+    gap = slice(round(fig.axes[0].get_position().x1 * width) + 4, round(fig.axes[1].get_position().x0 * width) - 4)
+    dark = [int((img[:, gap].max(axis=2) < 80).sum()) for img in (ours, theirs)]  # the arrows between the panels
+    assert dark[0] <= 1.5 * dark[1] + 20 and dark[1] <= 1.5 * dark[0] + 20, dark
     for colour in (plot.BLUE, plot.GREEN, plot.VERMILLION, plot.ORANGE, plot.PURPLE):
         rgb = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
         near = [int((np.abs(img - rgb).max(axis=2) < 20).sum()) for img in (ours, theirs)]  # not the blends

@@ -119,7 +119,30 @@ def explorer_timings(name, ex, reps):
     ex.set(step=0)
     out[f"explorer step forward: {name}"] = median_ms(lambda s: ex.set(step=s), reps,
                                                       lambda: (ex.step + 1) % (ex.steps + 1))
+    out.update(explorer_parts(name, ex, reps))
     return out
+
+
+def explorer_parts(name, ex, reps):
+    """Where a new value's time goes, part by part, as the explorer does it: the engine (simulate), the
+    layout (plot.draw_move for the PNG: rows, cells, marks, text), and painting + PNG encoding
+    (plot.render_png, pagemove.raster)."""
+    from pagemove import plot
+
+    v, width = ex.values, ex._drawing_px() / plot.DPI
+    result = ex.result
+    sim = median_ms(lambda _: simulate(v["old"], v["new"], v["length"], kernel=v["kernel"], stack=v["stack"],
+                                       geometry=v["geometry"], blockers=ex._blockers, thp=v.get("thp", False)), reps)
+    fig = plot.draw_move(result, fig=None, caption=False, width=width, for_png=True)
+
+    def lay_out(_):
+        plot._LAST[:] = [None, None]  # a new value is a new result: what draw_move derives from it, again
+        plot.draw_move(result, fig=fig, caption=False, width=width, for_png=True)
+
+    draw = median_ms(lay_out, reps)
+    paint = median_ms(lambda _: plot.render_png(fig), reps)
+    return {f"explorer new value, simulate: {name}": sim, f"explorer new value, lay out: {name}": draw,
+            f"explorer new value, paint + encode PNG: {name}": paint}
 
 
 def kernel_side_by_side(reps: int) -> dict[str, float | str]:

@@ -105,10 +105,13 @@ def _colour_key(pt, lo: int, hi: int) -> np.ndarray:
     bases, tables = _tables_in(pt, lo, hi, leaves=True)
     if not bases.size:
         return np.full(1, np.nan)
-    addr = bases[:, None] + np.arange(tables.shape[1]) * ps  # every slot's address, all tables at once
-    keep = (tables != 0) & (addr >= lo) & (addr < hi)
+    pmd, slots = pt.geo.pmd_size, np.arange(tables.shape[1]) * ps
+    offsets = ((bases - lo)[:, None] + slots) / max(hi - lo, 1)  # every slot's offset, all tables at once
+    for i in np.flatnonzero((bases < lo) | (bases + pmd > hi)):  # the tables the range's ends cut
+        offsets[i][(bases[i] + slots < lo) | (bases[i] + slots >= hi)] = np.nan
     lut = np.full(int(tables.max(initial=0)) + 1, np.nan)
-    lut[tables[keep]] = (addr[keep] - lo) / max(hi - lo, 1)
+    lut[tables.ravel()] = offsets.ravel()  # one scatter, no masks: a frame sits in one slot, none is frame 0
+    lut[0] = np.nan
     return lut
 
 

@@ -80,8 +80,10 @@ class Canvas:
         """Mix colour (an RGB triple, or an image as big as alpha) into the pixels under alpha (0..1)."""
         h, w = alpha.shape
         under = self.pixels[top:top + h, left:left + w]
-        a = alpha[..., None]
-        under[...] = (under * (1 - a) + np.asarray(colour, np.float32) * a + 0.5).astype(np.uint8)
+        mixed = under.astype(np.float32)
+        mixed += (np.asarray(colour, np.float32) - mixed) * alpha[..., None].astype(np.float32, copy=False)
+        mixed += 0.5  # rounded, not truncated, when it goes back into the uint8 pixels
+        under[...] = mixed
 
     def rect(self, x0: float, y0: float, x1: float, y1: float, colour, along=None, clip=None) -> None:
         """Fill [x0, x1) x [y0, y1) with colour, anti-aliased at its edges. along: a 0..1 mask over its

@@ -242,3 +242,19 @@ def test_a_thp_move_caption_counts_its_huge_pages():
     fig = plot.draw_move(r)
     said = " ".join(t.get_text() for t in fig.texts) + " ".join(ax.get_title() for ax in fig.axes)
     assert f"{r.huge_pmd_moves} huge PMD" in said and r.huge_pmd_moves == 2
+
+
+@pytest.mark.parametrize("preset", ["c-overlap", "cascade", "thp-c", "tiny-cascade", "arm64_64k-c-overlap"])
+def test_the_colour_key_gives_every_frame_its_place_in_the_range(preset):
+    """plot._colour_key (whole-array numpy) against the definition, page by page: a frame mapped at address
+    a in [lo, hi) gets (a - lo) / (hi - lo); every other frame gets no colour (NaN)."""
+    r = PRESETS[preset].run()
+    ps = r.geometry.page_size
+    for lo, hi in ((r.old_addr, r.old_addr + r.length), (r.old_addr + 3 * ps, r.old_addr + r.length - ps)):
+        lut = plot._colour_key(r.before, lo, hi)
+        pages = r.before.pages()
+        assert pages and max(pages.values()) < lut.size
+        for addr, frame in pages.items():
+            want = (addr - lo) / (hi - lo) if lo <= addr < hi else np.nan
+            assert np.array_equal(lut[frame], want, equal_nan=True), (hex(addr), frame)
+        assert np.isnan(lut[0])  # frame 0 is no page

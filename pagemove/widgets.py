@@ -15,6 +15,7 @@ picture stays. One matplotlib Figure is reused for every update, so memory does 
 
 from __future__ import annotations
 
+import asyncio
 import html
 import operator
 from contextlib import ExitStack, contextmanager
@@ -46,6 +47,7 @@ MOVES_KEPT = 8  # simulated moves kept: flipping back to a kernel neither simula
 PRESENTER_WIDTH = 5.9  # figure inches at most: the right column at 1024x768 (a notebook cell is plot.WIDTH)
 PRESENTER_HEIGHT = 4.2  # inches at most, so controls, picture and summary fit a 768-pixel-high projector
 SUMMARY_LINES, SUMMARY_CHARS = 7, 88  # presenter: lines the summary box shows; characters a line holds
+FOLLOW_UP = 0.03  # seconds between a new picture and the other widgets' updates (_follow_later)
 STALE = f"2px dashed {ERROR_TEXT}"  # the border of a picture that no longer matches the boxes
 # What the explorer's controls are called for a screen reader (ipywidgets names text boxes and dropdowns itself).
 SPOKEN = {"geometry": "geometry", "mode": "mode", "kernel": "Linux version", "step": "after step",
@@ -283,22 +285,40 @@ class MoveExplorer:
     @contextmanager
     def _picture_first(self):
         """Every widget but the picture holds its updates until the change is handled: the new image is the
-        first message the front end gets, and the rest follow, one per widget.
+        first message the front end gets, and the rest follow, one per widget, FOLLOW_UP seconds later.
 
         A person waits for the picture. In JupyterLab each earlier message (the summary, the sliders, the
-        step's sentence) was handled before the image's arrived, adding tens of milliseconds."""
+        step's sentence) was handled before the image's arrived, and re-rendering them right after it
+        delayed its decoding and painting: together tens of milliseconds on a 2-CPU machine (make bench)."""
         if self._holding:
             yield
             return
         self._holding = True
+        held = [w for w in self._all_widgets() if w is not self.image]
+        picture = self.image.value
         try:
             with ExitStack() as stack:
-                for w in self._all_widgets():
-                    if w is not self.image:
-                        stack.enter_context(w.hold_sync())
-                yield
+                for w in held:
+                    stack.enter_context(w.hold_sync())
+                try:
+                    yield
+                finally:
+                    if self.image.value is not picture:
+                        self._follow_later(held)
         finally:
             self._holding = False
+
+    def _follow_later(self, held) -> None:
+        """A new picture went out: send the other widgets' held updates FOLLOW_UP seconds later (on the kernel's
+        event loop), so the front end decodes and paints the picture before it re-renders the rest."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no event loop (a script, a test): they go now, as hold_sync() sends them
+        pending = {w: set(w._states_to_send) for w in held if w._states_to_send}
+        for w in pending:
+            w._states_to_send.clear()
+        loop.call_later(FOLLOW_UP, lambda: [w.send_state(keys) for w, keys in pending.items()])
 
     # ---- one code path for controls and set() -----------------------------------------------------
 

@@ -608,3 +608,52 @@ def test_no_described_control_leaves_its_tooltip_null():
         described = [w for w in ex._all_widgets() if getattr(w, "description", "")]
         assert len(described) >= 10
         assert all(w.tooltip is not None for w in described), [w.description for w in described if w.tooltip is None]
+
+
+def _sends(monkeypatch):
+    """Record every widget message: (widget, its state keys, whether it carries the picture), in order."""
+    sent = []
+    original = ipywidgets.Widget._send
+
+    def spy(self, msg, buffers=None):
+        if msg.get("method") == "update":
+            sent.append((self, tuple(sorted(msg["state"]))))
+        return original(self, msg, buffers)
+
+    monkeypatch.setattr(ipywidgets.Widget, "_send", spy)
+    return sent
+
+
+def test_a_new_picture_is_the_first_message_and_the_rest_follow_on_the_event_loop(monkeypatch):
+    """In a kernel (an event loop runs): the image goes out at once, every other widget's update FOLLOW_UP
+    seconds later; nothing is lost, and each widget's update carries its latest state."""
+    import asyncio
+
+    from pagemove import widgets
+
+    ex = MoveExplorer(preset="c-overlap")
+    length = ex.values["length"]
+    sent = _sends(monkeypatch)
+
+    async def type_a_length():
+        ex.texts["length"].value = hex(length + 0x1000)  # as the front end's message would set it
+        at_once = list(sent)
+        await asyncio.sleep(widgets.FOLLOW_UP + 0.05)
+        return at_once
+
+    at_once = asyncio.run(type_a_length())
+    widgets_at_once = [w for w, _ in at_once if w is not ex.texts["length"]]  # the box's own echo comes first
+    assert widgets_at_once == [ex.image]  # the picture, and nothing else yet
+    later = [w for w, _ in sent[len(at_once):]]
+    assert ex.summary_box in later and ex.step_slider in later and ex.a11y in later and ex.image not in later
+    assert ex.step_total.value == f"of {ex.steps}" and "0x202000" in ex.summary  # Python's side is current
+
+
+def test_without_an_event_loop_every_update_goes_at_once(monkeypatch):
+    """A script, a test, nbval: no loop to wait on, so the held updates go when the change is handled."""
+    ex = MoveExplorer(preset="c-overlap")
+    sent = _sends(monkeypatch)
+    ex.set(length=ex.values["length"] + 0x1000)
+    widgets_sent = [w for w, _ in sent]
+    assert widgets_sent[0] is ex.image and ex.image not in widgets_sent[1:]
+    assert ex.summary_box in widgets_sent and ex.step_slider in widgets_sent and ex.a11y in widgets_sent

@@ -311,10 +311,12 @@ class MoveExplorer:
     def _follow_later(self, held) -> None:
         """A new picture went out: send the other widgets' held updates FOLLOW_UP seconds later (on the kernel's
         event loop), so the front end decodes and paints the picture before it re-renders the rest."""
+        if not _answering_the_front_end():
+            return  # a cell's code (or a script, a test): they go now, as hold_sync() sends them
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            return  # no event loop (a script, a test): they go now, as hold_sync() sends them
+            return
         pending = {w: set(w._states_to_send) for w in held if w._states_to_send}
         for w in pending:
             w._states_to_send.clear()
@@ -631,6 +633,19 @@ class MoveExplorer:
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
+
+def _answering_the_front_end() -> bool:
+    """Is the kernel handling a message from the front end (a click or a key: a widget's comm_msg)?
+
+    Not when a cell runs: a notebook saved by nbconvert (or nbval, or Voila building its page) keeps the
+    widget state of the messages sent before the cell ended, so those must not wait."""
+    try:
+        from IPython import get_ipython
+
+        return get_ipython().kernel.get_parent()["header"]["msg_type"] == "comm_msg"
+    except Exception:  # no IPython, no kernel, no parent message: not a front end's message
+        return False
+
 
 def display_bundle(widget, text: str, **kwargs) -> dict:
     """What Jupyter shows for an object wrapping `widget`: the widget, with a short text/plain.

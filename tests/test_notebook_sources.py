@@ -101,3 +101,18 @@ def test_stable_widget_ids_joins_a_print_split_into_chunks(tmp_path):
     subprocess.run([sys.executable, str(NOTEBOOKS.parent / "tools" / "stable-widget-ids"), str(path)], check=True)
     outputs = json.loads(path.read_text())["cells"][0]["outputs"]
     assert outputs == [stream("stdout", ["a\n", "b\n"]), stream("stderr", ["w\n"]), stream("stdout", ["c\n"])]
+
+
+@pytest.mark.parametrize("ipynb", PAIRS, ids=lambda p: p.stem)
+def test_saved_explorers_show_their_move(ipynb):
+    """A saved explorer (nbviewer, GitHub, a notebook opened before its kernel runs) shows what its cell made:
+    a summary and "of n" steps, not the empty widgets of before the explorer's first move. Updates that a
+    kernel sends after the cell has ended are not saved (see widgets._answering_the_front_end)."""
+    nb = nbformat.read(ipynb, as_version=4)
+    saved = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    summaries = [m["state"] for m in saved.values() if "pagemove-summary" in m["state"].get("_dom_classes", [])]
+    for state in summaries:
+        assert "summary of the move" in state["value"] and "moves:" in state["value"], ipynb.name
+    totals = [m["state"]["value"] for m in saved.values()
+              if m["model_name"] == "LabelModel" and m["state"].get("value", "").startswith("of ")]
+    assert len(totals) >= len(summaries), f"{ipynb.name}: an explorer without its 'of n' steps"

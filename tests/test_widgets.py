@@ -625,8 +625,8 @@ def _sends(monkeypatch):
 
 
 def test_a_new_picture_is_the_first_message_and_the_rest_follow_on_the_event_loop(monkeypatch):
-    """In a kernel (an event loop runs): the image goes out at once, every other widget's update FOLLOW_UP
-    seconds later; nothing is lost, and each widget's update carries its latest state."""
+    """Answering the front end (a key press in the box), in a kernel with its event loop: the image goes out
+    at once, every other widget's update FOLLOW_UP seconds later; nothing is lost."""
     import asyncio
 
     from pagemove import widgets
@@ -634,6 +634,7 @@ def test_a_new_picture_is_the_first_message_and_the_rest_follow_on_the_event_loo
     ex = MoveExplorer(preset="c-overlap")
     length = ex.values["length"]
     sent = _sends(monkeypatch)
+    monkeypatch.setattr(widgets, "_answering_the_front_end", lambda: True)
 
     async def type_a_length():
         ex.texts["length"].value = hex(length + 0x1000)  # as the front end's message would set it
@@ -649,11 +650,46 @@ def test_a_new_picture_is_the_first_message_and_the_rest_follow_on_the_event_loo
     assert ex.step_total.value == f"of {ex.steps}" and "0x202000" in ex.summary  # Python's side is current
 
 
-def test_without_an_event_loop_every_update_goes_at_once(monkeypatch):
-    """A script, a test, nbval: no loop to wait on, so the held updates go when the change is handled."""
+@pytest.mark.parametrize("front_end", [False, True])
+def test_a_cell_s_code_or_no_event_loop_sends_every_update_at_once(monkeypatch, front_end):
+    """A cell's code (even with the kernel's loop running: nbconvert saves only what was sent before the cell
+    ended), a script, a test: the held updates go when the change is handled, the picture still first."""
+    import asyncio
+
+    from pagemove import widgets
+
     ex = MoveExplorer(preset="c-overlap")
     sent = _sends(monkeypatch)
-    ex.set(length=ex.values["length"] + 0x1000)
+    monkeypatch.setattr(widgets, "_answering_the_front_end", lambda: front_end)
+
+    async def in_a_cell():  # a loop runs, as in a kernel; only the front end's messages may wait
+        ex.set(length=ex.values["length"] + 0x1000)
+
+    if front_end:  # no loop at all: nothing can wait
+        ex.set(length=ex.values["length"] + 0x1000)
+    else:
+        asyncio.run(in_a_cell())
     widgets_sent = [w for w, _ in sent]
     assert widgets_sent[0] is ex.image and ex.image not in widgets_sent[1:]
     assert ex.summary_box in widgets_sent and ex.step_slider in widgets_sent and ex.a11y in widgets_sent
+
+
+@pytest.mark.parametrize("msg_type, answering", [("comm_msg", True), ("execute_request", False)])
+def test_the_explorer_knows_a_front_end_message_from_a_cell(monkeypatch, msg_type, answering):
+    """The kernel's parent message says which: a widget's comm_msg (a click, a key) or a cell's execute_request."""
+    import IPython
+
+    from pagemove import widgets
+
+    class Kernel:
+        def get_parent(self):
+            return {"header": {"msg_type": msg_type}}
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: type("Shell", (), {"kernel": Kernel()})())
+    assert widgets._answering_the_front_end() is answering
+
+
+def test_outside_a_kernel_nothing_is_a_front_end_message():
+    from pagemove import widgets
+
+    assert widgets._answering_the_front_end() is False  # pytest: no IPython shell at all

@@ -105,6 +105,19 @@ def test_the_warning_from_the_kernel_log_is_the_one_on_the_console(recorded):
     assert from_log.call_trace == from_console.call_trace and "?" not in " ".join(from_log.call_trace)
 
 
+def test_a_guest_copy_read_before_the_trace_was_printed_gives_way_to_the_console_s(recorded):
+    """A loaded host once had the guest read the kernel log between the WARNING line and its call trace:
+    the run keeps the copy with the whole trace (the console's), not the guest's cut one."""
+    text, run = recorded
+    frames = console.parse_frames(text)
+    for f in frames:
+        if f["type"] == "klog":  # cut after the WARNING line, as the early read had it
+            f["text"] = f["text"][:f["text"].index("\n", f["text"].index("WARNING: CPU:")) + 1]
+    cut = warn.parse_run(frames, text)
+    assert cut.warning.line == run.warning.line
+    assert cut.warning.call_trace == run.warning.call_trace and "shift_arg_pages" in cut.warning.call_trace
+
+
 def test_the_committed_reference_is_judged_again_by_the_engine():
     ref = warn.reference()
     start, end = ref["stack_before"]

@@ -268,7 +268,11 @@ def parse_run(frames: list[dict], text: str = "", kernel: str = KERNEL) -> WarnR
         else:
             execs.append(x)
     logged = [w for f in frames if f["type"] == "klog" for w in warnings_in(f["text"])]
-    warning = next(iter(logged + warnings_in(text)), None)
+    # The guest's copy of the report and the console's: the first WARNING, from whichever holds more of its
+    # call trace (the guest may have read the log before the kernel finished printing the trace).
+    found = logged + warnings_in(text)
+    copies = [w for w in found if w.line == found[0].line]
+    warning = max(copies, key=lambda w: len(w.call_trace), default=None)
     return WarnRun(kernel, start.get("release", ""), execs, warning, loops=start.get("loops", LOOPS),
                    args=start.get("nargs", ARGS), incomplete=incomplete)
 

@@ -286,9 +286,13 @@ static void exec_loop(int id, char **argv, int max_execs)
 		pm_end();
 		if (klog_new(log, sizeof log) && strstr(log, "WARNING: CPU:")) {
 			*stop = 1;
-			usleep(200000); /* let the kernel finish the block: it prints the trace after the line */
-			long n = strlen(log);
-			klog_new(log + n, sizeof log - n);
+			/* The kernel prints the registers and the call trace after the line: read on until the
+			 * report's "---[ end trace" (at most 5 s: a loaded host under TCG took longer than 200 ms). */
+			for (int i = 0; i < 50 && !strstr(strstr(log, "WARNING: CPU:"), "---[ end trace"); i++) {
+				usleep(100000);
+				long n = strlen(log);
+				klog_new(log + n, sizeof log - n);
+			}
 			report_warning(log);
 		}
 	}

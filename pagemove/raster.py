@@ -2,7 +2,7 @@
 
 plot.draw_move(for_png=True) decides where everything goes, as it does for a matplotlib figure, but hands
 the marks to a Canvas instead of building matplotlib artists; plot.render_png() then encodes the pixels.
-A few dozen axis-aligned outlines and arrows take about a millisecond this way, where building and drawing
+A few dozen axis-aligned outlines and arrows take a millisecond or two this way, where building and drawing
 the same artists took most of an explorer update.
 
     canvas = Canvas(width, height)                         # white; coordinates in pixels from the top left

@@ -32,6 +32,17 @@ def test_the_catalogue_has_the_six_kernels_of_the_issue_each_pinned_to_one_packa
     assert (arm.qemu, arm.console, arm.geometry) == ("qemu-system-aarch64", "ttyAMA0", "arm64_16k")
 
 
+@pytest.mark.parametrize("name", sorted(catalogue.KERNELS))
+def test_every_catalogued_kernel_has_the_engine_s_geometry(name):
+    """The lab judges each kernel with the Geometry the catalogue names: it must exist, with the page size and
+    table levels the kernel is built for (the build configuration itself is checked against fetched packages)."""
+    k = catalogue.get(name)
+    geo = lab.geometry_for(k)
+    assert geo.name == k.geometry
+    # a 5-level build runs with 4 levels on a CPU (or QEMU model) without LA57: the engine models the 4 it uses
+    assert geo.levels <= k.pgtable_levels
+
+
 def test_an_unknown_kernel_name_is_a_value_error_listing_the_names():
     with pytest.raises(ValueError, match="unknown VM kernel 'debian-9'.*debian-6.1-amd64"):
         catalogue.get("debian-9")

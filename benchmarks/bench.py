@@ -124,15 +124,13 @@ def explorer_timings(name, ex, reps):
 
 
 def explorer_parts(name, ex, reps):
-    """Where a new value's time goes, part by part, as the explorer does it: the engine (simulate), the
+    """Where a new value's time goes, part by part, as the explorer does it: the engine and the summary, the
     layout (plot.draw_move for the PNG: rows, cells, marks, text), and painting + PNG encoding
     (plot.render_png, pagemove.raster)."""
     from pagemove import plot
 
-    v, width = ex.values, ex._drawing_px() / plot.DPI
-    result = ex.result
-    sim = median_ms(lambda _: simulate(v["old"], v["new"], v["length"], kernel=v["kernel"], stack=v["stack"],
-                                       geometry=v["geometry"], blockers=ex._blockers, thp=v.get("thp", False)), reps)
+    width, result = ex._drawing_px() / plot.DPI, ex.result
+    sim = median_ms(lambda _: ex._simulated(ex.values), reps)  # the explorer's own call (no cache: cache_size=0)
     fig = plot.draw_move(result, fig=None, caption=False, width=width, for_png=True)
 
     def lay_out(_):
@@ -141,7 +139,7 @@ def explorer_parts(name, ex, reps):
 
     draw = median_ms(lay_out, reps)
     paint = median_ms(lambda _: plot.render_png(fig), reps)
-    return {f"explorer new value, simulate: {name}": sim, f"explorer new value, lay out: {name}": draw,
+    return {f"explorer new value, simulate + summary: {name}": sim, f"explorer new value, lay out: {name}": draw,
             f"explorer new value, paint + encode PNG: {name}": paint}
 
 

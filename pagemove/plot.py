@@ -153,7 +153,7 @@ def _cells(pt, rows, lut, cmap) -> np.ndarray:
         first = grid[np.arange(cols), present.argmax(axis=1)]
         offset = np.where(first < lut.size, lut[first.clip(0, lut.size - 1)], np.nan)
         known = ~np.isnan(offset)
-        colours = np.where(known[:, None], _lut(cmap)[_lut_index(np.nan_to_num(offset))], OTHER_RGBA)
+        colours = np.where(known[:, None], _lut(cmap)[_lut_index(np.nan_to_num(offset), cmap.N)], OTHER_RGBA)
         img[r][anyp] = colours[anyp]
     return img
 
@@ -164,26 +164,21 @@ _LUTS: dict = {}
 def _lut(cmap) -> np.ndarray:
     """The colormap's N colours (RGBA floats), looked up by _lut_index() as the colormap itself does, without
     its call's overhead (a cells image calls it once per row)."""
-    lut = _LUTS.get(cmap.name)
+    lut = _LUTS.get((cmap.name, cmap.N))
     if lut is None:
-        lut = _LUTS[cmap.name] = cmap(np.arange(cmap.N))
+        lut = _LUTS[(cmap.name, cmap.N)] = cmap(np.arange(cmap.N))
     return lut
 
 
-def _lut_index(x: np.ndarray, n: int = 256) -> np.ndarray:
+def _lut_index(x: np.ndarray, n: int) -> np.ndarray:
     """matplotlib's Colormap.__call__ for floats in [0, 1]: x * N, floored, 1.0 onto the last colour."""
     return np.clip((x * n).astype(int), 0, n - 1)
 
 
 def _states(pt, lo: int, hi: int) -> dict[int, str]:
     """_state() of every PMD slot in [lo, hi) that has a PTE table or a huge leaf, in one walk of that range."""
-    full = pt.geo.entries
-    out = {}
-    for base, entry in pt.pmd_entries(lo, hi):
-        if lo <= base < hi:
-            n = int(np.count_nonzero(entry)) if isinstance(entry, np.ndarray) else -1
-            out[base] = "huge" if n < 0 else "empty" if n == 0 else "full" if n == full else "some"
-    return out
+    return {base: "huge" if isinstance(entry, HugePMD) else _fill(entry)
+            for base, entry in pt.pmd_entries(lo, hi) if lo <= base < hi}
 
 
 def _row_of(rows, addr: int, pmd: int):
@@ -244,6 +239,7 @@ def _panel(ax, pt, rows, img, *, ranges=(), vmas=(), title="", labels=True, bar=
     Tick labels are plain texts and outlines one collection: matplotlib's Tick objects and separate
     patches cost more than everything else in the figure.
     """
+    import matplotlib
     from matplotlib.collections import LineCollection, PatchCollection
     from matplotlib.patches import Rectangle
 
@@ -258,7 +254,8 @@ def _panel(ax, pt, rows, img, *, ranges=(), vmas=(), title="", labels=True, bar=
             canvas.image(_cell_pixels(img, w, h, cols <= 16), x0, canvas.size[1] - y0 - h)
 
         _paint(fig, 0.5, cells)
-        _paint(fig, 2.5, lambda canvas: canvas.outline(*_box_px(ax, canvas), "black", SPINE * DPI / 72))
+        frame = matplotlib.rcParams["axes.edgecolor"], matplotlib.rcParams["axes.linewidth"] * DPI / 72
+        _paint(fig, 2.5, lambda canvas: canvas.outline(*_box_px(ax, canvas), *frame))
     else:
         ax.imshow(img, aspect="auto", interpolation="nearest", extent=(-0.5, cols - 0.5, len(rows) - 0.5, -0.5))
         # White lines between rows (and between PTEs in the tiny geometry), drawn as two collections under
@@ -447,7 +444,16 @@ def _text_image(text: str, font: dict) -> np.ndarray:
     pen positions: a new address in a title costs a few array copies, not a figure drawn for it (the
     text a new value brings is most of an explorer update's drawing time otherwise). As tall as the font's
     line ("l" to "p"), like a matplotlib Text, so labels of one size line up."""
-    return _STAMPS.get(("text", text, repr(sorted(font.items()))), lambda: _glyph_line(text, font))
+    return _STAMPS.get(("text", text, repr(sorted(font.items())), _font_settings()), lambda: _glyph_line(text, font))
+
+
+def _font_settings() -> tuple:
+    """The rcParams that choose a text's font and how FreeType draws it: part of a text stamp's key."""
+    import matplotlib
+
+    rc = matplotlib.rcParams
+    return tuple(str(rc[k]) for k in ("font.family", "font.sans-serif", "font.monospace", "font.serif",
+                                      "text.hinting", "text.hinting_factor"))
 
 
 def _glyph_line(text: str, font: dict) -> np.ndarray:
@@ -504,16 +510,16 @@ class _Glyph:
     __slots__ = ("bitmap", "left", "top", "advance", "index")
 
 
-_GLYPHS: dict = {}  # (font file, size, character) -> _Glyph
+_GLYPHS: dict = {}  # (font file, size, hinting, character) -> _Glyph
 
 
 def _glyph(face, size: float, ch: str) -> _Glyph:
-    key = (face.fname, size, ch)  # (the hinting setting is read once: a glyph drawn is kept)
+    from matplotlib.backends.backend_agg import get_hinting_flag
+
+    hinting = get_hinting_flag()  # as matplotlib draws text (rcParams["text.hinting"])
+    key = (face.fname, size, str(hinting), ch)
     g = _GLYPHS.get(key)
     if g is None:
-        from matplotlib.backends.backend_agg import get_hinting_flag
-
-        hinting = get_hinting_flag()  # as matplotlib draws text (rcParams["text.hinting"])
         face.set_size(size, DPI)
         face.set_text(ch, 0, flags=hinting)
         face.draw_glyphs_to_bitmap(antialiased=True)
@@ -569,7 +575,7 @@ def render_png(fig, compress_level: int = 1) -> bytes:
 
 # ---- a for_png figure: marks painted by pagemove.raster in zorder, as matplotlib would stack the artists ----
 
-SPINE, BAR = 0.8, 3.0  # points: the axes' frame (rcParams["axes.linewidth"]) and a VMA bar
+BAR = 3.0  # points: a VMA bar
 ARROW_SCALE, ARROW_SHRINK = 10, 2  # an arrow's mutation_scale and shrinkA/B (points), as ConnectionPatch takes them
 
 
@@ -584,15 +590,16 @@ def _paint(fig, zorder: float, paint) -> None:
 
 def _stamp_at(fig, image: np.ndarray, x0_px: int, y0_px: int) -> None:
     """A stamp (RGBA) over everything else, its lower left corner at (x0_px, y0_px) from the bottom left."""
-    fig._pagemove_stamps.append((image, x0_px, y0_px))
     _paint(fig, 100, lambda canvas: canvas.image(image, x0_px, canvas.size[1] - y0_px - image.shape[0]))
 
 
 def _data_px(ax, canvas):
     """(x, y) in ax's data coordinates -> (x, y) canvas pixels from the top left."""
     x0, y0, w, h = _pixels_once(ax, canvas)
-    (xa, xb), (ya, yb) = canvas.memo.get(("lim", ax)) or canvas.memo.setdefault(("lim", ax), (ax.get_xlim(), ax.get_ylim()))
-    height = canvas.size[1]
+    limits = canvas.memo.get(("lim", ax))
+    if limits is None:
+        limits = canvas.memo[("lim", ax)] = (ax.get_xlim(), ax.get_ylim())
+    (xa, xb), (ya, yb), height = *limits, canvas.size[1]
     return lambda x, y: (x0 + (x - xa) / (xb - xa) * w, height - y0 - (y - ya) / (yb - ya) * h)
 
 
@@ -1042,7 +1049,7 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None, caption:
     panel = (1 - left - right_margin - gap) / 2
     fig, (ax0, ax1) = _canvas(fig, width, height, [(left, bottom, panel, top - bottom),
                                                    (left + panel + gap, bottom, panel, top - bottom)])
-    fig._pagemove_for_png, fig._pagemove_stamps, fig._pagemove_marks = for_png, [], []
+    fig._pagemove_for_png, fig._pagemove_marks = for_png, []
     top_px, mid_px = height * DPI, width * DPI / 2
 
     for i, line in enumerate(titles):

@@ -36,9 +36,9 @@ def rgb(colour) -> np.ndarray:
 
 
 def snap(v: float, width: float) -> float:
-    """Where Agg puts a horizontal or vertical line's middle: on a pixel's centre when the line is an odd
-    number of pixels wide (rounded), on a pixel edge when even, so it covers whole pixels."""
-    return np.floor(v) + 0.5 if max(1, round(width)) % 2 else float(np.round(v))
+    """Where Agg puts a horizontal or vertical line's middle (matplotlib's PathSnapper: floor(v + 0.5), plus
+    half a pixel when the line is an odd number of pixels wide), so it covers whole pixels."""
+    return float(np.floor(v + 0.5)) + (0.5 if round(width) % 2 else 0.0)
 
 
 def cover(lo: float, hi: float, n: int, start: int = 0) -> np.ndarray:
@@ -85,9 +85,13 @@ class Canvas:
         mixed += 0.5  # rounded, not truncated, when it goes back into the uint8 pixels
         under[...] = mixed
 
-    def rect(self, x0: float, y0: float, x1: float, y1: float, colour, along=None, clip=None) -> None:
+    def rect(self, x0: float, y0: float, x1: float, y1: float, colour, along=None, clip=None,
+             horizontal: bool | None = None) -> None:
         """Fill [x0, x1) x [y0, y1) with colour, anti-aliased at its edges. along: a 0..1 mask over its
-        columns (a horizontal stroke's dashes) or rows (a vertical one's), whichever is longer."""
+        columns (a horizontal stroke's dashes) or rows (a vertical one's); horizontal says which (by default
+        the longer side, before clipping)."""
+        if horizontal is None:
+            horizontal = x1 - x0 >= y1 - y0
         width, height = self.size
         cx0, cy0, cx1, cy1 = clip if clip is not None else (0, 0, width, height)
         x0, y0, x1, y1 = max(x0, cx0), max(y0, cy0), min(x1, cx1), min(y1, cy1)
@@ -99,7 +103,7 @@ class Canvas:
             return
         across, down = cover(x0, x1, c1 - c0, c0), cover(y0, y1, r1 - r0, r0)
         if along is not None:
-            if x1 - x0 >= y1 - y0:
+            if horizontal:
                 across = across * along(np.arange(c0, c1) + 0.5)
             else:
                 down = down * along(np.arange(r0, r1) + 0.5)
@@ -119,10 +123,10 @@ class Canvas:
             length = abs(bx - ax) + abs(by - ay)
             along = None if dashes is None else _dash_mask(dashes, start, ax if ay == by else ay,
                                                            1 if (bx > ax or by > ay) else -1)
-            if ay == by:  # horizontal, widened by half a line at both ends so the corners are filled
-                self.rect(min(ax, bx) - half, ay - half, max(ax, bx) + half, ay + half, colour, along, clip)
-            else:
-                self.rect(ax - half, min(ay, by) - half, ax + half, max(ay, by) + half, colour, along, clip)
+            if ay == by:  # horizontal, widened by half a line at both ends: it fills the corners
+                self.rect(min(ax, bx) - half, ay - half, max(ax, bx) + half, ay + half, colour, along, clip, True)
+            else:  # vertical, between the corners (painting them twice would darken their anti-aliased edges)
+                self.rect(ax - half, min(ay, by) + half, ax + half, max(ay, by) - half, colour, along, clip, False)
             start += length
 
     def line(self, x0: float, y0: float, x1: float, y1: float, colour, width: float) -> None:

@@ -103,6 +103,12 @@ def test_stable_widget_ids_joins_a_print_split_into_chunks(tmp_path):
     assert outputs == [stream("stdout", ["a\n", "b\n"]), stream("stderr", ["w\n"]), stream("stdout", ["c\n"])]
 
 
+def test_notebooks_save_explorers():
+    """The test below has explorers to check: 00-05, 08 and the dashboard show one."""
+    with_explorer = [p.stem for p in PAIRS if "pagemove-summary" in p.read_text()]
+    assert len(with_explorer) >= 5 and "dashboard" in with_explorer, with_explorer
+
+
 @pytest.mark.parametrize("ipynb", PAIRS, ids=lambda p: p.stem)
 def test_saved_explorers_show_their_move(ipynb):
     """A saved explorer (nbviewer, GitHub, a notebook opened before its kernel runs) shows what its cell made:

@@ -650,7 +650,7 @@ def test_a_new_picture_is_the_first_message_and_the_rest_follow_on_the_event_loo
     assert ex.step_total.value == f"of {ex.steps}" and "0x202000" in ex.summary  # Python's side is current
 
 
-@pytest.mark.parametrize("front_end", [False, True])
+@pytest.mark.parametrize("front_end", [False, True], ids=["a cell's code, with a loop", "front end, no loop"])
 def test_a_cell_s_code_or_no_event_loop_sends_every_update_at_once(monkeypatch, front_end):
     """A cell's code (even with the kernel's loop running: nbconvert saves only what was sent before the cell
     ended), a script, a test: the held updates go when the change is handled, the picture still first."""

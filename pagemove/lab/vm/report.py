@@ -58,6 +58,18 @@ def format_matrix(rows: list[dict], scenarios=MATRIX_ROWS) -> str:
     return "\n".join(lines)
 
 
+def format_scenario(rows: list[dict], scenario: str) -> str:
+    """One scenario on each kernel: does the engine realign it, and what the kernel showed of it, as observed
+    (page tables the kprobes saw made, the tlb:tlb_flush list: the move's flushes, then the tail's)."""
+    lines = [f"{'kernel':<15} {'realigned':<10} {'tables made':<12} flushes (x86 only)"]
+    for r in (r for r in rows if r["scenario"] == scenario):
+        obs = r["observed"]
+        flushes = ", ".join(map(str, obs["flushes"])) if "flushes" in obs else "-"
+        lines.append(f"{label(r['kernel']):<15} {'yes' if r['predicted']['realigned'] else 'no':<10} "
+                     f"{obs['tables_made']:<12} {flushes}")
+    return "\n".join(lines)
+
+
 def format_agreement(rows: list[dict]) -> str:
     """Per quantity (rows) and kernel (columns): agreed/compared, or '-' where the kernel cannot show it."""
     summary = lab.summary(rows)

@@ -384,8 +384,7 @@ class PageTables:
         other.root = dict(self.root)
         other.allocated, other.freed = self.allocated, self.freed
         other.kernel_levels, other.p4d_free_tlb_calls = self.kernel_levels, list(self.p4d_free_tlb_calls)
-        other._own = set()
-        self._own = set()
+        self._own = set()  # other's is empty from __init__
         self._forget()  # every table is shared now: the next write copies it
         return other
 

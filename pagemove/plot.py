@@ -363,7 +363,7 @@ def _place(ax, image: np.ndarray, x0_px: int, y0_px: int) -> None:
     """Put `image` with its lower left corner at pixel (x0_px, y0_px) of ax's figure (from the bottom left).
 
     In figure coordinates, so it moves and scales with the figure (bbox_inches="tight", another dpi).
-    A for_png figure (see draw_move) keeps it aside instead: render_png() blends it into the pixels."""
+    A for_png figure (see draw_move) records it as a mark instead (_stamp_at), painted by render_png()."""
     from matplotlib.image import AxesImage
 
     fig = ax.figure
@@ -554,23 +554,17 @@ def _kerning(face, size: float, left: int, right: int) -> float:
 
 
 def render_png(fig, compress_level: int = 1) -> bytes:
-    """The PNG of a figure: one drawn with for_png=True is painted by pagemove.raster (no matplotlib
-    artists at all: its marks were recorded by _paint), any other as Agg draws it at its dpi. encode_png()
-    encodes it (zlib level 1: quick, a little larger)."""
-    if _for_png(fig):
-        from .raster import Canvas
+    """The PNG of a figure drawn with for_png=True: its recorded marks (_paint) painted by pagemove.raster in
+    zorder, then encode_png() (zlib level 1: quick, a little larger). A notebook figure: fig.savefig."""
+    if not _for_png(fig):
+        raise ValueError("render_png() paints a drawing made with draw_move(..., for_png=True); "
+                         "save any other figure with fig.savefig()")
+    from .raster import Canvas
 
-        canvas = Canvas(int(fig.bbox.width), int(fig.bbox.height))  # Agg's size for this figure
-        for _, _, paint in sorted(fig._pagemove_marks, key=lambda m: m[:2]):
-            paint(canvas)
-        return encode_png(canvas.pixels, compress_level)
-    import matplotlib
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
-    with matplotlib.rc_context({"text.hinting": "no_hinting"}):  # no grid fitting: a quarter less time on text
-        canvas.draw()
-    return encode_png(np.asarray(canvas.buffer_rgba())[..., :3], compress_level)
+    canvas = Canvas(int(fig.bbox.width), int(fig.bbox.height))  # Agg's size for this figure
+    for _, _, paint in sorted(fig._pagemove_marks, key=lambda m: m[:2]):
+        paint(canvas)
+    return encode_png(canvas.pixels, compress_level)
 
 
 # ---- a for_png figure: marks painted by pagemove.raster in zorder, as matplotlib would stack the artists ----
@@ -596,10 +590,8 @@ def _stamp_at(fig, image: np.ndarray, x0_px: int, y0_px: int) -> None:
 def _data_px(ax, canvas):
     """(x, y) in ax's data coordinates -> (x, y) canvas pixels from the top left."""
     x0, y0, w, h = _pixels_once(ax, canvas)
-    limits = canvas.memo.get(("lim", ax))
-    if limits is None:
-        limits = canvas.memo[("lim", ax)] = (ax.get_xlim(), ax.get_ylim())
-    (xa, xb), (ya, yb), height = *limits, canvas.size[1]
+    (xa, xb), (ya, yb) = canvas.once(("lim", ax), lambda: (ax.get_xlim(), ax.get_ylim()))
+    height = canvas.size[1]
     return lambda x, y: (x0 + (x - xa) / (xb - xa) * w, height - y0 - (y - ya) / (yb - ya) * h)
 
 
@@ -612,10 +604,7 @@ def _box_px(ax, canvas) -> tuple[int, int, int, int]:
 
 def _pixels_once(ax, canvas) -> tuple[int, int, int, int]:
     """_pixels(ax), worked out once per painting (matplotlib's transforms cost more than the marks)."""
-    box = canvas.memo.get(("box", ax))
-    if box is None:
-        box = canvas.memo[("box", ax)] = _pixels(ax)
-    return box
+    return canvas.once(("box", ax), lambda: _pixels(ax))
 
 
 def _outline(ax, x: float, y: float, w: float, h: float, colour, style, width: float) -> None:
@@ -863,10 +852,11 @@ def _key_layout(entries, strip: str, width: float) -> tuple[int, float, float]:
 
 
 def _key_image(cmap, entries: tuple, strip: str, width: float) -> np.ndarray:
-    """The key to the marks this drawing shows, as an RGBA image `width` inches wide."""
-    cached = _KEY.get((entries, strip, width))
-    if cached is not None:
-        return cached
+    """The key to the marks this drawing shows, as an RGBA image `width` inches wide (drawn once: _KEY)."""
+    return _KEY.get((entries, strip, width), lambda: _draw_key(cmap, entries, strip, width))
+
+
+def _draw_key(cmap, entries: tuple, strip: str, width: float) -> np.ndarray:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -883,9 +873,7 @@ def _key_image(cmap, entries: tuple, strip: str, width: float) -> np.ndarray:
     elif strip:
         _colour_strip(fig, cmap, (0.78, 0.5 - 0.11 / height, 0.19, 0.22 / height), strip)
     fig.canvas.draw()
-    image = np.asarray(fig.canvas.buffer_rgba()).copy()
-    _KEY.put((entries, strip, width), image)
-    return image
+    return np.asarray(fig.canvas.buffer_rgba()).copy()
 
 
 def _key(ax, cmap, shown: set[str], strip: str) -> None:
@@ -1017,7 +1005,7 @@ def draw_move(result: MoveResult, step: int | None = None, *, fig=None, caption:
                                                      f"{counts_sentence(r)}"
     lines = textwrap.wrap(sentence, round(120 * width / WIDTH)) if caption else []
     if refusals and caption:
-        lines += [f"the kernel prints: {warn_line(refusals[0].refused[-1])}  (once per boot; then move_ptes())"]
+        lines += [f"the kernel prints: {warn_line()}  (once per boot; then move_ptes())"]
 
     # Arrows for whole-entry moves, from the old row (left) to the new row (right): at most 16.
     arrows, drawn = [], set()

@@ -52,7 +52,13 @@ class Canvas:
 
     def __init__(self, width: int, height: int):
         self.pixels = np.full((height, width, 3), 255, np.uint8)
-        self.memo = {}  # what the painter works out once per picture (plot keeps its axes' boxes here)
+        self._memo = {}  # what the painter works out once per picture (plot: its axes' boxes and limits)
+
+    def once(self, key, make):
+        """make()'s value, worked out once per picture (what every mark of it needs)."""
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
 
     @property
     def size(self) -> tuple[int, int]:

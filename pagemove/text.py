@@ -289,8 +289,8 @@ _WARN = {PMD: ("move_normal_pmd", "!pmd_none(*new_pmd)"), PUD: ("move_normal_pud
 WARN_VARIES = "an example: CPU, PID, line number and offsets vary by machine and build"
 
 
-def warn_line(level: str) -> str:
-    """The WARNING line as the kernel prints it for a refused `level` move (__warn()'s format), with example
+def warn_line() -> str:
+    """The WARNING line as the kernel prints it for a refused PMD or PUD move (__warn()'s format), with example
     CPU and PID; the line number and the offsets depend on the build, so they are left as ellipses.
 
     %pS names the function the code was compiled into: move_normal_pmd() and move_normal_pud() are static
@@ -341,7 +341,7 @@ def summary(result: MoveResult) -> str:
             lines.append(f"refused at step {e.number}: {level} move {hexa(e.old, geo)} -> {hexa(e.new, geo)} "
                          f"({size:#x} bytes): {e.cause}")
             if not warned:
-                lines.append(f"  {warn_line(level)}")
+                lines.append(f"  {warn_line()}")
                 lines.append(f"    ({WARN_VARIES})")
                 lines.append(f"    {warn_note(level, r.kernel)}")
                 if r.operation == "relocate_vma_down":

@@ -337,7 +337,8 @@ def test_walk_cache_forgets_a_moved_or_freed_table():
     assert pt.offset(old, 1) is None
     thp = old + 16 * pmd
     mm.mmap(thp, 2 * pmd, populate=True, thp=True)
-    assert pt.huge(thp) is not None and pt.table(thp, 0) is not None  # the walk ends at the leaf: not kept
+    assert pt.huge(thp) is not None and pt.table(thp, 0) is pt.huge(thp)  # the walk ends at the leaf
+    check_walk_cache(pt)  # and keeps no leaf
     pt.split_huge_pmd(thp)
     check_walk_cache(pt)
     shared = pt.table(thp, 0)

@@ -168,3 +168,9 @@ def test_text_stamps_follow_matplotlib_s_font_settings():
     with matplotlib.rc_context({"text.hinting": "no_hinting"}):
         unhinted = plot._text_image("0x000001fff000 WARN", font)
     assert not np.array_equal(serif, first) and not np.array_equal(unhinted, first)
+
+
+def test_render_png_says_which_figures_it_paints():
+    fig = plot.draw_move(PRESETS["c-overlap"].run(), caption=False)  # a notebook figure: matplotlib artists
+    with pytest.raises(ValueError, match=r"for_png=True.*savefig"):
+        plot.render_png(fig)

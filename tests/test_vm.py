@@ -192,9 +192,9 @@ def test_flushes_and_kprobes_are_read_between_this_scenarios_markers_only():
              "init-1 [000] 1.2: __pte_alloc: (__pte_alloc+0x0/0x140)\n"
              "init-1 [000] 1.3: tracing_mark_write: pagemove-lab end 2\n"
              "init-1 [000] 1.4: tlb_flush: pages:7 reason:local mm shootdown (3)\n")
-    assert lab.observed_flushes(trace, 2) == [1]
+    assert lab.flushes_between_marks(trace, 2) == [1]
     assert lab.kprobe_hits(trace, 2) == {"__pte_alloc": 1}
-    assert lab.observed_flushes(trace, 3) == []
+    assert lab.flushes_between_marks(trace, 3) == []
 
 
 def test_every_recorded_difference_between_a_real_kernel_and_the_engine_is_explained():

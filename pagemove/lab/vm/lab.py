@@ -49,9 +49,10 @@ from ..scenarios import (
     size_scenarios,
     thp_scenarios,
 )
+from . import toolchain
 from .catalogue import GuestKernel, get
 
-GUEST_SOURCE = Path(__file__).parent / "guest" / "lab.c"
+GUEST_SOURCE = toolchain.GUEST / "lab.c"
 REFERENCE = Path(__file__).parent / "reference.json"
 BASE_64 = 0x200000000000  # the host lab's ENGINE_BASE: far from the guest program's own mappings
 BASE_I386 = 0x40000000  # one 1 GiB PMD table (PAE) for the whole layout
@@ -98,11 +99,9 @@ def scaled(sc: Scenario, sizes: tuple[int, int, int]) -> Scenario:
 
 
 def sizes_of(kernel: GuestKernel) -> tuple[int, int, int]:
-    """(PUD_SIZE, PMD_SIZE, PAGE_SIZE) of the kernel's geometry (from its name if the engine lacks it)."""
+    """(PUD_SIZE, PMD_SIZE, PAGE_SIZE) of the kernel's geometry."""
     geo = geometry_for(kernel)
-    if geo is not None:
-        return geo.pud_size, geo.pmd_size, geo.page_size
-    return {"i386_pae": (1 << 30, 1 << 21, 1 << 12)}[kernel.geometry]
+    return geo.pud_size, geo.pmd_size, geo.page_size
 
 
 def vm_scenarios(kernel: GuestKernel) -> list[Scenario]:
@@ -124,9 +123,8 @@ def vm_layout(kernel: GuestKernel, scs) -> Layout:
 
 def errno_probes(kernel: GuestKernel) -> list[dict]:
     """reviews.md 2.1's probes: one VMA at 0x40000000 (below the i386 layout's), then a refused mremap."""
-    _, _, page = sizes_of(kernel)
     geo = geometry_for(kernel)
-    top = geo.task_size if geo else 0xC0000000
+    page, top = geo.page_size, geo.task_size
     vma = 0x30000000 if kernel.arch == "i386" else 0x40000000
     gone = vma + 0x10000000  # nothing mapped there
     return [dict(name="unmapped-old-misaligned-new", vma=vma, len=page, old=gone, old_len=page, new_len=page,
@@ -146,7 +144,7 @@ def plan(kernel: GuestKernel, reps: int = REPS) -> str:
     scs = vm_scenarios(kernel)
     layout = vm_layout(kernel, scs)
     geo = geometry_for(kernel)
-    lines = [f"T {(geo.task_size if geo else 0xC0000000):x}"]
+    lines = [f"T {geo.task_size:x}"]
     if kernel.arch != "i386":  # which of the usual address widths the guest really has
         lines += [f"T {1 << bits:x}" for bits in VA_BITS]
     lines += [f"E {p['name']} {p['vma']:x} {p['len']:x} {p['old']:x} {p['old_len']:x} {p['new_len']:x} {p['new']:x}"
@@ -178,7 +176,6 @@ def record(kernel: GuestKernel, timeout_s: float = 600.0, reps: int = REPS, on_l
 
 
 # The guest writes the host lab's trace markers, so the host lab's parsers read its trace.
-observed_flushes = flushes_between_marks
 
 
 def kprobe_hits(text: str, tag: int) -> dict[str, int]:
@@ -209,14 +206,14 @@ def _row(kernel: str, scenario: str, compared: dict, **details) -> dict:
 
 def judge_move(kernel: GuestKernel, sc: Scenario, layout: Layout, frame: dict, probes: dict, geo) -> dict:
     """One scenario's row: each observable quantity held to the engine's prediction."""
-    page = sizes_of(kernel)[2]
+    page = geo.page_size
     compared = {"data": frame["errno"] == 0 and frame["data_ok"] and frame["old_gone"]}
     vm = frame["vmpte_kb"]
     details = {"observed": {"tables": (vm[1] - vm[0]) * 1024 // page, "blocker_tables": (vm[2] - vm[1]) * 1024 // page,
                             "ns_median": statistics.median(frame["ns"]) if frame["ns"] else None}}
     if "idle_kb" in frame:  # recordings before December 2026 have no idle step
         details["observed"]["idle_tables"] = (frame["idle_kb"][1] - frame["idle_kb"][0]) * 1024 // page
-    p = predict(sc, layout, kernel.kernel_version, kernel_levels=max(geo.levels, kernel.pgtable_levels), geometry=geo)
+    p = predict(sc, layout, kernel.kernel_version, kernel_levels=kernel.pgtable_levels, geometry=geo)
     obs = details["observed"]
     compared["tables"] = obs["tables"] == p.tables_delta
     if "idle_tables" in obs:
@@ -225,7 +222,7 @@ def judge_move(kernel: GuestKernel, sc: Scenario, layout: Layout, frame: dict, p
         compared["blocker_tables"] = obs["blocker_tables"] == -p.tables_freed_by_blocker
     trace = frame.get("trace", "")
     if probes.get("tlb_flush") and not kernel.is_arm64:  # arm64 lists the event but never emits it
-        obs["flushes"] = observed_flushes(trace, frame["id"])
+        obs["flushes"] = flushes_between_marks(trace, frame["id"])
         expected = p.flush_pages + p.tail_pages
         compared["flushes"] = obs["flushes"] == expected
     kp = set(probes.get("kprobes", ()))
